@@ -1,0 +1,90 @@
+// Package aggregator holds the domain types every other package shares: the
+// configured Source, its stored SourceState, and the normalised Item. It
+// imports only the standard library; config, fetch, storage and publish
+// import it, and only cmd/aggregator imports them all.
+package aggregator
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a source, section or item does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Source is one feed the admin configured.
+type Source struct {
+	Name     string   // stable id, unique in the config
+	URL      string   // http(s) URL, or a local file path
+	Title    string   // the admin's override of the feed's own title; may be empty
+	Sections []string // names of the sections it belongs to
+	Schedule string   // cron spec overriding the global schedule; may be empty
+}
+
+// SourceState is what the aggregator remembers of a source between fetches.
+type SourceState struct {
+	Name string // Source.Name
+
+	FeedTitle string // the title the feed gives itself
+	SiteLink  string // the feed's link to its web site
+
+	// Validators for the next conditional request, and the hash of the last
+	// body parsed, so that an unchanged 200 is not parsed again.
+	ETag         string
+	LastModified string
+	BodyHash     string
+
+	LastAttempt         time.Time // UTC; zero when never fetched
+	LastSuccess         time.Time // UTC; zero when never fetched successfully
+	LastResult          string    // "new 3", "updated 1", "not modified", "error: ..."
+	LastError           string    // the last failure's reason; empty after a success
+	ConsecutiveFailures int
+}
+
+// DisplayTitle is the title to show for src: the admin's override, else the
+// feed's own title, else the source's name.
+func DisplayTitle(src Source, st SourceState) string {
+	switch {
+	case src.Title != "":
+		return src.Title
+	case st.FeedTitle != "":
+		return st.FeedTitle
+	}
+	return src.Name
+}
+
+// Item is one entry of a source, normalised by fetch: URLs absolute, text
+// valid UTF-8, times in UTC.
+type Item struct {
+	ID       string // identity within its source: GUID/id, else link, else a content hash; never empty
+	SourceID string // Source.Name
+
+	Title      string // plain text
+	Link       string // absolute URL; may be empty
+	Content    string // HTML; may be empty
+	Summary    string // HTML; may be empty
+	Author     string // plain text name; may be empty
+	Categories []string
+	Enclosures []Enclosure
+
+	Published time.Time // zero when the feed gives none
+	Updated   time.Time // zero when the feed gives none
+	FirstSeen time.Time // set by storage when the item is first stored
+}
+
+// Enclosure is a file attached to an item, such as a podcast episode.
+type Enclosure struct {
+	URL    string
+	Type   string // MIME type; may be empty
+	Length int64  // bytes; 0 when unknown
+}
+
+// Date is the time an item is ordered by and shown as published: its
+// published date, clamped to when it was first seen so that a future date
+// cannot pin it to the top, and the first-seen time when it has no date.
+func (it Item) Date() time.Time {
+	if it.Published.IsZero() || (!it.FirstSeen.IsZero() && it.Published.After(it.FirstSeen)) {
+		return it.FirstSeen
+	}
+	return it.Published
+}

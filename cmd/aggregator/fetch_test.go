@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// runFetch runs `aggregator fetch` in this process and returns its stdout.
+func runFetch(t *testing.T, configPath string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"fetch", "-config", configPath}, args...), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("fetch exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+func wantLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("fetch output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestFetchCommand(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	var requests, conditional atomic.Int32
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("If-None-Match") != "" {
+			conditional.Add(1)
+		}
+		src.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(counting.Close)
+	dir := t.TempDir()
+	configPath := writeConfig(t, dir, freeAddr(t), counting.URL)
+
+	wantLines(t, runFetch(t, configPath), "blog: new 2", "news: new 1")
+
+	// Unchanged: conditional requests, answered 304, store nothing.
+	wantLines(t, runFetch(t, configPath), "blog: not modified", "news: not modified")
+	if got := conditional.Load(); got != 2 {
+		t.Errorf("%d conditional requests in the second pass, want 2", got)
+	}
+
+	// One item's title changes: updated in place, nothing duplicated.
+	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
+	src.set("/blog.atom", bytes.Replace(blog, []byte("Generics, revisited"), []byte("Generics, revisited again"), 1))
+	wantLines(t, runFetch(t, configPath, "blog"), "blog: updated 1")
+
+	// A failing source is reported, not fatal, and the others still work.
+	src.set("/news.rss", []byte("<html>moved</html>"))
+	src.set("/blog.atom", blog)
+	out := runFetch(t, configPath)
+	wantLines(t, out, "blog: updated 1", "news: error: not a feed")
+
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(cfg.Database, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	items, err := store.RecentItems(context.Background(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 3 {
+		t.Errorf("%d items stored after four passes, want 3 (no duplicates)", len(items))
+	}
+	st, err := store.State(context.Background(), "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ConsecutiveFailures != 1 || st.LastError == "" || st.LastSuccess.IsZero() {
+		t.Errorf("failing source state = %+v, want one failure after a success", st)
+	}
+}
+
+func TestFetchCommandErrors(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	dir := t.TempDir()
+	configPath := writeConfig(t, dir, freeAddr(t), src.URL)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"fetch", "-config", configPath, "nosuch"}, &stdout, &stderr); code != exitConfig {
+		t.Errorf("fetch of an unknown source exited %d, want %d", code, exitConfig)
+	}
+	if !strings.Contains(stderr.String(), `nosuch`) {
+		t.Errorf("stderr = %q, want the unknown name", stderr.String())
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("sources:\n  - url: example.com/feed\n    sections: [nowhere]\n"), 0o644)
+	stderr.Reset()
+	if code := run(context.Background(), []string{"check", "-config", bad}, &stdout, &stderr); code != exitConfig {
+		t.Errorf("check of a bad config exited %d, want %d", code, exitConfig)
+	}
+	for _, want := range []string{bad + ":2:", bad + ":3:"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"check", "-config", configPath}, &stdout, &stderr); code != exitOK {
+		t.Errorf("check of a good config exited %d:\n%s", code, stderr.String())
+	}
+}
+
+// TestCorpusIngest serves every corpus feed from a loopback server and
+// ingests them all into a real database in one pass: each feed gofeed reads
+// is stored with as many items as it has distinct identities, and no file
+// stops the pass.
+func TestCorpusIngest(t *testing.T) {
+	t.Parallel()
+	const corpus = "../../../shared/corpus"
+	var files []string
+	for _, group := range []string{"wellformed", "realworld", "illformed"} {
+		g, _ := filepath.Glob(filepath.Join(corpus, group, "*"))
+		files = append(files, g...)
+	}
+	if len(files) == 0 {
+		t.Skipf("no corpus at %s (it lives in ../shared beside the project, which a plain clone lacks)", corpus)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/corpus/", http.FileServer(http.Dir(corpus))))
+	t.Cleanup(srv.Close)
+
+	dir := t.TempDir()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "database: %s\nfetch: {concurrency: 8, per_host: 8}\nretention: {max_items: 100000}\nsources:\n", filepath.Join(dir, "corpus.db"))
+	want := map[string]int{}
+	parser := fetch.NewParser()
+	for i, path := range files {
+		rel, _ := filepath.Rel(corpus, path)
+		name := fmt.Sprintf("c%03d", i)
+		fmt.Fprintf(&cfg, "  - {name: %s, url: %q}\n", name, srv.URL+"/corpus/"+filepath.ToSlash(rel))
+		body, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gofeed.NewParser().Parse(bytes.NewReader(body)); err != nil {
+			want[name] = -1 // gofeed itself rejects it: any outcome but a crash
+			continue
+		}
+		f, err := parser.Parse(body, "", "", name)
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		distinct := map[string]bool{}
+		for _, it := range f.Items {
+			distinct[it.ID] = true
+		}
+		want[name] = len(distinct)
+	}
+	configPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), c, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	got := map[string]int{}
+	errs := 0
+	err = a.refresh(context.Background(), c.Sources, func(o outcome) {
+		if o.err != nil {
+			errs++
+			got[o.source.Name] = -1
+			return
+		}
+		got[o.source.Name] = o.saved.New
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range want {
+		if n >= 0 && got[name] != n {
+			t.Errorf("%s (%s): stored %d items, want %d", name, mustSource(c, name), got[name], n)
+		}
+	}
+	t.Logf("%d corpus files fetched; %d rejected with a reason", len(files), errs)
+}
+
+func mustSource(c *config.Config, name string) string {
+	src, _ := c.Source(name)
+	return src.URL
+}
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

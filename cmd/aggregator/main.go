@@ -1,0 +1,179 @@
+// Command aggregator fetches the sources of a YAML config into a bbolt
+// database and serves them as merged and per-section Atom, RSS and JSON
+// feeds.
+//
+//	aggregator serve   -config FILE         run the daemon
+//	aggregator fetch   -config FILE [NAME…] fetch every (or the named) source now
+//	aggregator check   -config FILE         validate the config
+//	aggregator version                      print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/planetgo/aggregator/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version or VCS revision is used.
+var version = ""
+
+// Exit codes: 2 is a usage or config mistake, 1 any other failure.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+const usage = `usage:
+  aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL]
+  aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [NAME...]
+  aggregator check   [-config FILE]
+  aggregator version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program but for the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitConfig
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("aggregator "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "config.yaml", "config `file`")
+	var logFormat, logLevel *string
+	if cmd == "serve" || cmd == "fetch" {
+		logFormat = fs.String("log-format", "text", "log format: text or json")
+		logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "aggregator", versionString())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "serve", "fetch", "check":
+	default:
+		fmt.Fprintf(stderr, "aggregator: unknown command %q\n%s", cmd, usage)
+		return exitConfig
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if cmd != "fetch" && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aggregator %s: unexpected arguments %q\n", cmd, fs.Args())
+		return exitConfig
+	}
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitConfig
+	}
+	if cmd == "check" {
+		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections\n", *configPath, len(cfg.Sources), len(cfg.Sections))
+		return exitOK
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
+		return exitConfig
+	}
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, logger)
+	case "fetch":
+		err = fetchNow(ctx, cfg, fs.Args(), stdout, logger)
+	}
+	if err != nil {
+		var usageErr *usageError
+		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
+		if errors.As(err, &usageErr) {
+			return exitConfig
+		}
+		return exitFail
+	}
+	return exitOK
+}
+
+// usageError is a mistake on the command line, such as an unknown source.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// printConfigErrors prints each config problem on its own line, as
+// FILE:LINE: message.
+func printConfigErrors(w io.Writer, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel " + rev
+}

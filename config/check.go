@@ -1,0 +1,352 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/planetgo/aggregator"
+)
+
+// checker turns one config file into a Config, collecting its mistakes.
+type checker struct {
+	file string     // the path given to Load, for messages
+	dir  string     // the file's absolute directory, for relative paths
+	doc  *yaml.Node // the mapping at the root of the file
+	errs []*Error
+}
+
+// line returns the line of the value at key, a dotted path such as
+// "fetch.timeout", or of the nearest thing above it that is there.
+func (ck *checker) line(key string) int {
+	n, _ := lookup(ck.doc, keyPath(key)...)
+	return n.Line
+}
+
+// keyPath splits a dotted key for lookup.
+func keyPath(key string) []any {
+	var path []any
+	for k := range strings.SplitSeq(key, ".") {
+		path = append(path, k)
+	}
+	return path
+}
+
+// build returns the Config r describes, with defaults applied, recording
+// every mistake in it.
+func (ck *checker) build(r *raw) *Config {
+	c := &Config{
+		Title:       cmp.Or(r.Title, defaultTitle),
+		Description: r.Description,
+		Listen:      ck.listen(r.Listen),
+		Database:    ck.database(r.Database),
+		Schedule:    cmp.Or(r.Schedule, defaultSchedule),
+		Fetch: Fetch{
+			Timeout:     ck.duration("fetch.timeout", r.Fetch.Timeout, defaultTimeout, false),
+			Concurrency: ck.positive("fetch.concurrency", r.Fetch.Concurrency, defaultConcurrency),
+			PerHost:     ck.positive("fetch.per_host", r.Fetch.PerHost, defaultPerHost),
+			MaxBytes:    ck.size("fetch.max_bytes", r.Fetch.MaxBytes, defaultMaxBytes),
+			UserAgent:   ck.userAgent(r.Fetch.UserAgent),
+		},
+		Publish: Publish{
+			Items: ck.positive("publish.items", r.Publish.Items, defaultItems),
+		},
+		Retention: Retention{
+			MaxItems: ck.positive("retention.max_items", r.Retention.MaxItems, defaultMaxItems),
+			MaxAge:   ck.duration("retention.max_age", r.Retention.MaxAge, 0, true),
+		},
+	}
+	c.BaseURL = ck.baseURL(r.BaseURL, c.Listen)
+	if err := checkSchedule(c.Schedule); err != nil {
+		ck.errorf(ck.line("schedule"), "schedule %q %v", c.Schedule, err)
+	}
+	c.Sections = ck.sections()
+	c.Sources = ck.sources(c.Sections)
+	return c
+}
+
+// positive returns *v, or def when v is nil.
+func (ck *checker) positive(key string, v *int, def int) int {
+	if v == nil {
+		return def
+	}
+	if n, _ := lookup(ck.doc, keyPath(key)...); resolve(n).ShortTag() != "!!int" {
+		return def // a type error said so
+	}
+	if *v <= 0 {
+		ck.errorf(ck.line(key), "%s must be greater than 0, not %d", key, *v)
+	}
+	return *v
+}
+
+// duration returns the duration s, or def when s is empty. Only when zeroOK
+// may it be 0.
+func (ck *checker) duration(key, s string, def time.Duration, zeroOK bool) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := parseDuration(s)
+	switch {
+	case err != nil:
+		ck.errorf(ck.line(key), "%s %q %v", key, s, err)
+	case d == 0 && !zeroOK:
+		ck.errorf(ck.line(key), "%s must be longer than 0", key)
+	}
+	return d
+}
+
+// size returns the number of bytes s stands for, or def when s is empty.
+func (ck *checker) size(key, s string, def int64) int64 {
+	if s == "" {
+		return def
+	}
+	n, err := parseSize(s)
+	switch {
+	case err != nil:
+		ck.errorf(ck.line(key), "%s %q %v", key, s, err)
+	case n == 0:
+		ck.errorf(ck.line(key), "%s must be greater than 0", key)
+	}
+	return n
+}
+
+func (ck *checker) userAgent(s string) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		ck.errorf(ck.line("fetch.user_agent"), "fetch.user_agent must be one line of text")
+	}
+	return cmp.Or(s, DefaultUserAgent)
+}
+
+func (ck *checker) listen(s string) string {
+	if s == "" {
+		return defaultListen
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		ck.errorf(ck.line("listen"), `listen %q is not host:port (e.g. "127.0.0.1:8080" or ":8080")`, s)
+	}
+	return s
+}
+
+// baseURL returns s without its trailing slash, or, when s is empty, the
+// URL of listen, with localhost for a listen address that names no host.
+func (ck *checker) baseURL(s, listen string) string {
+	if s == "" {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return "http://" + listen // listen's mistake is recorded
+		}
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = "localhost"
+		}
+		return "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
+		ck.errorf(ck.line("base_url"), `base_url %q is not an absolute http(s) URL (e.g. "https://planet.example.org")`, s)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		ck.errorf(ck.line("base_url"), "base_url %q must not have a query or fragment", s)
+	}
+	return strings.TrimRight(s, "/")
+}
+
+// database returns the absolute path of the database file s, or of the
+// default file beside the config.
+func (ck *checker) database(s string) string {
+	if strings.HasPrefix(s, "~") {
+		ck.errorf(ck.line("database"), "database %q: ~ is not expanded; write an absolute path or one relative to the config file", s)
+	}
+	p := cmp.Or(s, defaultDatabase)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(ck.dir, p)
+	}
+	return filepath.Clean(p)
+}
+
+// sections returns the sections in file order.
+func (ck *checker) sections() []Section {
+	n, ok := lookup(ck.doc, "sections")
+	if !ok || resolve(n).Kind != yaml.MappingNode {
+		return nil // none, or a type error said what is wrong
+	}
+	n = resolve(n)
+	var list []Section
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := resolve(n.Content[i]), n.Content[i+1]
+		name := key.Value
+		switch {
+		case key.ShortTag() == "!!merge":
+			ck.errorf(key.Line, "merge keys (<<) are not supported in sections")
+			continue
+		case key.Kind != yaml.ScalarNode:
+			continue // a type error said so
+		case !isName(name):
+			ck.errorf(key.Line, "section name %q %s", name, nameRule)
+			continue
+		}
+		var rs rawSection
+		if !isNull(value) {
+			if resolve(value).Kind != yaml.MappingNode {
+				continue // a type error said so
+			}
+			_ = safely(func() error { return value.Decode(&rs) }) // decode reported its errors
+		}
+		list = append(list, Section{Name: name, Title: cmp.Or(rs.Title, name), Description: rs.Description})
+	}
+	return list
+}
+
+// sources returns the sources in file order.
+func (ck *checker) sources(sections []Section) []aggregator.Source {
+	n, ok := lookup(ck.doc, "sources")
+	if !ok {
+		ck.errorf(0, "no sources: add a sources: list with at least one url")
+		return nil
+	}
+	seq := resolve(n)
+	if isNull(n) || seq.Kind == yaml.SequenceNode && len(seq.Content) == 0 {
+		ck.errorf(n.Line, "no sources: the list needs at least one url")
+		return nil
+	}
+	if seq.Kind != yaml.SequenceNode {
+		return nil // a type error said so
+	}
+	type seen struct {
+		name string
+		line int
+	}
+	byName := make(map[string]seen)
+	byURL := make(map[string]seen)
+	var list []aggregator.Source
+	for _, item := range seq.Content {
+		src, nameLine, derived, ok := ck.source(item, sections)
+		if !ok {
+			continue
+		}
+		if first, dup := byName[src.Name]; dup {
+			hint := ""
+			if derived {
+				hint = " (the name comes from the url; set name: to tell them apart)"
+			}
+			ck.errorf(nameLine, "source %q: the name is already used by the source at line %d%s", src.Name, first.line, hint)
+		} else {
+			byName[src.Name] = seen{src.Name, nameLine}
+		}
+		urlLine := lineOf(item, "url")
+		if first, dup := byURL[src.URL]; dup {
+			ck.errorf(urlLine, "source %q: url %q is already used by source %q at line %d", src.Name, src.URL, first.name, first.line)
+		} else {
+			byURL[src.URL] = seen{src.Name, urlLine}
+		}
+		list = append(list, src)
+	}
+	return list
+}
+
+// source returns the source item describes, the line of its name and whether
+// the name was derived. It returns false when the source is too broken to be
+// compared with the others.
+func (ck *checker) source(item *yaml.Node, sections []Section) (src aggregator.Source, nameLine int, derived, ok bool) {
+	if isNull(item) {
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:")
+		return src, 0, false, false
+	}
+	if resolve(item).Kind != yaml.MappingNode {
+		return src, 0, false, false // a type error said so
+	}
+	var rs rawSource
+	_ = safely(func() error { return item.Decode(&rs) }) // decode reported its errors
+	src = aggregator.Source{Name: rs.Name, Title: rs.Title, Schedule: rs.Schedule}
+	label := "source"
+	if rs.Name != "" {
+		label = fmt.Sprintf("source %q", rs.Name)
+	}
+	ok = true
+	var err error
+	switch {
+	case rs.URL == "":
+		ck.errorf(item.Line, "%s: url is required", label)
+		ok = false
+	default:
+		src.URL, err = sourceURL(rs.URL, ck.dir)
+		if err != nil {
+			ck.errorf(lineOf(item, "url"), "%s: url %q %v", label, rs.URL, err)
+			ok = false
+		}
+	}
+	nameLine = lineOf(item, "name")
+	switch {
+	case src.Name == "" && ok:
+		src.Name, derived, nameLine = deriveName(src.URL), true, item.Line
+		if src.Name == "" {
+			ck.errorf(item.Line, "%s: no name can be made from url %q; set name:", label, rs.URL)
+			ok = false
+		}
+		label = fmt.Sprintf("source %q", src.Name)
+	case src.Name != "" && !isName(src.Name):
+		ck.errorf(nameLine, "source name %q %s", src.Name, nameRule)
+	}
+	if src.Schedule != "" {
+		if err := checkSchedule(src.Schedule); err != nil {
+			ck.errorf(lineOf(item, "schedule"), "%s: schedule %q %v", label, src.Schedule, err)
+		}
+	}
+	src.Sections = ck.sourceSections(item, label, sections)
+	return src, nameLine, derived, ok
+}
+
+// sourceSections returns the names of the sections a source's item lists,
+// recording those that are not defined or are listed twice.
+func (ck *checker) sourceSections(item *yaml.Node, label string, sections []Section) []string {
+	n, ok := lookup(item, "sections")
+	if !ok || resolve(n).Kind != yaml.SequenceNode {
+		return nil // none, or a type error said what is wrong
+	}
+	var names []string
+	for _, s := range resolve(n).Content {
+		name := resolve(s).Value
+		switch {
+		case resolve(s).Kind != yaml.ScalarNode || isNull(s):
+			// a type error said so, or there is nothing to check
+		case !slices.ContainsFunc(sections, func(sec Section) bool { return sec.Name == name }):
+			ck.errorf(s.Line, "%s: section %q is not defined (%s)", label, name, definedSections(sections))
+		case slices.Contains(names, name):
+			ck.errorf(s.Line, "%s: section %q is listed twice", label, name)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// definedSections lists the sections for a message.
+func definedSections(sections []Section) string {
+	if len(sections) == 0 {
+		return "no sections are defined"
+	}
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = s.Name
+	}
+	return "defined: " + strings.Join(names, ", ")
+}
+
+// lineOf returns the line of the value at key in the mapping item, or of
+// item when key is not there.
+func lineOf(item *yaml.Node, key string) int {
+	n, _ := lookup(item, key)
+	return n.Line
+}

@@ -1,0 +1,122 @@
+// Package config reads the aggregator's YAML file into a Config: defaults
+// applied, every value checked, and every mistake reported at once with its
+// file and line. It imports the root package, go.yaml.in/yaml/v3 and
+// robfig/cron (to check schedules), never fetch, storage or publish.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/planetgo/aggregator"
+)
+
+// DefaultUserAgent is the User-Agent header fetch sends unless
+// fetch.user_agent says otherwise.
+const DefaultUserAgent = "aggregator/1 (+https://github.com/planetgo/aggregator)"
+
+// Config is a loaded, checked config file with its defaults applied.
+type Config struct {
+	File        string // the path Load read
+	Title       string // title of the merged feed; default "Planet"
+	Description string // the merged feed's description; default ""
+	BaseURL     string // public URL, no trailing slash; default "http://" + Listen
+	Listen      string // host:port to serve on; default "127.0.0.1:8080"
+	Database    string // absolute path of the bbolt file; default "aggregator.db" beside the config file
+	Schedule    string // cron spec of the fetch pass; default "@every 15m"
+	Fetch       Fetch
+	Publish     Publish
+	Retention   Retention
+	Sections    []Section           // in file order
+	Sources     []aggregator.Source // in file order
+}
+
+// Fetch holds the settings of the fetch pass.
+type Fetch struct {
+	Timeout     time.Duration // per request; default 30s
+	Concurrency int           // requests in flight; default 8
+	PerHost     int           // requests in flight to one host; default 2
+	MaxBytes    int64         // largest body read; default 10 MiB
+	UserAgent   string        // default DefaultUserAgent
+}
+
+// Publish holds the settings of the output feeds.
+type Publish struct {
+	Items int // items in each output feed; default 50
+}
+
+// Retention says how many items storage keeps for each source.
+type Retention struct {
+	MaxItems int           // default 1000
+	MaxAge   time.Duration // 0, the default, keeps items of any age
+}
+
+// Section is a named group of sources with a feed of its own.
+type Section struct {
+	Name        string // unique; appears in URLs
+	Title       string // defaults to Name
+	Description string
+}
+
+// The defaults, as documented on Config and its parts.
+const (
+	defaultTitle       = "Planet"
+	defaultListen      = "127.0.0.1:8080"
+	defaultDatabase    = "aggregator.db"
+	defaultSchedule    = "@every 15m"
+	defaultTimeout     = 30 * time.Second
+	defaultConcurrency = 8
+	defaultPerHost     = 2
+	defaultMaxBytes    = 10 << 20
+	defaultItems       = 50
+	defaultMaxItems    = 1000
+)
+
+// Load reads the YAML config file at path, applies the defaults and checks
+// every value. Relative paths in it (database, local sources) are resolved
+// against the file's directory.
+//
+// When the file cannot be read, the error is the one from the os package,
+// so errors.Is(err, fs.ErrNotExist) works. Otherwise every mistake found is
+// a *Error, sorted by line and joined with errors.Join; use errors.As to get
+// at them. Load never returns both a Config and an error.
+func Load(path string) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("locate %s: %w", path, err)
+	}
+	ck := &checker{file: path, dir: dir}
+	if r, ok := ck.decode(data); ok {
+		cfg := ck.build(r)
+		if len(ck.errs) == 0 {
+			cfg.File = path
+			return cfg, nil
+		}
+	}
+	return nil, ck.err()
+}
+
+// Section returns the section called name, and whether there is one.
+func (c *Config) Section(name string) (Section, bool) {
+	for _, s := range c.Sections {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Section{}, false
+}
+
+// Source returns the source called name, and whether there is one.
+func (c *Config) Source(name string) (aggregator.Source, bool) {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return aggregator.Source{}, false
+}

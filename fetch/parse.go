@@ -1,0 +1,235 @@
+package fetch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator"
+	"golang.org/x/net/html"
+)
+
+// Feed is a parsed and normalised source feed.
+type Feed struct {
+	Title    string // plain text
+	SiteLink string // absolute URL of the web site; may be empty
+	Items    []aggregator.Item
+}
+
+// Parser turns feed bytes into normalised items. It is safe for concurrent
+// use.
+type Parser struct {
+	gofeed *gofeed.Parser
+}
+
+// NewParser returns a Parser.
+func NewParser() *Parser {
+	p := gofeed.NewParser()
+	// Item.Image is never used; the scan costs a full HTML parse per item.
+	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
+	return &Parser{gofeed: p}
+}
+
+// Parse parses body, fetched from feedURL with the given Content-Type, into
+// the items of the named source. Relative links are resolved against
+// feedURL, text is made valid UTF-8, and times are put in UTC. It returns an
+// error wrapping ErrNotFeed when body is no feed at all, and a *ParseError
+// when it is one that cannot be read.
+func (p *Parser) Parse(body []byte, feedURL, contentType, source string) (Feed, error) {
+	f, err := p.gofeed.Parse(bytes.NewReader(toUTF8(body, contentType)))
+	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+		return Feed{}, ErrNotFeed
+	}
+	if err != nil {
+		return Feed{}, &ParseError{Err: err}
+	}
+	base, _ := url.Parse(feedURL)
+	out := Feed{
+		Title:    plainText(f.Title),
+		SiteLink: resolve(base, f.Link),
+		Items:    make([]aggregator.Item, 0, len(f.Items)),
+	}
+	if out.SiteLink == "" && base != nil && (base.Scheme == "http" || base.Scheme == "https") {
+		out.SiteLink = resolve(base, "/")
+	}
+	feedAuthor := personName(f.Authors)
+	identify := identityFunc(f.Items)
+	for _, it := range f.Items {
+		if it == nil {
+			continue
+		}
+		item := normalise(it, base, feedAuthor)
+		item.SourceID = source
+		item.ID = identify(it, item)
+		out.Items = append(out.Items, item)
+	}
+	return out, nil
+}
+
+func normalise(it *gofeed.Item, base *url.URL, feedAuthor string) aggregator.Item {
+	item := aggregator.Item{
+		Title:      plainText(it.Title),
+		Link:       resolve(base, strings.TrimSpace(it.Link)),
+		Content:    valid(it.Content),
+		Summary:    valid(it.Description),
+		Author:     personName(it.Authors),
+		Categories: categories(it.Categories),
+		Enclosures: enclosures(it.Enclosures, base),
+		Published:  utc(it.PublishedParsed),
+		Updated:    utc(it.UpdatedParsed),
+	}
+	if item.Link == "" && isHTTP(it.GUID) {
+		// An RSS guid that is a URL is a permalink unless it says otherwise,
+		// and gofeed drops isPermaLink.
+		item.Link = strings.TrimSpace(it.GUID)
+	}
+	if item.Summary == item.Content {
+		item.Summary = ""
+	}
+	if item.Published.IsZero() {
+		item.Published = item.Updated
+	}
+	if item.Author == "" {
+		item.Author = feedAuthor
+	}
+	return item
+}
+
+// identityFunc picks how the items of one feed are identified: by GUID, but
+// by link (then content hash) when the feed repeats GUIDs, as some broken
+// generators do, since one GUID for several items would merge them.
+func identityFunc(items []*gofeed.Item) func(*gofeed.Item, aggregator.Item) string {
+	guids := make(map[string]bool, len(items))
+	repeated := false
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		g := strings.TrimSpace(it.GUID)
+		if g != "" && guids[g] {
+			repeated = true
+			break
+		}
+		guids[g] = true
+	}
+	return func(it *gofeed.Item, item aggregator.Item) string {
+		if g := valid(strings.TrimSpace(it.GUID)); g != "" && !repeated {
+			return g
+		}
+		if item.Link != "" {
+			return item.Link
+		}
+		h := sha256.New()
+		for _, s := range []string{item.Title, item.Content, item.Summary, item.Published.Format(time.RFC3339Nano)} {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		return "hash:" + hex.EncodeToString(h.Sum(nil)[:16])
+	}
+}
+
+func valid(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// plainText reduces a title or name to plain text: markup some feeds put
+// there is dropped, entities are decoded once, and whitespace is collapsed.
+func plainText(s string) string {
+	s = valid(s)
+	if strings.ContainsAny(s, "<&") {
+		var b strings.Builder
+		z := html.NewTokenizer(strings.NewReader(s))
+		for {
+			tt := z.Next()
+			if tt == html.ErrorToken {
+				break
+			}
+			if tt == html.TextToken {
+				b.Write(z.Text())
+			}
+		}
+		s = b.String()
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func personName(people []*gofeed.Person) string {
+	for _, p := range people {
+		if p == nil {
+			continue
+		}
+		if name := plainText(p.Name); name != "" {
+			return name
+		}
+		if email := plainText(p.Email); email != "" {
+			return email
+		}
+	}
+	return ""
+}
+
+func categories(in []string) []string {
+	var out []string
+	for _, c := range in {
+		c = plainText(c)
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func enclosures(in []*gofeed.Enclosure, base *url.URL) []aggregator.Enclosure {
+	var out []aggregator.Enclosure
+	for _, e := range in {
+		if e == nil {
+			continue
+		}
+		u := resolve(base, strings.TrimSpace(e.URL))
+		if u == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(e.Length), 10, 64)
+		if err != nil || n < 0 {
+			n = 0
+		}
+		out = append(out, aggregator.Enclosure{URL: u, Type: valid(strings.TrimSpace(e.Type)), Length: n})
+	}
+	return out
+}
+
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// resolve makes ref absolute against base. A reference that does not parse
+// is dropped rather than published broken.
+func resolve(base *url.URL, ref string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ""
+	}
+	if base != nil && !u.IsAbs() {
+		u = base.ResolveReference(u)
+	}
+	return valid(u.String())
+}
+
+func isHTTP(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}

@@ -1,0 +1,244 @@
+package publish
+
+import (
+	"crypto/sha1"
+	"io"
+	"mime"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/feeds"
+	"github.com/planetgo/aggregator"
+)
+
+// unknownMediaType is the type of an enclosure whose type is unknown.
+const unknownMediaType = "application/octet-stream"
+
+// mergedPath is the path, without extension, of the feed of all sources.
+const mergedPath = "/feed"
+
+// sectionPath is the path, without extension, of the feed of section name.
+func sectionPath(name string) string { return "/sections/" + name }
+
+// format is one kind of rendered output.
+type format int
+
+const (
+	atomFormat format = iota
+	rssFormat
+	jsonFormat
+	htmlFormat
+)
+
+// feedFormats lists the formats every feed is rendered in, in the order
+// they are linked.
+func feedFormats() []format { return []format{atomFormat, rssFormat, jsonFormat} }
+
+// ext is the extension of a feed's path in format f, with its dot.
+func (f format) ext() string {
+	switch f {
+	case atomFormat:
+		return ".atom"
+	case rssFormat:
+		return ".rss"
+	case jsonFormat:
+		return ".json"
+	}
+	return ".html"
+}
+
+// label names format f for people.
+func (f format) label() string {
+	switch f {
+	case atomFormat:
+		return "Atom"
+	case rssFormat:
+		return "RSS"
+	case jsonFormat:
+		return "JSON Feed"
+	}
+	return "HTML"
+}
+
+// mediaType is the media type of format f, without parameters.
+func (f format) mediaType() string {
+	switch f {
+	case atomFormat:
+		return "application/atom+xml"
+	case rssFormat:
+		return "application/rss+xml"
+	case jsonFormat:
+		return "application/feed+json"
+	}
+	return "text/html"
+}
+
+// contentType is the Content-Type header of format f.
+func (f format) contentType() string { return f.mediaType() + "; charset=utf-8" }
+
+// cacheControl is the Cache-Control header of format f. Feeds change at most
+// once per fetch pass; the page shows fetch status, so it ages faster.
+func (f format) cacheControl() string {
+	if f == htmlFormat {
+		return "public, max-age=60"
+	}
+	return "public, max-age=300"
+}
+
+// render writes doc in feed format f.
+func (f format) render(doc *feedDoc) ([]byte, error) {
+	switch f {
+	case atomFormat:
+		return renderAtom(doc)
+	case rssFormat:
+		return renderRSS(doc)
+	}
+	return renderJSON(doc)
+}
+
+// feedDoc is one feed, independent of its format. Every string in it is
+// cleaned; times are UTC.
+type feedDoc struct {
+	baseURL     string
+	path        string // mergedPath or sectionPath(name)
+	ID          string // the Atom id: BaseURL + "/" or BaseURL + "/sections/NAME"
+	Title       string
+	Description string    // may be empty
+	Updated     time.Time // the newest entry's Updated; zero without entries
+	Entries     []entry   // newest first
+}
+
+// homeURL is the URL of the index page.
+func (d *feedDoc) homeURL() string { return d.baseURL + "/" }
+
+// url is the public URL of the feed in format f.
+func (d *feedDoc) url(f format) string { return absURL(d.baseURL, d.path+f.ext()) }
+
+// absURL is the public URL of path. Its segments are escaped, since section
+// names come from the config.
+func absURL(baseURL, path string) string {
+	return baseURL + (&url.URL{Path: path}).EscapedPath()
+}
+
+// entry is one item as every format publishes it.
+type entry struct {
+	ID         string // urn:uuid, see itemID
+	Title      string // plain text; may be empty
+	Link       string // may be empty
+	Content    string // HTML; may be empty
+	Summary    string // HTML; may be empty
+	Author     string // the item's author, else the source's display title
+	Categories []string
+	Enclosures []aggregator.Enclosure // each with a URL and a media type
+	Published  time.Time              // Item.Date(); zero when the item has no date at all
+	Updated    time.Time              // Item.Updated, else Published
+	Source     sourceRef
+}
+
+// sourceRef is the source an entry came from.
+type sourceRef struct {
+	Title    string // aggregator.DisplayTitle
+	SiteLink string // may be empty
+	FeedURL  string // http(s) only; empty for a local file
+}
+
+// newEntry converts it, from the source src.
+func newEntry(it aggregator.Item, src sourceRef) entry {
+	e := entry{
+		ID:        itemID(it.SourceID, it.ID),
+		Title:     clean(it.Title),
+		Link:      clean(it.Link),
+		Content:   clean(it.Content),
+		Summary:   clean(it.Summary),
+		Author:    clean(it.Author),
+		Published: it.Date().UTC(),
+		Updated:   it.Updated.UTC(),
+		Source:    src,
+	}
+	if e.Author == "" {
+		e.Author = src.Title
+	}
+	if it.Updated.IsZero() {
+		e.Updated = e.Published
+	}
+	for _, c := range it.Categories {
+		if c = clean(c); strings.TrimSpace(c) != "" {
+			e.Categories = append(e.Categories, c)
+		}
+	}
+	for _, enc := range it.Enclosures {
+		enc.URL, enc.Type = clean(enc.URL), cleanMediaType(enc.Type)
+		if enc.URL == "" {
+			continue
+		}
+		if enc.Type == "" {
+			enc.Type = unknownMediaType // RSS and JSON Feed require one
+		}
+		enc.Length = max(enc.Length, 0)
+		e.Enclosures = append(e.Enclosures, enc)
+	}
+	return e
+}
+
+// itemID is the public id of item id of source sourceID: a name-based UUID
+// (version 5 layout) of SHA-1(sourceID + "\x00" + id), so it is the same in
+// every format, on every render and across restarts, and two sources cannot
+// collide on the same GUID.
+func itemID(sourceID, id string) string {
+	h := sha1.New()
+	io.WriteString(h, sourceID)
+	io.WriteString(h, "\x00")
+	io.WriteString(h, id)
+	var u feeds.UUID
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50 // version 5
+	u[8] = u[8]&0x3f | 0x80 // variant RFC 9562
+	return "urn:uuid:" + u.String()
+}
+
+// clean drops the characters XML 1.0 forbids (C0 controls other than tab,
+// newline and carriage return; U+FFFE and U+FFFF) and replaces invalid
+// UTF-8 with U+FFFD. gorilla/feeds and encoding/xml copy controls into
+// CDATA, which makes RSS ill-formed, so every string is cleaned once, for
+// every format.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// cleanMediaType returns t normalised if it is a valid media type, else "":
+// Atom's schema requires "type/subtype" of a link's type.
+func cleanMediaType(t string) string {
+	mt, params, err := mime.ParseMediaType(clean(t))
+	if err != nil || !strings.Contains(mt, "/") {
+		return ""
+	}
+	return mime.FormatMediaType(mt, params)
+}
+
+// publicURL returns s cleaned if it is an absolute http(s) URL, else "": a
+// source read from a local file has no public feed URL.
+func publicURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return clean(s)
+}
+
+// rfc3339 formats t in UTC as Atom and JSON Feed require.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// dateOrEpoch is t, or the Unix epoch when t is zero: Atom requires a date,
+// and a fixed one keeps the bytes, and so the ETag, stable across renders.
+func dateOrEpoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t
+}

@@ -1,0 +1,131 @@
+package publish
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+)
+
+func TestItemID(t *testing.T) {
+	t.Parallel()
+	uuid5 := regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	tests := []struct {
+		name, sourceID, id string
+		want               string // "" when only the shape is checked
+	}{
+		// Pinned: a change here changes every published id, and readers
+		// would show every item as new.
+		{"pinned", "alpha", "https://alpha.example/posts/1", "urn:uuid:dadd9e5a-1511-529e-8132-ecb55b5a79ef"},
+		{"empty", "", "", ""},
+		{"unicode", "blog", "tag:é.example,2026:ünïcode", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := itemID(tt.sourceID, tt.id)
+			if !uuid5.MatchString(got) {
+				t.Errorf("itemID(%q, %q) = %q, want a version 5 urn:uuid", tt.sourceID, tt.id, got)
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("itemID(%q, %q) = %q, want %q", tt.sourceID, tt.id, got, tt.want)
+			}
+		})
+	}
+	if itemID("ab", "c") == itemID("a", "bc") {
+		t.Errorf("itemID does not separate the source from the id")
+	}
+	if itemID("a", "x") == itemID("b", "x") {
+		t.Errorf("the same id in two sources gives the same itemID")
+	}
+}
+
+func TestClean(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"plain", "Hello, world", "Hello, world"},
+		{"allowed whitespace", "a\tb\nc\rd", "a\tb\nc\rd"},
+		{"controls", "a\x00b\x07c\x0bd\x0ce\x1bf\x1f", "abcdef"},
+		{"non-characters", "a\uFFFEb\uFFFFc", "abc"},
+		{"invalid utf-8", "a\xffb", "a\uFFFDb"},
+		{"markup untouched", "<p>&amp;</p>", "<p>&amp;</p>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := clean(tt.in); got != tt.want {
+				t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCleanMediaType(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"plain", "audio/mpeg", "audio/mpeg"},
+		{"upper case", "Audio/MPEG", "audio/mpeg"},
+		{"parameters", "text/plain; charset=UTF-8", "text/plain; charset=UTF-8"},
+		{"no subtype", "audio", ""},
+		{"empty", "", ""},
+		{"garbage", "a b/c", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cleanMediaType(tt.in); got != tt.want {
+				t.Errorf("cleanMediaType(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestETagListMatches(t *testing.T) {
+	t.Parallel()
+	const etag = `"abc"`
+	tests := []struct {
+		name, list string
+		want       bool
+	}{
+		{"same", `"abc"`, true},
+		{"weak", `W/"abc"`, true},
+		{"list", `"x", "abc"`, true},
+		{"list without spaces", `"x","abc"`, true},
+		{"comma inside a tag", `"a,b", "abc"`, true},
+		{"star", `*`, true},
+		{"star with spaces", ` * `, true},
+		{"other", `"abd"`, false},
+		{"prefix", `"ab"`, false},
+		{"unquoted", `abc`, false},
+		{"unterminated", `"abc`, false},
+		{"empty", ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := etagListMatches(tt.list, etag); got != tt.want {
+				t.Errorf("etagListMatches(%q, %q) = %v, want %v", tt.list, etag, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIndexPageIsSafe(t *testing.T) {
+	t.Parallel()
+	s := mustSite(t, newTestStore(), testOptions())
+	page := body(t, request(t, s, "GET", "/", nil))
+	for _, bad := range []string{"<script>", "<b>content</b>", "Just a note.", "<oops>", "\x07"} {
+		if bytes.Contains(page, []byte(bad)) {
+			t.Errorf("index page contains %q", bad)
+		}
+	}
+	for _, want := range []string{
+		"&lt;script&gt;",
+		`<link rel="alternate" type="application/atom+xml" title="Go (Atom)" href="https://planet.example/sections/go.atom">`,
+		"<td>never</td>",
+		"unexpected EOF &lt;oops&gt;",
+	} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("index page lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package publish
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ServeHTTP serves the index page at /, the merged feed at /feed.atom,
+// /feed.rss and /feed.json, and each section's at /sections/NAME.atom,
+// .rss and .json, from the bytes of the last successful Rebuild. It answers
+// 404 to any other path, 405 to methods other than GET and HEAD, and 503
+// until the first Rebuild has succeeded.
+func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.routes[r.URL.Path] {
+		msg := "not found"
+		if strings.HasPrefix(r.URL.Path, "/sections/") {
+			msg = "no such section feed"
+		}
+		http.Error(w, msg, http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	outputs := s.outputs.Load()
+	if outputs == nil {
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "feeds are not built yet", http.StatusServiceUnavailable)
+		return
+	}
+	s.serve(w, r, (*outputs)[r.URL.Path])
+}
+
+// serve writes out, or its gzip, or 304 when the client's copy is current.
+func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
+	body, etag := out.body, out.etag
+	gzipped := acceptsGzip(r.Header.Values("Accept-Encoding"))
+	if gzipped {
+		body, etag = out.gzipped, out.gzipETag
+	}
+	h := w.Header()
+	// RFC 9110 15.4.5: a 304 carries the ETag, Cache-Control and Vary a
+	// 200 would have.
+	h.Set("ETag", etag)
+	h.Set("Last-Modified", out.lastModified.Format(http.TimeFormat))
+	h.Set("Cache-Control", out.cacheControl)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if isNotModified(r, etag, out.lastModified) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", out.contentType)
+	if gzipped {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := w.Write(body); err != nil {
+		s.opts.Logger.Debug("write response", "path", r.URL.Path, "err", err)
+	}
+}
+
+// isNotModified reports whether r's preconditions say the client already
+// has the representation with etag, last modified at modified.
+func isNotModified(r *http.Request, etag string, modified time.Time) bool {
+	// RFC 9110 13.1.3: when If-None-Match is present, If-Modified-Since is
+	// ignored.
+	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 {
+		return etagListMatches(strings.Join(inm, ","), etag)
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	if ims == "" {
+		return false
+	}
+	t, err := http.ParseTime(ims)
+	if err != nil {
+		return false // RFC 9110 13.1.3: an invalid date is ignored
+	}
+	return !modified.After(t)
+}
+
+// etagListMatches reports whether the If-None-Match value list matches etag,
+// using the weak comparison RFC 9110 13.1.2 requires: W/"x" matches "x".
+// "*" matches any current representation.
+func etagListMatches(list, etag string) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for {
+		list = strings.TrimLeft(list, " \t,")
+		if list == "" {
+			return false
+		}
+		if list[0] == '*' {
+			return true
+		}
+		list = strings.TrimPrefix(list, "W/")
+		if len(list) < 2 || list[0] != '"' {
+			return false // malformed: stop rather than guess
+		}
+		end := strings.IndexByte(list[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if list[:end+2] == want {
+			return true
+		}
+		list = list[end+2:]
+	}
+}
+
+// acceptsGzip reports whether the Accept-Encoding field lines allow gzip
+// (RFC 9110 12.5.3): gzip or x-gzip with a non-zero weight, else "*" with a
+// non-zero weight.
+func acceptsGzip(fields []string) bool {
+	gzipQ, anyQ := -1.0, -1.0
+	for _, field := range fields {
+		for _, part := range strings.Split(field, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q := qvalue(params)
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "*":
+				anyQ = max(anyQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return anyQ > 0
+}
+
+// qvalue is the weight in the parameters of one Accept-Encoding member: 1
+// when absent, 0 when malformed.
+func qvalue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil || q < 0 || q > 1 {
+				return 0
+			}
+			return q
+		}
+	}
+	return 1
+}

@@ -1,0 +1,314 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// itemRecord is the stored form of an item.
+type itemRecord struct {
+	ID         string                 `json:"id"`
+	SourceID   string                 `json:"source"`
+	Title      string                 `json:"title,omitempty"`
+	Link       string                 `json:"link,omitempty"`
+	Content    string                 `json:"content,omitempty"`
+	Summary    string                 `json:"summary,omitempty"`
+	Author     string                 `json:"author,omitempty"`
+	Categories []string               `json:"categories,omitempty"`
+	Enclosures []aggregator.Enclosure `json:"enclosures,omitempty"`
+	Published  time.Time              `json:"published,omitzero"`
+	Updated    time.Time              `json:"updated,omitzero"`
+	FirstSeen  time.Time              `json:"first_seen"`
+	Sort       uint64                 `json:"sort"` // the index time, fixed when first stored
+	Hash       []byte                 `json:"hash"` // of what a reader sees, to detect changes
+}
+
+func (r itemRecord) item() aggregator.Item {
+	return aggregator.Item{
+		ID:         r.ID,
+		SourceID:   r.SourceID,
+		Title:      r.Title,
+		Link:       r.Link,
+		Content:    r.Content,
+		Summary:    r.Summary,
+		Author:     r.Author,
+		Categories: r.Categories,
+		Enclosures: r.Enclosures,
+		Published:  r.Published,
+		Updated:    r.Updated,
+		FirstSeen:  r.FirstSeen,
+	}
+}
+
+// contentHash covers what a reader sees of an item. Dates are left out: a
+// feed that only bumps its updated date has not changed the item.
+func contentHash(it aggregator.Item) []byte {
+	h := sha256.New()
+	field := func(s string) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	field(it.Title)
+	field(it.Link)
+	field(it.Content)
+	field(it.Summary)
+	field(it.Author)
+	for _, c := range it.Categories {
+		field(c)
+	}
+	field("")
+	for _, e := range it.Enclosures {
+		field(e.URL)
+		field(e.Type)
+		field(strconv.FormatInt(e.Length, 10))
+	}
+	return h.Sum(nil)[:16]
+}
+
+// SaveResult counts what a Save changed.
+type SaveResult struct {
+	New     int // items stored for the first time
+	Updated int // stored items whose content changed
+}
+
+// Save stores one fetch of src: its items, their index entries and the
+// source's state, in one transaction, so that after a crash the source is
+// either wholly updated or not at all. An item already stored with the same
+// content is left as it is; one whose content changed is updated in place,
+// keeping its first-seen time and its place in the order. Items pruned by
+// retention that the feed still lists are not stored again.
+//
+// state gives the source's state to store with the items, from what Save
+// did, so that the recorded result of the fetch is committed with it.
+func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggregator.Item, state func(SaveResult) aggregator.SourceState) (SaveResult, error) {
+	var res SaveResult
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	now := s.now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = SaveResult{}
+		rec, ok, err := getSource(tx, src.Name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rec.Sections = src.Sections
+		}
+		w, err := newIndexWriter(tx, src.Name, rec)
+		if err != nil {
+			return err
+		}
+		seen := make(map[string]bool, len(items))
+		for _, it := range items {
+			k := itemKey(it.ID)
+			if seen[string(k)] {
+				continue
+			}
+			seen[string(k)] = true
+			changed, isNew, err := w.put(it, k, now)
+			if err != nil {
+				return fmt.Errorf("item %q: %w", it.ID, err)
+			}
+			switch {
+			case isNew:
+				res.New++
+				rec.Count++
+			case changed:
+				res.Updated++
+			}
+		}
+		if err := w.forgetTombstones(seen); err != nil {
+			return err
+		}
+		rec.State = recordState(state(res))
+		return putSource(tx, src.Name, rec)
+	})
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
+	}
+	return res, nil
+}
+
+// indexWriter writes one source's items and keeps every index in step.
+type indexWriter struct {
+	srcName    string
+	srcKey     []byte
+	rec        sourceRecord
+	items      *bolt.Bucket
+	bySource   *bolt.Bucket
+	tombstones *bolt.Bucket
+	indexes    []*bolt.Bucket // by_time and the source's sections, unless removed
+}
+
+func newIndexWriter(tx *bolt.Tx, name string, rec sourceRecord) (*indexWriter, error) {
+	w := &indexWriter{
+		srcName:    name,
+		srcKey:     sourceKey(name),
+		rec:        rec,
+		items:      tx.Bucket(bucketItems),
+		bySource:   tx.Bucket(bucketBySource),
+		tombstones: tx.Bucket(bucketTombstones),
+	}
+	if rec.Removed {
+		return w, nil
+	}
+	indexes, err := publicIndexes(tx, rec.Sections)
+	if err != nil {
+		return nil, err
+	}
+	w.indexes = indexes
+	// Index keys grow with time: pack pages densely (not persisted by bbolt).
+	for _, b := range append(w.indexes, w.bySource) {
+		b.FillPercent = 0.9
+	}
+	return w, nil
+}
+
+// publicIndexes returns by_time and the buckets of the named sections,
+// creating those missing.
+func publicIndexes(tx *bolt.Tx, sections []string) ([]*bolt.Bucket, error) {
+	indexes := []*bolt.Bucket{tx.Bucket(bucketByTime)}
+	parent := tx.Bucket(bucketSections)
+	for _, name := range sections {
+		b, err := parent.CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return nil, fmt.Errorf("section %q: %w", name, err)
+		}
+		indexes = append(indexes, b)
+	}
+	return indexes, nil
+}
+
+// put stores it under key k, reporting whether it changed a stored item and
+// whether it is new.
+func (w *indexWriter) put(it aggregator.Item, k []byte, now time.Time) (changed, isNew bool, err error) {
+	fullKey := concat(w.srcKey, k)
+	if w.tombstones.Get(fullKey) != nil {
+		return false, false, nil
+	}
+	hash := contentHash(it)
+	var rec itemRecord
+	if old := w.items.Get(fullKey); old != nil {
+		if err := json.Unmarshal(old, &rec); err != nil {
+			return false, false, fmt.Errorf("corrupt record: %w", err)
+		}
+		if bytes.Equal(rec.Hash, hash) {
+			return false, false, nil
+		}
+		firstSeen, sort := rec.FirstSeen, rec.Sort
+		updated := it.Updated
+		if updated.IsZero() || !updated.After(rec.Updated) {
+			updated = now
+		}
+		rec = newRecord(it, hash)
+		rec.FirstSeen, rec.Sort, rec.Updated = firstSeen, sort, updated
+		return true, false, w.putRecord(fullKey, rec)
+	}
+	rec = newRecord(it, hash)
+	rec.FirstSeen = now
+	rec.Sort = sortValue(rec.item().Date())
+	if err := w.putRecord(fullKey, rec); err != nil {
+		return false, false, err
+	}
+	if err := w.bySource.Put(sourceIndexKey(w.srcKey, rec.Sort, k), nil); err != nil {
+		return false, false, err
+	}
+	ik := indexKey(rec.Sort, w.srcKey, k)
+	for _, b := range w.indexes {
+		if err := b.Put(ik, nil); err != nil {
+			return false, false, err
+		}
+	}
+	return false, true, nil
+}
+
+func newRecord(it aggregator.Item, hash []byte) itemRecord {
+	return itemRecord{
+		ID:         it.ID,
+		SourceID:   it.SourceID,
+		Title:      it.Title,
+		Link:       it.Link,
+		Content:    it.Content,
+		Summary:    it.Summary,
+		Author:     it.Author,
+		Categories: it.Categories,
+		Enclosures: it.Enclosures,
+		Published:  it.Published.UTC(),
+		Updated:    it.Updated.UTC(),
+		Hash:       hash,
+	}
+}
+
+func (w *indexWriter) putRecord(key []byte, rec itemRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return w.items.Put(key, v)
+}
+
+// forgetTombstones drops the tombstones of items the feed no longer lists:
+// they cannot come back, so remembering them is no longer needed.
+func (w *indexWriter) forgetTombstones(listed map[string]bool) error {
+	var stale [][]byte
+	c := w.tombstones.Cursor()
+	for k, _ := c.Seek(w.srcKey); k != nil && bytes.HasPrefix(k, w.srcKey); k, _ = c.Next() {
+		if !listed[string(k[len(w.srcKey):])] {
+			stale = append(stale, bytes.Clone(k))
+		}
+	}
+	for _, k := range stale {
+		if err := w.tombstones.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecentItems returns the newest limit items of a section, or of every
+// configured source when section is "", newest first by Item.Date(). An
+// unknown section, or one with no items yet, gives an empty list.
+func (s *Store) RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var items []aggregator.Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		index := tx.Bucket(bucketByTime)
+		if section != "" {
+			index = tx.Bucket(bucketSections).Bucket([]byte(section))
+			if index == nil {
+				return nil
+			}
+		}
+		all := tx.Bucket(bucketItems)
+		c := index.Cursor()
+		for k, _ := c.Last(); k != nil && len(items) < limit; k, _ = c.Prev() {
+			if len(k) != 32 {
+				continue
+			}
+			v := all.Get(k[8:])
+			if v == nil {
+				s.logger.Error("index entry without item", "key", fmt.Sprintf("%x", k))
+				continue
+			}
+			var rec itemRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
+			}
+			items = append(items, rec.item())
+		}
+		return nil
+	})
+	return items, err
+}

@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// pruneBatch bounds the deletions of one transaction, so that pruning a large
+// backlog never holds the writer lock for long.
+const pruneBatch = 1000
+
+// Retention says how many items each source keeps.
+type Retention struct {
+	MaxItems int           // items kept per source, newest by date; 0 = no limit
+	MaxAge   time.Duration // items dated longer ago are dropped; 0 = no limit
+}
+
+// Prune deletes, for every source, the items beyond r.MaxItems and those
+// older than r.MaxAge, oldest first, in transactions of at most pruneBatch
+// items. A pruned item leaves a tombstone, so that a feed still listing it
+// does not bring it back; the tombstone goes when the feed stops listing it.
+// Prune returns how many items it deleted.
+func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
+	if r.MaxItems <= 0 && r.MaxAge <= 0 {
+		return 0, nil
+	}
+	var cutoff uint64
+	if r.MaxAge > 0 {
+		cutoff = sortValue(s.now().Add(-r.MaxAge))
+	}
+	states, err := s.States(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for name := range states {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+			n, err := s.pruneSource(name, r.MaxItems, cutoff)
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("prune source %q: %w", name, err)
+			}
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, error) {
+	deleted := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		deleted = 0
+		rec, ok, err := getSource(tx, name)
+		if err != nil || !ok {
+			return err
+		}
+		excess := 0
+		if maxItems > 0 && rec.Count > maxItems {
+			excess = rec.Count - maxItems
+		}
+		if excess == 0 && cutoff == 0 {
+			return nil
+		}
+		var indexes []*bolt.Bucket
+		if !rec.Removed {
+			if indexes, err = publicIndexes(tx, rec.Sections); err != nil {
+				return err
+			}
+		}
+		srcKey := sourceKey(name)
+		var doomed [][]byte
+		c := tx.Bucket(bucketBySource).Cursor()
+		for k, _ := c.Seek(srcKey); k != nil && bytes.HasPrefix(k, srcKey) && len(doomed) < pruneBatch; k, _ = c.Next() {
+			if len(k) != 32 {
+				continue
+			}
+			if len(doomed) >= excess && binary.BigEndian.Uint64(k[8:16]) >= cutoff {
+				break
+			}
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		for _, k := range doomed {
+			if err := deleteItem(tx, k, indexes); err != nil {
+				return err
+			}
+		}
+		deleted = len(doomed)
+		if deleted == 0 {
+			return nil
+		}
+		rec.Count -= deleted
+		return putSource(tx, name, rec)
+	})
+	if deleted > 0 && err == nil {
+		s.logger.Debug("pruned", "source", name, "items", deleted)
+	}
+	return deleted, err
+}
+
+// deleteItem removes the item of by_source key k from every bucket and
+// leaves its tombstone.
+func deleteItem(tx *bolt.Tx, k []byte, indexes []*bolt.Bucket) error {
+	srcKey, itKey := k[:8], k[16:]
+	ik := indexKey(binary.BigEndian.Uint64(k[8:16]), srcKey, itKey)
+	for _, b := range indexes {
+		if err := b.Delete(ik); err != nil {
+			return err
+		}
+	}
+	fullKey := concat(srcKey, itKey)
+	if err := tx.Bucket(bucketItems).Delete(fullKey); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketBySource).Delete(k); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketTombstones).Put(fullKey, nil)
+}

@@ -1,0 +1,316 @@
+// Package storage keeps items and per-source fetch state in one bbolt file. It
+// knows nothing of HTTP, feeds formats or rendering.
+//
+// Layout (every key is fixed-length binary, so cursors walk them in order):
+//
+//	meta        "schema" → version
+//	sources     name → JSON sourceRecord (state, sections, item count)
+//	items       srcKey(8) ‖ itemKey(16) → JSON itemRecord
+//	by_time     sort(8) ‖ srcKey(8) ‖ itemKey(16) → empty, every configured source
+//	sections/N  same keys as by_time, the sources of section N
+//	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty, for retention
+//	tombstones  srcKey(8) ‖ itemKey(16) → empty, items pruned but still listed
+//
+// srcKey is a hash of the source name, itemKey a hash of the item's identity
+// within its source, and sort the big-endian nanoseconds of Item.Date(). The
+// newest N items of all sources, or of one section, are the last N keys of
+// by_time or sections/N: a reverse cursor walk, never a scan.
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+const schemaVersion = "1"
+
+var (
+	bucketMeta       = []byte("meta")
+	bucketSources    = []byte("sources")
+	bucketItems      = []byte("items")
+	bucketByTime     = []byte("by_time")
+	bucketSections   = []byte("sections")
+	bucketBySource   = []byte("by_source")
+	bucketTombstones = []byte("tombstones")
+)
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("database is in use by another process")
+
+// Options are the optional settings of Open. The zero value works.
+type Options struct {
+	LockTimeout time.Duration    // how long Open waits for another process's lock; 0 → 1s
+	Now         func() time.Time // nil → time.Now
+	Logger      *slog.Logger     // nil → discard
+}
+
+// Store is the bbolt database of items and source states. Its methods are
+// safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// Open opens or creates the database at path. It returns an error wrapping
+// ErrLocked when another process holds the file, rather than waiting for it.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open database %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{db: db, now: opts.Now, logger: opts.Logger}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketSources, bucketItems, bucketByTime, bucketSections, bucketBySource, bucketTombstones} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := string(meta.Get([]byte("schema"))); v {
+		case "":
+			return meta.Put([]byte("schema"), []byte(schemaVersion))
+		case schemaVersion:
+			return nil
+		default:
+			return fmt.Errorf("database schema %q is not %q: it was written by another version", v, schemaVersion)
+		}
+	})
+}
+
+// Close closes the database. It waits for transactions in progress.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string {
+	return s.db.Path()
+}
+
+// Check reads the database to prove it is usable, for health checks.
+func (s *Store) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get([]byte("schema")) == nil {
+			return errors.New("database has no schema version")
+		}
+		return nil
+	})
+}
+
+// sourceRecord is the stored form of a source: its fetch state plus what the
+// store needs to keep its indexes right.
+type sourceRecord struct {
+	State    sourceState
+	Sections []string
+	Removed  bool // no longer in the config: its items are out of by_time and sections
+	Count    int  // items stored
+}
+
+// sourceState mirrors aggregator.SourceState with JSON tags kept private to
+// storage, so the root type stays free of encoding concerns.
+type sourceState struct {
+	FeedTitle           string    `json:"feed_title,omitempty"`
+	SiteLink            string    `json:"site_link,omitempty"`
+	ETag                string    `json:"etag,omitempty"`
+	LastModified        string    `json:"last_modified,omitempty"`
+	BodyHash            string    `json:"body_hash,omitempty"`
+	LastAttempt         time.Time `json:"last_attempt,omitzero"`
+	LastSuccess         time.Time `json:"last_success,omitzero"`
+	LastResult          string    `json:"last_result,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
+}
+
+func (r sourceRecord) state(name string) aggregator.SourceState {
+	st := r.State
+	return aggregator.SourceState{
+		Name:                name,
+		FeedTitle:           st.FeedTitle,
+		SiteLink:            st.SiteLink,
+		ETag:                st.ETag,
+		LastModified:        st.LastModified,
+		BodyHash:            st.BodyHash,
+		LastAttempt:         st.LastAttempt,
+		LastSuccess:         st.LastSuccess,
+		LastResult:          st.LastResult,
+		LastError:           st.LastError,
+		ConsecutiveFailures: st.ConsecutiveFailures,
+	}
+}
+
+func recordState(st aggregator.SourceState) sourceState {
+	return sourceState{
+		FeedTitle:           st.FeedTitle,
+		SiteLink:            st.SiteLink,
+		ETag:                st.ETag,
+		LastModified:        st.LastModified,
+		BodyHash:            st.BodyHash,
+		LastAttempt:         st.LastAttempt.UTC(),
+		LastSuccess:         st.LastSuccess.UTC(),
+		LastResult:          st.LastResult,
+		LastError:           st.LastError,
+		ConsecutiveFailures: st.ConsecutiveFailures,
+	}
+}
+
+func getSource(tx *bolt.Tx, name string) (sourceRecord, bool, error) {
+	var rec sourceRecord
+	v := tx.Bucket(bucketSources).Get([]byte(name))
+	if v == nil {
+		return rec, false, nil
+	}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return rec, false, fmt.Errorf("source %q: corrupt record: %w", name, err)
+	}
+	return rec, true, nil
+}
+
+func putSource(tx *bolt.Tx, name string, rec sourceRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSources).Put([]byte(name), v)
+}
+
+// State returns the stored state of the named source, or an error wrapping
+// aggregator.ErrNotFound when the store has never seen it.
+func (s *Store) State(ctx context.Context, name string) (aggregator.SourceState, error) {
+	if err := ctx.Err(); err != nil {
+		return aggregator.SourceState{}, err
+	}
+	var st aggregator.SourceState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rec, ok, err := getSource(tx, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("source %q: %w", name, aggregator.ErrNotFound)
+		}
+		st = rec.state(name)
+		return nil
+	})
+	return st, err
+}
+
+// States returns the state of every source the store knows, keyed by name,
+// including sources no longer in the config.
+func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	states := make(map[string]aggregator.SourceState)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+			var rec sourceRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("source %q: corrupt record: %w", k, err)
+			}
+			states[string(k)] = rec.state(string(k))
+			return nil
+		})
+	})
+	return states, err
+}
+
+// SaveState records a fetch that brought no items to store (not modified, or
+// failed), leaving the source's items alone.
+func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggregator.SourceState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		rec, ok, err := getSource(tx, src.Name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rec.Sections = src.Sections
+		}
+		rec.State = recordState(st)
+		return putSource(tx, src.Name, rec)
+	})
+}
+
+func sourceKey(name string) []byte {
+	h := sha256.Sum256([]byte(name))
+	return h[:8]
+}
+
+func itemKey(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:16]
+}
+
+// sortValue is the index time of t: nanoseconds since 1970, clamped at zero
+// because big-endian order breaks for negative numbers.
+func sortValue(t time.Time) uint64 {
+	if t.IsZero() || t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+// indexKey is the by_time and sections key of an item.
+func indexKey(sort uint64, srcKey, itKey []byte) []byte {
+	k := make([]byte, 0, 32)
+	k = binary.BigEndian.AppendUint64(k, sort)
+	k = append(k, srcKey...)
+	return append(k, itKey...)
+}
+
+// sourceIndexKey is the by_source key of an item.
+func sourceIndexKey(srcKey []byte, sort uint64, itKey []byte) []byte {
+	k := make([]byte, 0, 32)
+	k = append(k, srcKey...)
+	k = binary.BigEndian.AppendUint64(k, sort)
+	return append(k, itKey...)
+}
+
+func concat(a, b []byte) []byte {
+	k := make([]byte, 0, len(a)+len(b))
+	return append(append(k, a...), b...)
+}

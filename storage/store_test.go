@@ -1,0 +1,352 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+)
+
+// clock is a settable Now for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func mustOpen(t *testing.T, path string, c *clock) *Store {
+	t.Helper()
+	s, err := Open(path, Options{Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newStore(t *testing.T) (*Store, *clock) {
+	t.Helper()
+	c := &clock{t: t0}
+	return mustOpen(t, filepath.Join(t.TempDir(), "test.db"), c), c
+}
+
+var (
+	blog = aggregator.Source{Name: "blog", URL: "http://blog.example/feed", Sections: []string{"go"}}
+	news = aggregator.Source{Name: "news", URL: "http://news.example/feed", Sections: []string{"news"}}
+)
+
+func item(src aggregator.Source, id string, published time.Time) aggregator.Item {
+	return aggregator.Item{
+		ID:        id,
+		SourceID:  src.Name,
+		Title:     "title " + id,
+		Link:      "http://example.com/" + id,
+		Content:   "<p>content " + id + "</p>",
+		Published: published,
+	}
+}
+
+func save(t *testing.T, s *Store, src aggregator.Source, items ...aggregator.Item) SaveResult {
+	t.Helper()
+	res, err := s.Save(context.Background(), src, items, func(r SaveResult) aggregator.SourceState {
+		return aggregator.SourceState{Name: src.Name, LastResult: fmt.Sprintf("new %d", r.New)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func recentIDs(t *testing.T, s *Store, section string, limit int) []string {
+	t.Helper()
+	items, err := s.RecentItems(context.Background(), section, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+func wantIDs(t *testing.T, s *Store, section string, limit int, want ...string) {
+	t.Helper()
+	if want == nil {
+		want = []string{}
+	}
+	if got := recentIDs(t, s, section, limit); !slices.Equal(got, want) {
+		t.Errorf("RecentItems(%q, %d) = %v, want %v", section, limit, got, want)
+	}
+}
+
+func TestSaveOrdersNewestFirst(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	if err := s.SyncSources(context.Background(), []aggregator.Source{blog, news}); err != nil {
+		t.Fatal(err)
+	}
+	res := save(t, s, blog,
+		item(blog, "b1", t0.Add(-3*time.Hour)),
+		item(blog, "b2", t0.Add(-1*time.Hour)),
+		item(blog, "b-undated", time.Time{}), // first seen now: newest
+	)
+	if res.New != 3 || res.Updated != 0 {
+		t.Errorf("first Save = %+v, want 3 new", res)
+	}
+	save(t, s, news, item(news, "n1", t0.Add(-2*time.Hour)))
+
+	wantIDs(t, s, "", 10, "b-undated", "b2", "n1", "b1")
+	wantIDs(t, s, "", 2, "b-undated", "b2")
+	wantIDs(t, s, "go", 10, "b-undated", "b2", "b1")
+	wantIDs(t, s, "news", 10, "n1")
+	wantIDs(t, s, "nosuch", 10)
+
+	st, err := s.State(context.Background(), "blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastResult != "new 3" {
+		t.Errorf("state saved with items: LastResult = %q, want %q", st.LastResult, "new 3")
+	}
+}
+
+func TestSaveAgainStoresNothing(t *testing.T) {
+	t.Parallel()
+	s, c := newStore(t)
+	items := []aggregator.Item{item(blog, "b1", t0.Add(-time.Hour)), item(blog, "b2", t0.Add(-2*time.Hour))}
+	save(t, s, blog, items...)
+	c.Add(time.Hour)
+	if res := save(t, s, blog, items...); res != (SaveResult{}) {
+		t.Errorf("second Save of the same items = %+v, want nothing new or updated", res)
+	}
+	if n := len(recentIDs(t, s, "", 100)); n != 2 {
+		t.Errorf("%d items stored, want 2", n)
+	}
+}
+
+func TestChangedItemUpdatedInPlace(t *testing.T) {
+	t.Parallel()
+	s, c := newStore(t)
+	b1, b2 := item(blog, "b1", t0.Add(-2*time.Hour)), item(blog, "b2", t0.Add(-time.Hour))
+	save(t, s, blog, b1, b2)
+	c.Add(time.Hour)
+
+	b1.Title = "a better title"
+	b1.Content = "<p>fixed a typo</p>"
+	b1.Published = t0.Add(time.Hour) // a republished date must not move it
+	if res := save(t, s, blog, b1, b2); res != (SaveResult{Updated: 1}) {
+		t.Fatalf("Save of a changed item = %+v, want 1 updated", res)
+	}
+	items, err := s.RecentItems(context.Background(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[1].ID != "b1" {
+		t.Fatalf("order after update = %v, want b2, b1", recentIDs(t, s, "", 10))
+	}
+	got := items[1]
+	if got.Title != "a better title" || got.Content != "<p>fixed a typo</p>" {
+		t.Errorf("updated item = %q %q, want the new title and content", got.Title, got.Content)
+	}
+	if !got.FirstSeen.Equal(t0) {
+		t.Errorf("FirstSeen = %v, want %v (kept from the first fetch)", got.FirstSeen, t0)
+	}
+	if !got.Updated.Equal(t0.Add(time.Hour)) {
+		t.Errorf("Updated = %v, want the time the change was seen, %v", got.Updated, t0.Add(time.Hour))
+	}
+}
+
+func TestFutureAndAncientDates(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	save(t, s, blog,
+		item(blog, "future", t0.Add(365*24*time.Hour)),
+		item(blog, "recent", t0.Add(-time.Minute)),
+		item(blog, "ancient", time.Date(1901, 1, 1, 0, 0, 0, 0, time.UTC)),
+	)
+	// The future item is clamped to its first-seen time, now: still newest,
+	// but it will sink as newer items arrive instead of staying on top.
+	wantIDs(t, s, "", 10, "future", "recent", "ancient")
+	items, _ := s.RecentItems(context.Background(), "", 1)
+	if d := items[0].Date(); !d.Equal(t0) {
+		t.Errorf("future item's Date() = %v, want first seen %v", d, t0)
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "test.db")
+	c := &clock{t: t0}
+	s, err := Open(path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := item(blog, "b1", t0.Add(-time.Hour))
+	b.Categories = []string{"go", "release"}
+	b.Enclosures = []aggregator.Enclosure{{URL: "http://example.com/a.mp3", Type: "audio/mpeg", Length: 1234}}
+	save(t, s, blog, b)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = mustOpen(t, path, c)
+	items, err := s.RecentItems(context.Background(), "go", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 {
+		t.Fatalf("after reopen: %d items, want 1", len(items))
+	}
+	got := items[0]
+	if got.Title != b.Title || got.Link != b.Link || !slices.Equal(got.Categories, b.Categories) ||
+		!slices.Equal(got.Enclosures, b.Enclosures) || !got.Published.Equal(b.Published) || got.SourceID != "blog" {
+		t.Errorf("after reopen: %+v, want %+v", got, b)
+	}
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "test.db")
+	mustOpen(t, path, &clock{t: t0})
+	_, err := Open(path, Options{LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}
+
+func TestSyncSources(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if err := s.SyncSources(ctx, []aggregator.Source{blog, news}); err != nil {
+		t.Fatal(err)
+	}
+	save(t, s, blog, item(blog, "b1", t0.Add(-time.Hour)))
+	save(t, s, news, item(news, "n1", t0.Add(-2*time.Hour)))
+
+	// The admin moves blog into a second section, then drops news.
+	blog2 := blog
+	blog2.Sections = []string{"news", "tech"}
+	if err := s.SyncSources(ctx, []aggregator.Source{blog2}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, s, "", 10, "b1")
+	wantIDs(t, s, "go", 10)
+	wantIDs(t, s, "news", 10, "b1")
+	wantIDs(t, s, "tech", 10, "b1")
+	if _, err := s.State(ctx, "news"); err != nil {
+		t.Errorf("state of a dropped source: %v, want it kept", err)
+	}
+
+	// A new fetch of blog indexes into its new sections only.
+	save(t, s, blog2, item(blog, "b2", t0.Add(-30*time.Minute)))
+	wantIDs(t, s, "tech", 10, "b2", "b1")
+	wantIDs(t, s, "go", 10)
+
+	// news comes back with the items it had.
+	if err := s.SyncSources(ctx, []aggregator.Source{blog2, news}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, s, "", 10, "b2", "b1", "n1")
+	wantIDs(t, s, "news", 10, "b2", "b1", "n1")
+}
+
+func TestPruneMaxItemsAndTombstones(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, c := newStore(t)
+	var items []aggregator.Item
+	for i := range 5 {
+		items = append(items, item(blog, fmt.Sprintf("b%d", i), t0.Add(time.Duration(i-10)*time.Hour)))
+	}
+	save(t, s, blog, items...)
+	n, err := s.Prune(ctx, Retention{MaxItems: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("Prune deleted %d, want 2", n)
+	}
+	wantIDs(t, s, "", 10, "b4", "b3", "b2")
+
+	// The feed still lists the pruned items: they must not come back.
+	c.Add(time.Hour)
+	if res := save(t, s, blog, items...); res.New != 0 {
+		t.Errorf("Save after prune = %+v, want no pruned item back", res)
+	}
+	wantIDs(t, s, "", 10, "b4", "b3", "b2")
+
+	// Once the feed stops listing b0, its tombstone goes: should it ever
+	// be listed again, it is a new item.
+	save(t, s, blog, items[1:]...)
+	if res := save(t, s, blog, items[0]); res.New != 1 {
+		t.Errorf("Save of a relisted item = %+v, want it new again", res)
+	}
+}
+
+func TestPruneMaxAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	save(t, s, blog,
+		item(blog, "old", t0.Add(-48*time.Hour)),
+		item(blog, "new", t0.Add(-1*time.Hour)),
+	)
+	save(t, s, news, item(news, "older", t0.Add(-72*time.Hour)))
+	if _, err := s.Prune(ctx, Retention{MaxAge: 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, s, "", 10, "new")
+	wantIDs(t, s, "news", 10)
+}
+
+func TestPruneInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	var items []aggregator.Item
+	for i := range pruneBatch + 500 {
+		items = append(items, item(blog, fmt.Sprintf("b%05d", i), t0.Add(time.Duration(i-5000)*time.Second)))
+	}
+	save(t, s, blog, items...)
+	n, err := s.Prune(ctx, Retention{MaxItems: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(items) - 10; n != want {
+		t.Errorf("Prune deleted %d, want %d", n, want)
+	}
+	if got := recentIDs(t, s, "", 100); len(got) != 10 || got[0] != items[len(items)-1].ID {
+		t.Errorf("after prune: %v", got)
+	}
+}
+
+func TestStateNotFound(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	if _, err := s.State(context.Background(), "nosuch"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Errorf("State(unknown) = %v, want ErrNotFound", err)
+	}
+}

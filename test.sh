@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's checks, as CI runs them: formatting, vet, staticcheck, and
+# every test with the race detector. Needs Go and, for the Atom validation
+# tests, jing (apt-get install jing); those tests skip without it.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go test -race -count=1 ./...
+# A short run of each fuzz target, on top of its seed corpus.
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch
+go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s ./config
