@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +22,8 @@ type checker struct {
 	dir  string     // the file's absolute directory, for relative paths
 	doc  *yaml.Node // the mapping at the root of the file
 	errs []*Error
+
+	pairs map[int][][2]*yaml.Node // keys and values by the line of the value; see keyOn
 }
 
 // line returns the line of the value at key, a dotted path such as
@@ -211,6 +212,7 @@ func (ck *checker) sections() []Section {
 
 // sources returns the sources in file order.
 func (ck *checker) sources(sections []Section) []aggregator.Source {
+	defined := newSectionSet(sections)
 	n, ok := lookup(ck.doc, "sources")
 	if !ok {
 		ck.errorf(0, "no sources: add a sources: list with at least one url")
@@ -232,12 +234,12 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 	byURL := make(map[string]seen)
 	var list []aggregator.Source
 	for _, item := range seq.Content {
-		src, nameLine, derived, ok := ck.source(item, sections)
+		src, nameLine, derived, ok := ck.source(item, defined)
 		if !ok {
 			continue
 		}
 		if first, dup := byName[src.Name]; dup {
-			hint := ""
+			var hint phrase
 			if derived {
 				hint = " (the name comes from the url; set name: to tell them apart)"
 			}
@@ -259,7 +261,7 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 // source returns the source item describes, the line of its name and whether
 // the name was derived. It returns false when the source is too broken to be
 // compared with the others.
-func (ck *checker) source(item *yaml.Node, sections []Section) (src aggregator.Source, nameLine int, derived, ok bool) {
+func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
 		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:")
 		return src, 0, false, false
@@ -304,44 +306,61 @@ func (ck *checker) source(item *yaml.Node, sections []Section) (src aggregator.S
 			ck.errorf(lineOf(item, "schedule"), "%s: schedule %q %v", label, src.Schedule, err)
 		}
 	}
-	src.Sections = ck.sourceSections(item, label, sections)
+	src.Sections = ck.sourceSections(item, label, defined)
 	return src, nameLine, derived, ok
 }
 
 // sourceSections returns the names of the sections a source's item lists,
 // recording those that are not defined or are listed twice.
-func (ck *checker) sourceSections(item *yaml.Node, label string, sections []Section) []string {
+func (ck *checker) sourceSections(item *yaml.Node, label string, defined sectionSet) []string {
 	n, ok := lookup(item, "sections")
 	if !ok || resolve(n).Kind != yaml.SequenceNode {
 		return nil // none, or a type error said what is wrong
 	}
 	var names []string
+	listed := make(map[string]bool)
 	for _, s := range resolve(n).Content {
 		name := resolve(s).Value
 		switch {
 		case resolve(s).Kind != yaml.ScalarNode || isNull(s):
 			// a type error said so, or there is nothing to check
-		case !slices.ContainsFunc(sections, func(sec Section) bool { return sec.Name == name }):
-			ck.errorf(s.Line, "%s: section %q is not defined (%s)", label, name, definedSections(sections))
-		case slices.Contains(names, name):
+		case !defined.has[name]:
+			ck.errorf(s.Line, "%s: section %q is not defined (%s)", label, name, defined)
+		case listed[name]:
 			ck.errorf(s.Line, "%s: section %q is listed twice", label, name)
 		default:
+			listed[name] = true
 			names = append(names, name)
 		}
 	}
 	return names
 }
 
-// definedSections lists the sections for a message.
-func definedSections(sections []Section) string {
-	if len(sections) == 0 {
+// sectionSet is the sections defined, for checking the lists of sources.
+type sectionSet struct {
+	names []string // in file order
+	has   map[string]bool
+}
+
+func newSectionSet(sections []Section) sectionSet {
+	set := sectionSet{has: make(map[string]bool)}
+	for _, s := range sections {
+		set.names = append(set.names, s.Name)
+		set.has[s.Name] = true
+	}
+	return set
+}
+
+// String lists the sections for a message.
+func (set sectionSet) String() string {
+	const shown = 10
+	switch n := len(set.names); {
+	case n == 0:
 		return "no sections are defined"
+	case n > shown:
+		return "defined: " + strings.Join(set.names[:shown], ", ") + fmt.Sprintf(" and %d more", n-shown)
 	}
-	names := make([]string, len(sections))
-	for i, s := range sections {
-		names[i] = s.Name
-	}
-	return "defined: " + strings.Join(names, ", ")
+	return "defined: " + strings.Join(set.names, ", ")
 }
 
 // lineOf returns the line of the value at key in the mapping item, or of

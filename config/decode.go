@@ -89,7 +89,7 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 		return nil, false
 	}
 	root, ok := ck.parse(data)
-	if !ok || !ck.hasSaneSize(root) {
+	if !ok || !ck.isSane(root) {
 		return nil, false
 	}
 	var r raw
@@ -117,6 +117,10 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 func (ck *checker) isText(data []byte) bool {
 	if len(data) > maxFileSize {
 		ck.errorf(0, "file is larger than 1 MiB; a config is a few KiB")
+		return false
+	}
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		ck.errorf(0, "file is UTF-16 text; save it as UTF-8")
 		return false
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
@@ -148,11 +152,11 @@ func (ck *checker) parse(data []byte) (*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := safely(func() error { return dec.Decode(&doc) })
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		ck.yamlError(err)
 		return nil, false
 	}
-	if err == io.EOF || len(doc.Content) == 0 || isNull(doc.Content[0]) {
+	if err != nil || len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		ck.errorf(0, "empty config: at least one source is needed")
 		return nil, false
 	}
@@ -160,7 +164,7 @@ func (ck *checker) parse(data []byte) (*yaml.Node, bool) {
 	for {
 		var next yaml.Node
 		err := safely(func() error { return dec.Decode(&next) })
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -186,19 +190,56 @@ func safely(decode func() error) (err error) {
 	return decode()
 }
 
-// hasSaneSize records a mistake and returns false if a mapping below n has
-// more than maxKeys keys.
-func (ck *checker) hasSaneSize(n *yaml.Node) bool {
-	if n.Kind == yaml.MappingNode && len(n.Content)/2 > maxKeys {
-		ck.errorf(n.Line, "mapping has %d keys; at most %d are allowed", len(n.Content)/2, maxKeys)
-		return false
-	}
-	for _, c := range n.Content {
-		if !ck.hasSaneSize(c) {
+// isSane records a mistake and returns false if the document below root
+// would cost yaml.v3 too much to decode: a mapping with more than maxKeys
+// keys, or aliases that expand to more than maxExpanded nodes.
+func (ck *checker) isSane(root *yaml.Node) bool {
+	memo := make(map[*yaml.Node]int)
+	expanded := 0
+	var visit func(n *yaml.Node) bool
+	visit = func(n *yaml.Node) bool {
+		switch {
+		case n.Kind == yaml.MappingNode && len(n.Content)/2 > maxKeys:
+			ck.errorf(n.Line, "mapping has %d keys; at most %d are allowed", len(n.Content)/2, maxKeys)
 			return false
+		case n.Kind == yaml.AliasNode:
+			expanded += expandedSize(n, memo)
+			if expanded > maxExpanded {
+				ck.errorf(n.Line, "aliases (*name) expand to more than %d values; is this a \"billion laughs\" file?", maxExpanded)
+				return false
+			}
 		}
+		for _, c := range n.Content {
+			if !visit(c) {
+				return false
+			}
+		}
+		return true
 	}
-	return true
+	return visit(root)
+}
+
+// maxExpanded is the most nodes the aliases in a file may stand for: many
+// more than a config needs, far fewer than a "billion laughs" file holds.
+const maxExpanded = 100_000
+
+// expandedSize returns how many nodes n stands for once its aliases are
+// expanded, up to maxExpanded+1. memo holds the sizes found so far; an alias
+// inside the node it names counts as too many.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if size, ok := memo[n]; ok {
+		return size
+	}
+	memo[n] = maxExpanded + 1
+	size := 1
+	for _, c := range n.Content {
+		size = min(size+expandedSize(c, memo), maxExpanded+1)
+	}
+	memo[n] = size
+	return size
 }
 
 // yamlError records an error from yaml.v3 other than a *yaml.TypeError, such
@@ -206,7 +247,7 @@ func (ck *checker) hasSaneSize(n *yaml.Node) bool {
 func (ck *checker) yamlError(err error) {
 	line, msg := splitLine(strings.TrimPrefix(err.Error(), "yaml: "))
 	if msg == "document contains excessive aliasing" {
-		msg = "aliases (*name) expand too much; is this a \"billion laughs\" file?"
+		msg = `aliases (*name) expand too much; is this a "billion laughs" file?`
 	}
 	ck.errorf(line, "invalid YAML: %s", msg)
 }
@@ -248,7 +289,7 @@ func (ck *checker) typeError(root *yaml.Node, s string) bool {
 		if i := strings.LastIndex(rest, " into "); i >= 0 {
 			tag, value, _ := strings.Cut(rest[:i], " ")
 			value = strings.Trim(value, "`")
-			key := keyOn(root, line, tag, value)
+			key := ck.keyOn(root, line, tag, value)
 			if key != "" {
 				key += ": "
 			}
@@ -305,20 +346,20 @@ func (b block) keys() []string {
 }
 
 // orList returns "a", "a or b", or "one of a, b, c".
-func orList(words []string) string {
+func orList(words []string) phrase {
 	switch len(words) {
 	case 0:
 		return "no keys here"
 	case 1:
-		return words[0]
+		return phrase(words[0])
 	case 2:
-		return words[0] + " or " + words[1]
+		return phrase(words[0] + " or " + words[1])
 	}
-	return "one of " + strings.Join(words, ", ")
+	return phrase("one of " + strings.Join(words, ", "))
 }
 
 // want describes the Go type named typeName as what the file should hold.
-func want(typeName string) string {
+func want(typeName string) phrase {
 	switch typeName {
 	case "int", "int64":
 		return "a whole number"
@@ -332,9 +373,9 @@ func want(typeName string) string {
 		return "a mapping of section names to sections"
 	}
 	if b := blockOf(typeName); b.typ != nil {
-		return "a mapping with keys " + strings.Join(b.keys(), ", ")
+		return phrase("a mapping with keys " + strings.Join(b.keys(), ", "))
 	}
-	return typeName
+	return phrase(typeName)
 }
 
 // got describes a YAML value of the given tag, shown (maybe cut short) as value.
@@ -352,39 +393,55 @@ func got(tag, value string) string {
 	return tag
 }
 
+// maxPairsOnLine bounds the work of keyOn, which is called for each type
+// error, on a file that crams thousands of keys into one line.
+const maxPairsOnLine = 100
+
 // keyOn returns the key whose value is on line and fits tag and shown value,
-// when exactly one does; otherwise "". Aliases are not followed, so that
-// this takes one pass over the document however it expands.
-func keyOn(root *yaml.Node, line int, tag, value string) string {
-	fits := func(v *yaml.Node) bool {
-		switch tag {
-		case "!!seq":
-			return v.Kind == yaml.SequenceNode
-		case "!!map":
-			return v.Kind == yaml.MappingNode
-		}
-		shown := strings.TrimSuffix(value, "...")
-		return v.Kind == yaml.ScalarNode && strings.HasPrefix(v.Value, shown)
+// when exactly one does; otherwise "".
+func (ck *checker) keyOn(root *yaml.Node, line int, tag, value string) string {
+	if ck.pairs == nil {
+		ck.pairs = make(map[int][][2]*yaml.Node)
+		indexPairs(root, ck.pairs)
 	}
-	var keys []string
-	var visit func(n *yaml.Node)
-	visit = func(n *yaml.Node) {
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if v := n.Content[i+1]; v.Line == line && fits(v) {
-					keys = append(keys, n.Content[i].Value)
-				}
-			}
-		}
-		for _, c := range n.Content {
-			visit(c)
-		}
-	}
-	visit(root)
-	if len(keys) != 1 {
+	if len(ck.pairs[line]) > maxPairsOnLine {
 		return ""
 	}
-	return keys[0]
+	key := ""
+	for _, kv := range ck.pairs[line] {
+		v := kv[1]
+		var fits bool
+		switch tag {
+		case "!!seq":
+			fits = v.Kind == yaml.SequenceNode
+		case "!!map":
+			fits = v.Kind == yaml.MappingNode
+		default:
+			fits = v.Kind == yaml.ScalarNode && strings.HasPrefix(v.Value, strings.TrimSuffix(value, "..."))
+		}
+		if fits && key != "" {
+			return ""
+		}
+		if fits {
+			key = kv[0].Value
+		}
+	}
+	return key
+}
+
+// indexPairs adds each key and value below n to pairs, under the line of the
+// value. It does not follow aliases, so that it takes one pass over the
+// document however much that expands.
+func indexPairs(n *yaml.Node, pairs map[int][][2]*yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v := n.Content[i+1]
+			pairs[v.Line] = append(pairs[v.Line], [2]*yaml.Node{n.Content[i], v})
+		}
+	}
+	for _, c := range n.Content {
+		indexPairs(c, pairs)
+	}
 }
 
 // lookup returns the node at path below n, where each step is a mapping key

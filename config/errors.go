@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Error is one mistake in a config file.
@@ -25,9 +26,30 @@ func (e *Error) Error() string {
 // a screenful rather than thousands of lines.
 const maxErrors = 50
 
-// errorf records a mistake at line.
+// errorf records a mistake at line. It cuts string arguments, the values
+// from the file, to maxShown bytes, so that one runaway value cannot flood
+// the terminal; pass text of ours as a phrase.
 func (ck *checker) errorf(line int, format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
 	ck.errs = append(ck.errs, &Error{File: ck.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// maxShown is the most bytes of a value shown in a message.
+const maxShown = 100
+
+// phrase is text of ours in a message, which errorf does not cut short.
+type phrase string
+
+// clip cuts s to maxShown bytes.
+func clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxShown], "") + "..."
 }
 
 // err returns the mistakes recorded, sorted by line, without repeats, and

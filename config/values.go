@@ -103,7 +103,7 @@ func checkSchedule(spec string) error {
 		if try := suggestSchedule(spec); len(try) > 0 {
 			return fmt.Errorf("is not a cron spec (try %s)", quotedOr(try))
 		}
-		return fmt.Errorf(`is not a cron spec: %v (e.g. "*/15 * * * *", "@hourly" or "@every 15m")`, err)
+		return fmt.Errorf(`is not a cron spec: %s (e.g. "*/15 * * * *", "@hourly" or "@every 15m")`, clip(err.Error()))
 	}
 	// cron.Every quietly turns "@every -5m" into every second.
 	body := spec
@@ -270,7 +270,7 @@ func slug(s string) string {
 }
 
 // nameRule says which names isName accepts.
-const nameRule = `is not a valid name: use a-z, 0-9, ".", "_" and "-", starting with a letter or digit`
+const nameRule phrase = `is not a valid name: use a-z, 0-9, ".", "_" and "-", starting with a letter or digit`
 
 // isName reports whether s may name a source or section: it matches
 // ^[a-z0-9][a-z0-9._-]*$, since names appear in URLs and on the command line.

@@ -131,7 +131,7 @@ type entry struct {
 	Author     string // the item's author, else the source's display title
 	Categories []string
 	Enclosures []aggregator.Enclosure // each with a URL and a media type
-	Published  time.Time              // Item.Date(); zero when the item has no date at all
+	Published  time.Time              // Item.Date(); zero when it has none that can be written
 	Updated    time.Time              // Item.Updated, else Published
 	Source     sourceRef
 }
@@ -152,14 +152,14 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 		Content:   clean(it.Content),
 		Summary:   clean(it.Summary),
 		Author:    clean(it.Author),
-		Published: it.Date().UTC(),
-		Updated:   it.Updated.UTC(),
+		Published: writableTime(it.Date()),
+		Updated:   writableTime(it.Updated),
 		Source:    src,
 	}
 	if e.Author == "" {
 		e.Author = src.Title
 	}
-	if it.Updated.IsZero() {
+	if e.Updated.IsZero() {
 		e.Updated = e.Published
 	}
 	for _, c := range it.Categories {
@@ -233,6 +233,15 @@ func publicURL(s string) string {
 
 // rfc3339 formats t in UTC as Atom and JSON Feed require.
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// writableTime is t in UTC, or zero when its year does not have the four
+// digits RFC 3339 and RFC 822 dates allow.
+func writableTime(t time.Time) time.Time {
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
 
 // dateOrEpoch is t, or the Unix epoch when t is zero: Atom requires a date,
 // and a fixed one keeps the bytes, and so the ETag, stable across renders.

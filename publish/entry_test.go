@@ -4,7 +4,40 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
 )
+
+func TestNewEntryDates(t *testing.T) {
+	t.Parallel()
+	seen := day(20, 12)
+	tests := []struct {
+		name                       string
+		published, updated         time.Time
+		wantPublished, wantUpdated time.Time
+	}{
+		{"published", day(19, 0), time.Time{}, day(19, 0), day(19, 0)},
+		{"updated", day(19, 0), day(21, 0), day(19, 0), day(21, 0)},
+		{"future published is clamped", day(28, 0), time.Time{}, seen, seen},
+		{"no published", time.Time{}, time.Time{}, seen, seen},
+		{"other zone", day(19, 0).In(time.FixedZone("X", 3600)), time.Time{}, day(19, 0), day(19, 0)},
+		{"unwritable updated", day(19, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), day(19, 0), day(19, 0)},
+		{"unwritable published", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, time.Time{}, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEntry(aggregator.Item{ID: "x", SourceID: "s", Published: tt.published, Updated: tt.updated, FirstSeen: seen}, sourceRef{Title: "S"})
+			if !e.Published.Equal(tt.wantPublished) || e.Published.Location() != time.UTC {
+				t.Errorf("Published = %v, want %v in UTC", e.Published, tt.wantPublished)
+			}
+			if !e.Updated.Equal(tt.wantUpdated) {
+				t.Errorf("Updated = %v, want %v", e.Updated, tt.wantUpdated)
+			}
+		})
+	}
+}
 
 func TestItemID(t *testing.T) {
 	t.Parallel()

@@ -132,6 +132,9 @@ func TestAtomValidatesAgainstSchema(t *testing.T) {
 // does not: each entry has an author, and an alternate link or content.
 func TestAtomEntryRules(t *testing.T) {
 	t.Parallel()
+	type link struct {
+		Rel string `xml:"rel,attr"`
+	}
 	for name, b := range outputsWithExt(allOutputs(t), ".atom") {
 		var doc struct {
 			Entries []struct {
@@ -139,9 +142,7 @@ func TestAtomEntryRules(t *testing.T) {
 				Authors []struct {
 					Name string `xml:"name"`
 				} `xml:"author"`
-				Links []struct {
-					Rel string `xml:"rel,attr"`
-				} `xml:"link"`
+				Links   []link    `xml:"link"`
 				Content *struct{} `xml:"content"`
 			} `xml:"entry"`
 		}
@@ -152,12 +153,7 @@ func TestAtomEntryRules(t *testing.T) {
 			if len(e.Authors) != 1 || e.Authors[0].Name == "" {
 				t.Errorf("%s: entry %s: authors %+v, want one with a name", name, e.ID, e.Authors)
 			}
-			hasAlternate := slices.ContainsFunc(e.Links, func(l struct {
-				Rel string `xml:"rel,attr"`
-			}) bool {
-				return l.Rel == "alternate"
-			})
-			if !hasAlternate && e.Content == nil {
+			if !slices.Contains(e.Links, link{Rel: "alternate"}) && e.Content == nil {
 				t.Errorf("%s: entry %s has neither an alternate link nor content", name, e.ID)
 			}
 		}
@@ -199,7 +195,7 @@ type rssDocCheck struct {
 		Title       string `xml:"title"`
 		Link        string `xml:"link"`
 		Description string `xml:"description"`
-		Items []struct {
+		Items       []struct {
 			Title       string `xml:"title"`
 			Description string `xml:"description"`
 			Encoded     string `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`

@@ -104,16 +104,13 @@ type indexSource struct {
 	Error               string // the last failure, while failing
 }
 
-// renderIndex renders the index page from the merged feed and the source
-// states.
-func (s *Site) renderIndex(merged *feedDoc, states map[string]aggregator.SourceState) ([]byte, error) {
-	p := indexPage{
-		Title:       clean(s.opts.Title),
-		Description: clean(s.opts.Description),
-		Feeds:       []indexFeed{s.indexFeed(merged.Title, merged.Description, mergedPath)},
-	}
-	for _, sec := range s.sections {
-		p.Feeds = append(p.Feeds, s.indexFeed(clean(s.sectionTitle(sec)), clean(sec.Description), sectionPath(sec.Name)))
+// renderIndex renders the index page from the feeds, the merged one first,
+// and the source states.
+func (s *Site) renderIndex(docs []*feedDoc, states map[string]aggregator.SourceState) ([]byte, error) {
+	merged := docs[0]
+	p := indexPage{Title: merged.Title, Description: merged.Description}
+	for _, doc := range docs {
+		p.Feeds = append(p.Feeds, newIndexFeed(doc))
 	}
 	for _, e := range merged.Entries {
 		it := indexItem{Title: e.Title, Link: e.Link, Source: e.Source.Title}
@@ -135,15 +132,15 @@ func (s *Site) renderIndex(merged *feedDoc, states map[string]aggregator.SourceS
 	return buf.Bytes(), nil
 }
 
-// indexFeed links the feed at path in every format.
-func (s *Site) indexFeed(title, description, path string) indexFeed {
-	f := indexFeed{Title: title, Description: description}
+// newIndexFeed links doc in every format.
+func newIndexFeed(doc *feedDoc) indexFeed {
+	f := indexFeed{Title: doc.Title, Description: doc.Description}
 	for _, fm := range feedFormats() {
 		f.Links = append(f.Links, feedLink{
 			Label:    fm.label(),
 			TypeAttr: template.HTMLAttr(`type="` + fm.mediaType() + `"`),
-			Title:    title + " (" + fm.label() + ")",
-			URL:      absURL(s.opts.BaseURL, path+fm.ext()),
+			Title:    doc.Title + " (" + fm.label() + ")",
+			URL:      doc.url(fm),
 		})
 	}
 	return f

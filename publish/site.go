@@ -171,15 +171,13 @@ func (s *Site) render(ctx context.Context) (map[string]rendered, error) {
 		return nil, fmt.Errorf("read source states: %w", err)
 	}
 	out := make(map[string]rendered, len(s.routes))
-	var merged *feedDoc
+	var docs []*feedDoc // the merged feed, then each section's
 	for _, sec := range append([]Section{{}}, s.sections...) {
 		doc, err := s.feed(ctx, sec, states)
 		if err != nil {
 			return nil, err
 		}
-		if sec.Name == "" {
-			merged = doc
-		}
+		docs = append(docs, doc)
 		for _, f := range feedFormats() {
 			body, err := f.render(doc)
 			if err != nil {
@@ -188,7 +186,7 @@ func (s *Site) render(ctx context.Context) (map[string]rendered, error) {
 			out[doc.path+f.ext()] = rendered{f, body}
 		}
 	}
-	body, err := s.renderIndex(merged, states)
+	body, err := s.renderIndex(docs, states)
 	if err != nil {
 		return nil, fmt.Errorf("render index page: %w", err)
 	}

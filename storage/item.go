@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -94,6 +95,16 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	hashes := make([][]byte, len(items))
+	for i, it := range items {
+		hashes[i] = contentHash(it)
+	}
+	if s.prepare != nil {
+		var err error
+		if items, err = s.prepareFresh(src, items, hashes); err != nil {
+			return res, fmt.Errorf("save source %q: %w", src.Name, err)
+		}
+	}
 	now := s.now().UTC()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = SaveResult{}
@@ -109,13 +120,13 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 			return err
 		}
 		seen := make(map[string]bool, len(items))
-		for _, it := range items {
+		for i, it := range items {
 			k := itemKey(it.ID)
 			if seen[string(k)] {
 				continue
 			}
 			seen[string(k)] = true
-			changed, isNew, err := w.put(it, k, now)
+			changed, isNew, err := w.put(it, k, hashes[i], now)
 			if err != nil {
 				return fmt.Errorf("item %q: %w", it.ID, err)
 			}
@@ -137,6 +148,44 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
 	}
 	return res, nil
+}
+
+// prepareFresh returns a copy of items in which those new or changed since
+// the last Save went through s.prepare. The check is a read transaction;
+// the preparing happens outside it, in the caller's goroutine.
+func (s *Store) prepareFresh(src aggregator.Source, items []aggregator.Item, hashes [][]byte) ([]aggregator.Item, error) {
+	fresh := make([]bool, len(items))
+	srcKey := sourceKey(src.Name)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		all, tombstones := tx.Bucket(bucketItems), tx.Bucket(bucketTombstones)
+		for i, it := range items {
+			k := concat(srcKey, itemKey(it.ID))
+			if tombstones.Get(k) != nil {
+				continue
+			}
+			v := all.Get(k)
+			if v == nil {
+				fresh[i] = true
+				continue
+			}
+			var rec itemRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("item %q: corrupt record: %w", it.ID, err)
+			}
+			fresh[i] = !bytes.Equal(rec.Hash, hashes[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	items = slices.Clone(items)
+	for i := range items {
+		if fresh[i] {
+			s.prepare(src, &items[i])
+		}
+	}
+	return items, nil
 }
 
 // indexWriter writes one source's items and keeps every index in step.
@@ -191,12 +240,11 @@ func publicIndexes(tx *bolt.Tx, sections []string) ([]*bolt.Bucket, error) {
 
 // put stores it under key k, reporting whether it changed a stored item and
 // whether it is new.
-func (w *indexWriter) put(it aggregator.Item, k []byte, now time.Time) (changed, isNew bool, err error) {
+func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (changed, isNew bool, err error) {
 	fullKey := concat(w.srcKey, k)
 	if w.tombstones.Get(fullKey) != nil {
 		return false, false, nil
 	}
-	hash := contentHash(it)
 	var rec itemRecord
 	if old := w.items.Get(fullKey); old != nil {
 		if err := json.Unmarshal(old, &rec); err != nil {

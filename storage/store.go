@@ -55,14 +55,22 @@ type Options struct {
 	LockTimeout time.Duration    // how long Open waits for another process's lock; 0 → 1s
 	Now         func() time.Time // nil → time.Now
 	Logger      *slog.Logger     // nil → discard
+
+	// Prepare, if set, is applied by Save to each item that is new or
+	// changed, before it is stored and outside any transaction: the place
+	// for work such as sanitizing that should happen once per version of an
+	// item, not on every fetch. Whether an item changed is judged on the
+	// item as the feed gave it, before Prepare.
+	Prepare func(aggregator.Source, *aggregator.Item)
 }
 
 // Store is the bbolt database of items and source states. Its methods are
 // safe for concurrent use.
 type Store struct {
-	db     *bolt.DB
-	now    func() time.Time
-	logger *slog.Logger
+	db      *bolt.DB
+	now     func() time.Time
+	logger  *slog.Logger
+	prepare func(aggregator.Source, *aggregator.Item)
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -89,7 +97,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now, logger: opts.Logger}
+	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)

@@ -350,3 +350,36 @@ func TestStateNotFound(t *testing.T) {
 		t.Errorf("State(unknown) = %v, want ErrNotFound", err)
 	}
 }
+
+func TestPrepareOncePerVersion(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	prepared := map[string]int{}
+	c := &clock{t: t0}
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, Prepare: func(src aggregator.Source, it *aggregator.Item) {
+		mu.Lock()
+		defer mu.Unlock()
+		prepared[it.ID]++
+		it.Content = "prepared by " + src.Name + ": " + it.Content
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b1, b2 := item(blog, "b1", t0.Add(-time.Hour)), item(blog, "b2", t0.Add(-2*time.Hour))
+	save(t, s, blog, b1, b2)
+	save(t, s, blog, b1, b2) // unchanged: not prepared again
+	b2.Content = "<p>edited</p>"
+	if res := save(t, s, blog, b1, b2); res.Updated != 1 {
+		t.Errorf("Save of an edited item = %+v, want 1 updated", res)
+	}
+	if prepared["b1"] != 1 || prepared["b2"] != 2 {
+		t.Errorf("Prepare calls = %v, want b1 once and b2 twice (two versions)", prepared)
+	}
+	items, _ := s.RecentItems(context.Background(), "", 10)
+	for _, it := range items {
+		if want := "prepared by blog: "; len(it.Content) < len(want) || it.Content[:len(want)] != want {
+			t.Errorf("stored content %q was not prepared", it.Content)
+		}
+	}
+}

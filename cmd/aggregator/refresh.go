@@ -15,6 +15,7 @@ import (
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/publish"
+	"github.com/planetgo/aggregator/sanitize"
 	"github.com/planetgo/aggregator/storage"
 )
 
@@ -39,7 +40,19 @@ type app struct {
 
 // openApp opens the database and builds the fetcher and the site for cfg.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
-	store, err := storage.Open(cfg.Database, storage.Options{Logger: logger})
+	san := sanitize.New()
+	store, err := storage.Open(cfg.Database, storage.Options{
+		Logger: logger,
+		// Each version of an item is sanitized once, when first stored.
+		Prepare: func(src aggregator.Source, it *aggregator.Item) {
+			base := it.Link
+			if base == "" {
+				base = src.URL
+			}
+			it.Content = san.HTML(it.Content, base)
+			it.Summary = san.HTML(it.Summary, base)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
