@@ -238,6 +238,15 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 		if !ok {
 			continue
 		}
+		urlLine := lineOf(item, "url")
+		if first, dup := byURL[src.URL]; dup {
+			ck.errorf(urlLine, "source %q: url %q is already used by source %q at line %d", src.Name, src.URL, first.name, first.line)
+			if derived {
+				continue // so is the name made from it; one error is enough
+			}
+		} else {
+			byURL[src.URL] = seen{src.Name, urlLine}
+		}
 		if first, dup := byName[src.Name]; dup {
 			var hint phrase
 			if derived {
@@ -246,12 +255,6 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 			ck.errorf(nameLine, "source %q: the name is already used by the source at line %d%s", src.Name, first.line, hint)
 		} else {
 			byName[src.Name] = seen{src.Name, nameLine}
-		}
-		urlLine := lineOf(item, "url")
-		if first, dup := byURL[src.URL]; dup {
-			ck.errorf(urlLine, "source %q: url %q is already used by source %q at line %d", src.Name, src.URL, first.name, first.line)
-		} else {
-			byURL[src.URL] = seen{src.Name, urlLine}
 		}
 		list = append(list, src)
 	}
@@ -276,18 +279,13 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	if rs.Name != "" {
 		label = fmt.Sprintf("source %q", rs.Name)
 	}
-	ok = true
 	var err error
-	switch {
-	case rs.URL == "":
+	ok = rs.URL != ""
+	if !ok {
 		ck.errorf(item.Line, "%s: url is required", label)
+	} else if src.URL, err = sourceURL(rs.URL, ck.dir); err != nil {
+		ck.errorf(lineOf(item, "url"), "%s: url %q %v", label, rs.URL, err)
 		ok = false
-	default:
-		src.URL, err = sourceURL(rs.URL, ck.dir)
-		if err != nil {
-			ck.errorf(lineOf(item, "url"), "%s: url %q %v", label, rs.URL, err)
-			ok = false
-		}
 	}
 	nameLine = lineOf(item, "name")
 	switch {

@@ -21,7 +21,7 @@ type Config struct {
 	File        string // the path Load read
 	Title       string // title of the merged feed; default "Planet"
 	Description string // the merged feed's description; default ""
-	BaseURL     string // public URL, no trailing slash; default "http://" + Listen
+	BaseURL     string // public URL, no trailing slash; default "http://" + Listen, localhost for no host
 	Listen      string // host:port to serve on; default "127.0.0.1:8080"
 	Database    string // absolute path of the bbolt file; default "aggregator.db" beside the config file
 	Schedule    string // cron spec of the fetch pass; default "@every 15m"
@@ -75,7 +75,10 @@ const (
 
 // Load reads the YAML config file at path, applies the defaults and checks
 // every value. Relative paths in it (database, local sources) are resolved
-// against the file's directory.
+// against the file's directory, and local sources become file:// URLs whose
+// Path is the file's absolute path. A source without a name gets one made
+// from its URL: https://go.dev/blog/feed.atom is go-dev-blog-feed-atom,
+// ./testdata/local-sample.atom is local-sample.
 //
 // When the file cannot be read, the error is the one from the os package,
 // so errors.Is(err, fs.ErrNotExist) works. Otherwise every mistake found is

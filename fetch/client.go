@@ -137,6 +137,12 @@ func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceStat
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The caller knows the URL: keep the cause, not net/http's
+		// `Get "URL": ` prefix.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return Result{}, nil, "", err
 	}
 	defer resp.Body.Close()
