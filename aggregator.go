@@ -19,7 +19,22 @@ type Source struct {
 	Title    string   // the admin's override of the feed's own title; may be empty
 	Sections []string // names of the sections it belongs to
 	Schedule string   // cron spec overriding the global schedule; may be empty
+
+	// Identity says how items are told apart: IdentityGUID, IdentityLink,
+	// IdentityHash, or "" for GUID, else link, else hash, with a fallback to
+	// links when the feed repeats GUIDs.
+	Identity string
+	// KeepDuplicates exempts the source's items from cross-source
+	// deduplication by canonical link.
+	KeepDuplicates bool
 }
+
+// The values of Source.Identity.
+const (
+	IdentityGUID = "guid" // the GUID or Atom id, even when the feed repeats them
+	IdentityLink = "link" // the item's link, for feeds whose GUIDs change
+	IdentityHash = "hash" // a hash of title, content and date
+)
 
 // SourceState is what the aggregator remembers of a source between fetches.
 type SourceState struct {
@@ -38,7 +53,22 @@ type SourceState struct {
 	LastSuccess         time.Time // UTC; zero when never fetched successfully
 	LastResult          string    // "new 3", "updated 1", "not modified", "error: ..."
 	LastError           string    // the last failure's reason; empty after a success
+	ErrorKind           string    // the last failure classified: "timeout", "http status 404"…; empty after a success
 	ConsecutiveFailures int
+	NextAttempt         time.Time // UTC; when the scheduler fetches the source next; zero means at once
+
+	// Where the source is fetched from. URL is the configured URL these
+	// fields were recorded for: when the config names another, they reset.
+	URL           string
+	RedirectTo    string // where the last fetch was permanently (301/308) redirected; empty if it was not
+	RedirectCount int    // consecutive fetches permanently redirected to RedirectTo
+	MovedTo       string // fetched instead of URL once the same permanent redirect was seen 3 times
+	Gone          bool   // the source answered 410 Gone: the scheduler no longer polls it
+
+	// RetryAfter is when a 429 or 503 answer asked us to come back to
+	// RetryAfterHost; no request goes to that host before then.
+	RetryAfter     time.Time
+	RetryAfterHost string
 }
 
 // DisplayTitle is the title to show for src: the admin's override, else the

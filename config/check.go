@@ -57,9 +57,16 @@ func (ck *checker) build(r *raw) *Config {
 			PerHost:     ck.positive("fetch.per_host", r.Fetch.PerHost, defaultPerHost),
 			MaxBytes:    ck.size("fetch.max_bytes", r.Fetch.MaxBytes, defaultMaxBytes),
 			UserAgent:   ck.userAgent(r.Fetch.UserAgent),
+
+			HeaderTimeout: ck.duration("fetch.header_timeout", r.Fetch.HeaderTimeout, defaultHeaderTime, false),
+			HostInterval:  ck.duration("fetch.host_interval", r.Fetch.HostInterval, 0, true),
+			MaxInterval:   ck.duration("fetch.max_interval", r.Fetch.MaxInterval, defaultMaxInterval, false),
+			Jitter:        ck.duration("fetch.jitter", r.Fetch.Jitter, defaultJitter, true),
 		},
 		Publish: Publish{
-			Items: ck.positive("publish.items", r.Publish.Items, defaultItems),
+			Items:     ck.positive("publish.items", r.Publish.Items, defaultItems),
+			PerSource: ck.nonNegative("publish.per_source", r.Publish.PerSource),
+			MaxAge:    ck.duration("publish.max_age", r.Publish.MaxAge, 0, true),
 		},
 		Retention: Retention{
 			MaxItems: ck.positive("retention.max_items", r.Retention.MaxItems, defaultMaxItems),
@@ -85,6 +92,21 @@ func (ck *checker) positive(key string, v *int, def int) int {
 	}
 	if *v <= 0 {
 		ck.errorf(ck.line(key), "%s must be greater than 0, not %d", key, *v)
+	}
+	return *v
+}
+
+// nonNegative returns *v, or 0 when v is nil.
+func (ck *checker) nonNegative(key string, v *int) int {
+	if v == nil {
+		return 0
+	}
+	if n, _ := lookup(ck.doc, keyPath(key)...); resolve(n).ShortTag() != "!!int" {
+		return 0 // a type error said so
+	}
+	if *v < 0 {
+		ck.errorf(ck.line(key), "%s must be 0 (no limit) or more, not %d", key, *v)
+		return 0
 	}
 	return *v
 }
@@ -266,7 +288,7 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 // compared with the others.
 func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
-		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:")
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:")
 		return src, 0, false, false
 	}
 	if resolve(item).Kind != yaml.MappingNode {
@@ -274,7 +296,10 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	}
 	var rs rawSource
 	_ = safely(func() error { return item.Decode(&rs) }) // decode reported its errors
-	src = aggregator.Source{Name: rs.Name, Title: rs.Title, Schedule: rs.Schedule}
+	src = aggregator.Source{Name: rs.Name, Title: rs.Title, Schedule: rs.Schedule, Identity: rs.Identity}
+	if rs.Dedup != nil {
+		src.KeepDuplicates = !*rs.Dedup
+	}
 	label := "source"
 	if rs.Name != "" {
 		label = fmt.Sprintf("source %q", rs.Name)
@@ -303,6 +328,11 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 		if err := checkSchedule(src.Schedule); err != nil {
 			ck.errorf(lineOf(item, "schedule"), "%s: schedule %q %v", label, src.Schedule, err)
 		}
+	}
+	switch src.Identity {
+	case "", aggregator.IdentityGUID, aggregator.IdentityLink, aggregator.IdentityHash:
+	default:
+		ck.errorf(lineOf(item, "identity"), "%s: identity %q is not guid, link or hash", label, src.Identity)
 	}
 	src.Sections = ck.sourceSections(item, label, defined)
 	return src, nameLine, derived, ok

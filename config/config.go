@@ -39,11 +39,18 @@ type Fetch struct {
 	PerHost     int           // requests in flight to one host; default 2
 	MaxBytes    int64         // largest body read; default 10 MiB
 	UserAgent   string        // default DefaultUserAgent
+
+	HeaderTimeout time.Duration // from request to response headers; default 15s (at most Timeout)
+	HostInterval  time.Duration // least time between two requests to one host; default 0
+	MaxInterval   time.Duration // longest a source's hints, backoff or Retry-After stretch its interval; default 24h
+	Jitter        time.Duration // a scheduled pass spreads its sources over this window (at most a quarter of the interval); default 1m
 }
 
 // Publish holds the settings of the output feeds.
 type Publish struct {
-	Items int // items in each output feed; default 50
+	Items     int           // items in each output feed; default 50
+	PerSource int           // most items of one source in any one feed; 0, the default, is no limit
+	MaxAge    time.Duration // items dated longer ago are left out of the feeds; 0, the default, is no limit
 }
 
 // Retention says how many items storage keeps for each source.
@@ -69,6 +76,9 @@ const (
 	defaultConcurrency = 8
 	defaultPerHost     = 2
 	defaultMaxBytes    = 10 << 20
+	defaultHeaderTime  = 15 * time.Second
+	defaultMaxInterval = 24 * time.Hour
+	defaultJitter      = time.Minute
 	defaultItems       = 50
 	defaultMaxItems    = 1000
 )

@@ -369,3 +369,24 @@ func errorList(errs []*config.Error) string {
 	}
 	return b.String()
 }
+
+func TestLoadItemKeys(t *testing.T) {
+	t.Parallel()
+	cfg := mustLoad(t, `publish: {per_source: 5, max_age: 30d}
+sources:
+  - url: https://a.example/feed
+    identity: link
+    dedup: false
+  - url: https://b.example/feed
+`)
+	if cfg.Publish.PerSource != 5 || cfg.Publish.MaxAge != 30*24*time.Hour {
+		t.Errorf("Publish = %+v, want per_source 5 and max_age 720h", cfg.Publish)
+	}
+	a, b := cfg.Sources[0], cfg.Sources[1]
+	if a.Identity != aggregator.IdentityLink || !a.KeepDuplicates {
+		t.Errorf("source a = %+v, want identity link and duplicates kept", a)
+	}
+	if b.Identity != "" || b.KeepDuplicates {
+		t.Errorf("source b = %+v, want the defaults: automatic identity, deduplicated", b)
+	}
+}

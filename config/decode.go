@@ -37,10 +37,17 @@ type rawFetch struct {
 	PerHost     *int   `yaml:"per_host"`
 	MaxBytes    string `yaml:"max_bytes"`
 	UserAgent   string `yaml:"user_agent"`
+
+	HeaderTimeout string `yaml:"header_timeout"`
+	HostInterval  string `yaml:"host_interval"`
+	MaxInterval   string `yaml:"max_interval"`
+	Jitter        string `yaml:"jitter"`
 }
 
 type rawPublish struct {
-	Items *int `yaml:"items"`
+	Items     *int   `yaml:"items"`
+	PerSource *int   `yaml:"per_source"`
+	MaxAge    string `yaml:"max_age"`
 }
 
 type rawRetention struct {
@@ -59,6 +66,8 @@ type rawSource struct {
 	Title    string   `yaml:"title"`
 	Sections []string `yaml:"sections"`
 	Schedule string   `yaml:"schedule"`
+	Identity string   `yaml:"identity"`
+	Dedup    *bool    `yaml:"dedup"`
 }
 
 // maxFileSize is the largest config file Load reads.

@@ -21,7 +21,11 @@ func TestLoadErrors(t *testing.T) {
 		// Keys and types, found by yaml.v3 and put in the admin's terms.
 		{"unknown key", "intervall: 10m\n" + minimal, 1, `unknown key "intervall" (want one of title,`},
 		{"unknown fetch key", "fetch:\n  timeot: 30s\n" + minimal, 2, `unknown key "timeot" in fetch (want one of timeout,`},
-		{"unknown publish key", "publish: {item: 5}\n" + minimal, 1, `unknown key "item" in publish (want items)`},
+		{"negative per_source", "publish: {per_source: -1}\n" + minimal, 1, `publish.per_source must be 0 (no limit) or more`},
+		{"bad publish max_age", "publish:\n  max_age: soon\n" + minimal, 2, `publish.max_age "soon"`},
+		{"bad identity", src + "    identity: uuid\n", 3, `identity "uuid" is not guid, link or hash`},
+		{"dedup not a bool", src + "    dedup: maybe\n", 3, `dedup`},
+		{"unknown publish key", "publish: {item: 5}\n" + minimal, 1, `unknown key "item" in publish (want one of items, per_source, max_age)`},
 		{"unknown retention key", "retention:\n  max_iems: 5\n" + minimal, 2, `unknown key "max_iems" in retention`},
 		{"unknown section key", "sections:\n  go: {titel: Go}\n" + minimal, 2, `unknown key "titel" in a section (want title or description)`},
 		{"unknown source key", src + "    sectoins: [go]\n", 3, `unknown key "sectoins" in a source`},

@@ -4,6 +4,8 @@
 package fetch
 
 import (
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -22,10 +23,20 @@ import (
 
 // Options are the optional settings of a Client. The zero value works.
 type Options struct {
-	UserAgent string        // "" → DefaultUserAgent
-	Timeout   time.Duration // whole request, body included; 0 → 30s
-	MaxBytes  int64         // body limit after decompression; 0 → 10 MiB
-	PerHost   int           // requests in flight to one host; 0 → 2
+	UserAgent     string        // "" → DefaultUserAgent
+	Timeout       time.Duration // whole request, from sending it to the body's end; 0 → 30s
+	HeaderTimeout time.Duration // from sending a request to its response headers; 0 → Timeout
+	MaxBytes      int64         // body limit after decompression; 0 → 10 MiB
+	PerHost       int           // requests in flight to one host; 0 → 2
+	HostInterval  time.Duration // least time between the starts of two requests to one host; 0 → none
+	MaxRetryAfter time.Duration // longest Retry-After honoured; 0 → 24h
+
+	// IgnoreRetryAfter sends requests to hosts whose Retry-After has not
+	// passed, for an admin who insists. Retry-After answers are still
+	// recorded.
+	IgnoreRetryAfter bool
+
+	Now func() time.Time // nil → time.Now
 }
 
 // DefaultUserAgent names the project and where to find it.
@@ -33,6 +44,9 @@ const DefaultUserAgent = "aggregator/1 (+https://github.com/planetgo/aggregator)
 
 // accept names the feed types first, as a feed reader should.
 const accept = "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+
+// maxRedirects is the most redirects one fetch follows.
+const maxRedirects = 10
 
 // Result is what one fetch brought.
 type Result struct {
@@ -45,7 +59,18 @@ type Result struct {
 	ETag         string
 	LastModified string
 	BodyHash     string
-	Bytes        int64 // body size, 0 when not modified
+	Bytes        int64 // body size after decompression, 0 when not modified
+
+	// URL is where the feed came from after redirects; relative links are
+	// resolved against it.
+	URL string
+	// PermanentRedirect is where the source URL has permanently moved: the
+	// URL after the redirects (301, 308) that start the chain, if any did.
+	PermanentRedirect string
+	// FreshFor is how long the source says it stays unchanged, the longest
+	// of its Cache-Control max-age, Expires and RSS <ttl>; 0 when it says
+	// nothing.
+	FreshFor time.Duration
 }
 
 // Client fetches sources. It is safe for concurrent use.
@@ -53,10 +78,11 @@ type Client struct {
 	http   *http.Client
 	opts   Options
 	parser *Parser
-	hosts  hostLimiter
+	hosts  *hostGate
 }
 
-// NewClient returns a Client that sends its requests with hc.
+// NewClient returns a Client that sends its requests with a copy of hc,
+// whose redirect policy it replaces with its own.
 func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
@@ -64,78 +90,137 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.HeaderTimeout <= 0 || opts.HeaderTimeout > opts.Timeout {
+		opts.HeaderTimeout = opts.Timeout
+	}
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = 10 << 20
 	}
 	if opts.PerHost <= 0 {
 		opts.PerHost = 2
 	}
-	return &Client{
-		http:   hc,
+	if opts.MaxRetryAfter <= 0 {
+		opts.MaxRetryAfter = 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	c := &Client{
 		opts:   opts,
 		parser: NewParser(),
-		hosts:  hostLimiter{limit: opts.PerHost},
+		hosts:  &hostGate{limit: opts.PerHost, gap: opts.HostInterval, now: opts.Now},
 	}
+	own := *hc
+	own.CheckRedirect = c.checkRedirect
+	c.http = &own
+	return c
+}
+
+// BlockHost records that host asked for no requests before until, as a
+// Retry-After remembered from an earlier run does.
+func (c *Client) BlockHost(host string, until time.Time) {
+	c.hosts.block(host, until)
+}
+
+// BlockedUntil returns the time before which host asked for no requests, or
+// the zero time when it asked for nothing or that time has passed.
+func (c *Client) BlockedUntil(host string) time.Time {
+	return c.hosts.blockedUntil(host)
 }
 
 // Fetch gets src, sending the validators of its previous state, and parses
 // it unless it has not changed. Errors are classified by Kind: a
-// *StatusError for a failing status, ErrTooLarge, ErrTimeout, ErrNotFeed, a
-// *ParseError, or the network's own error.
+// *StatusError for a failing status, a *HostBlockedError when src's host
+// asked us to wait, ErrTooLarge, ErrTimeout, ErrRedirectLoop,
+// ErrTooManyRedirects, ErrNotFeed, a *ParseError, or the network's own
+// error.
+//
+// Waiting for a per-host slot or gap is bounded by ctx only; Options.Timeout
+// starts when the request is sent, so a source queued behind a slow one on
+// the same host does not time out before it is asked.
 func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregator.SourceState) (Result, error) {
 	u, err := url.Parse(src.URL)
 	if err != nil {
 		return Result{}, fmt.Errorf("bad url: %w", err)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, fmt.Errorf("%w after %s", ErrTimeout, c.opts.Timeout))
-	defer cancel()
 	var res Result
 	var body []byte
 	var contentType string
 	switch u.Scheme {
 	case "file":
 		res, body, err = c.readFile(u, prev)
+		res.URL = src.URL
 	case "http", "https":
 		res, body, contentType, err = c.get(ctx, u, prev)
 	default:
 		err = fmt.Errorf("unsupported url scheme %q", u.Scheme)
 	}
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeout) {
-			return Result{}, cause
-		}
 		return Result{}, err
 	}
 	if res.NotModified {
 		return res, nil
 	}
-	res.Feed, err = c.parser.Parse(body, src.URL, contentType, src.Name)
+	res.Feed, err = c.parser.Parse(body, res.URL, contentType, src)
 	if err != nil {
 		return Result{}, err
 	}
+	res.FreshFor = max(res.FreshFor, res.Feed.TTL)
 	return res, nil
 }
 
+// get sends one conditional GET for u, following redirects.
 func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceState) (Result, []byte, string, error) {
-	release, err := c.hosts.acquire(ctx, u.Hostname())
+	release, err := c.hosts.acquire(ctx, u.Hostname(), c.opts.IgnoreRetryAfter)
 	if err != nil {
 		return Result{}, nil, "", err
 	}
 	defer release()
 
+	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, fmt.Errorf("%w after %s", ErrTimeout, c.opts.Timeout))
+	defer cancel()
+	ctx, cancelHeaders := context.WithCancelCause(ctx)
+	defer cancelHeaders(nil)
+	trail := &redirects{}
+	ctx = context.WithValue(ctx, redirectsKey{}, trail)
+
+	res, body, contentType, err := c.do(ctx, u, prev, func() func() bool {
+		t := time.AfterFunc(c.opts.HeaderTimeout, func() {
+			cancelHeaders(fmt.Errorf("%w: no response headers after %s", ErrTimeout, c.opts.HeaderTimeout))
+		})
+		return t.Stop
+	})
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeout) {
+			return Result{}, nil, "", cause
+		}
+		return Result{}, nil, "", err
+	}
+	res.PermanentRedirect = trail.permanent
+	return res, body, contentType, nil
+}
+
+// do sends the request and reads the response; startHeaderTimer starts the
+// header timeout and returns the function that stops it.
+func (c *Client) do(ctx context.Context, u *url.URL, prev aggregator.SourceState, startHeaderTimer func() func() bool) (Result, []byte, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return Result{}, nil, "", err
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", accept)
+	// Asked for, and so decoded, here rather than by the transport, so that
+	// the size limit counts decoded bytes whatever transport hc has.
+	req.Header.Set("Accept-Encoding", "gzip")
 	if prev.ETag != "" {
 		req.Header.Set("If-None-Match", prev.ETag)
 	}
 	if prev.LastModified != "" {
 		req.Header.Set("If-Modified-Since", prev.LastModified)
 	}
+	stopHeaderTimer := startHeaderTimer()
 	resp, err := c.http.Do(req)
+	stopHeaderTimer()
 	if err != nil {
 		// The caller knows the URL: keep the cause, not net/http's
 		// `Get "URL": ` prefix.
@@ -147,10 +232,13 @@ func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceStat
 	}
 	defer resp.Body.Close()
 
+	now := c.opts.Now()
 	res := Result{
 		ETag:         resp.Header.Get("ETag"),
 		LastModified: resp.Header.Get("Last-Modified"),
 		BodyHash:     prev.BodyHash,
+		URL:          resp.Request.URL.String(),
+		FreshFor:     freshFor(resp.Header, now),
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		// RFC 9111 4.3.4: a 304 updates the stored validators it carries;
@@ -165,19 +253,98 @@ func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceStat
 		return res, nil, "", nil
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Result{}, nil, "", &StatusError{Code: resp.StatusCode}
+		serr := &StatusError{Code: resp.StatusCode, URL: res.URL}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if until, ok := retryAfter(resp.Header, now); ok && until.After(now) {
+				if limit := now.Add(c.opts.MaxRetryAfter); until.After(limit) {
+					until = limit
+				}
+				serr.RetryAfter = until.UTC()
+				c.hosts.block(resp.Request.URL.Hostname(), serr.RetryAfter)
+			}
+		}
+		return Result{}, nil, "", serr
 	}
-	if resp.ContentLength > c.opts.MaxBytes {
-		return Result{}, nil, "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
+	var r io.Reader = resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		if resp.ContentLength > c.opts.MaxBytes {
+			return Result{}, nil, "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
+		}
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return Result{}, nil, "", c.readError(ctx, fmt.Errorf("gzip body: %w", err))
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return Result{}, nil, "", &ParseError{Err: fmt.Errorf("unsupported Content-Encoding %q", enc)}
 	}
-	body, err := c.readBody(resp.Body)
+	body, err := c.readBody(r)
 	if err != nil {
-		return Result{}, nil, "", err
+		return Result{}, nil, "", c.readError(ctx, err)
 	}
 	res.Bytes = int64(len(body))
 	res.BodyHash = bodyHash(body)
 	res.NotModified = res.BodyHash == prev.BodyHash
 	return res, body, resp.Header.Get("Content-Type"), nil
+}
+
+// readError classifies an error met reading a body: a deadline is a
+// timeout, a broken gzip stream a parse error.
+func (c *Client) readError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, flate.CorruptInputError(0)) {
+		return &ParseError{Err: err}
+	}
+	var corrupt flate.CorruptInputError
+	if errors.As(err, &corrupt) {
+		return &ParseError{Err: err}
+	}
+	return err
+}
+
+// redirects is what the redirects of one fetch have shown.
+type redirects struct {
+	hops      int
+	temporary bool   // a 302, 303 or 307 came before
+	permanent string // the URL after the leading 301 and 308 redirects
+}
+
+type redirectsKey struct{}
+
+// checkRedirect is the http.Client's redirect policy: follow up to
+// maxRedirects, never in a loop, never to a host that asked us to wait, and
+// note where the leading permanent redirects lead.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, maxRedirects)
+	}
+	for _, v := range via {
+		if v.URL.String() == req.URL.String() {
+			return fmt.Errorf("%w: back to %s", ErrRedirectLoop, req.URL)
+		}
+	}
+	if err := c.hosts.check(strings.ToLower(req.URL.Hostname()), c.opts.IgnoreRetryAfter); err != nil {
+		return err
+	}
+	trail, _ := req.Context().Value(redirectsKey{}).(*redirects)
+	if trail == nil || req.Response == nil {
+		return nil
+	}
+	trail.hops++
+	switch req.Response.StatusCode {
+	case http.StatusMovedPermanently, http.StatusPermanentRedirect:
+		if !trail.temporary {
+			trail.permanent = req.URL.String()
+		}
+	default:
+		trail.temporary = true
+	}
+	return nil
 }
 
 // readBody reads at most MaxBytes: a larger body is an error, never parsed
@@ -218,41 +385,4 @@ func (c *Client) readFile(u *url.URL, prev aggregator.SourceState) (Result, []by
 func bodyHash(body []byte) string {
 	h := sha256.Sum256(body)
 	return hex.EncodeToString(h[:])
-}
-
-// Host is the key of per-host limits: the URL's host name without the
-// port, lower-cased.
-func Host(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
-}
-
-// hostLimiter bounds the requests in flight to each host.
-type hostLimiter struct {
-	limit int
-	mu    sync.Mutex
-	slots map[string]chan struct{}
-}
-
-func (h *hostLimiter) acquire(ctx context.Context, host string) (release func(), err error) {
-	host = strings.ToLower(host)
-	h.mu.Lock()
-	if h.slots == nil {
-		h.slots = make(map[string]chan struct{})
-	}
-	slot, ok := h.slots[host]
-	if !ok {
-		slot = make(chan struct{}, h.limit)
-		h.slots[host] = slot
-	}
-	h.mu.Unlock()
-	select {
-	case slot <- struct{}{}:
-		return func() { <-slot }, nil
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 )
 
 var (
@@ -17,11 +18,21 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrNotFeed is returned when a body is neither RSS, Atom nor JSON Feed.
 	ErrNotFeed = errors.New("not a feed")
+	// ErrRedirectLoop is returned when a redirect leads back to a URL the
+	// same fetch already asked for.
+	ErrRedirectLoop = errors.New("redirect loop")
+	// ErrTooManyRedirects is returned after more than 10 redirects.
+	ErrTooManyRedirects = errors.New("too many redirects")
 )
 
 // StatusError is returned for a response that is neither a success nor 304.
 type StatusError struct {
 	Code int
+	URL  string // the URL that answered, after any redirects
+
+	// RetryAfter is when a 429 or 503 answer's Retry-After header asks us to
+	// come back, capped at Options.MaxRetryAfter; zero when it has none.
+	RetryAfter time.Time
 }
 
 func (e *StatusError) Error() string {
@@ -29,6 +40,18 @@ func (e *StatusError) Error() string {
 		return fmt.Sprintf("http status %d %s", e.Code, text)
 	}
 	return fmt.Sprintf("http status %d", e.Code)
+}
+
+// HostBlockedError is returned, before any request is sent, for a source
+// whose host answered 429 or 503 with a Retry-After that has not passed
+// yet. It is no fault of the source.
+type HostBlockedError struct {
+	Host  string
+	Until time.Time
+}
+
+func (e *HostBlockedError) Error() string {
+	return fmt.Sprintf("host %s asked for no requests before %s", e.Host, e.Until.UTC().Format(time.RFC3339))
 }
 
 // ParseError is returned when a body looks like a feed but cannot be parsed.
@@ -42,10 +65,13 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // Kind classifies a fetch error in a word or two for logs, metrics and status
 // pages: "dns", "connect", "tls", "timeout", "http status N", "too large",
-// "not a feed", "parse error", "canceled", "file" or "other".
+// "not a feed", "parse error", "redirect loop", "too many redirects", "host
+// blocked", "canceled", "file" or "other".
 func Kind(err error) string {
 	var (
 		status  *StatusError
+		blocked *HostBlockedError
+		timeout interface{ Timeout() bool }
 		parse   *ParseError
 		dnsErr  *net.DNSError
 		opErr   *net.OpError
@@ -67,6 +93,12 @@ func Kind(err error) string {
 		return "not a feed"
 	case errors.As(err, &parse):
 		return "parse error"
+	case errors.Is(err, ErrRedirectLoop):
+		return "redirect loop"
+	case errors.Is(err, ErrTooManyRedirects):
+		return "too many redirects"
+	case errors.As(err, &blocked):
+		return "host blocked"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
@@ -81,6 +113,9 @@ func Kind(err error) string {
 			return "timeout"
 		}
 		return "connect"
+	case errors.As(err, &timeout) && timeout.Timeout():
+		// net/http's "timeout awaiting response headers".
+		return "timeout"
 	case errors.Is(err, errFile):
 		return "file"
 	}

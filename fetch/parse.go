@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/mmcdole/gofeed/rss"
 	"github.com/planetgo/aggregator"
 	"golang.org/x/net/html"
 )
@@ -21,6 +22,10 @@ type Feed struct {
 	Title    string // plain text
 	SiteLink string // absolute URL of the web site; may be empty
 	Items    []aggregator.Item
+
+	// TTL is how long an RSS feed's <ttl> says it may be cached; 0 when it
+	// does not say.
+	TTL time.Duration
 }
 
 // Parser turns feed bytes into normalised items. It is safe for concurrent
@@ -34,15 +39,18 @@ func NewParser() *Parser {
 	p := gofeed.NewParser()
 	// Item.Image is never used; the scan costs a full HTML parse per item.
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
+	// For RSS <ttl>, which the universal feed leaves out.
+	p.KeepOriginalFeed = true
 	return &Parser{gofeed: p}
 }
 
 // Parse parses body, fetched from feedURL with the given Content-Type, into
-// the items of the named source. Relative links are resolved against
-// feedURL, text is made valid UTF-8, and times are put in UTC. It returns an
+// the items of src, identified as src.Identity says. Relative links are
+// resolved against their xml:base, else the feed's own link, else feedURL;
+// text is made valid UTF-8, and times are put in UTC. It returns an
 // error wrapping ErrNotFeed when body is no feed at all, and a *ParseError
 // when it is one that cannot be read.
-func (p *Parser) Parse(body []byte, feedURL, contentType, source string) (Feed, error) {
+func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
 	f, err := p.gofeed.Parse(bytes.NewReader(toUTF8(body, contentType)))
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 		return Feed{}, ErrNotFeed
@@ -59,14 +67,21 @@ func (p *Parser) Parse(body []byte, feedURL, contentType, source string) (Feed, 
 	if out.SiteLink == "" && base != nil && (base.Scheme == "http" || base.Scheme == "https") {
 		out.SiteLink = resolve(base, "/")
 	}
+	out.TTL = ttl(f)
+	// gofeed has resolved what an xml:base covers. Other relative links are
+	// taken as relative to the feed's own link, as most RSS writers mean
+	// them, and to the feed URL when the feed gives no link of its own.
+	if site, err := url.Parse(resolve(base, f.Link)); err == nil && isHTTP(site.String()) {
+		base = site
+	}
 	feedAuthor := personName(f.Authors)
-	identify := identityFunc(f.Items)
+	identify := identityFunc(f.Items, src.Identity)
 	for _, it := range f.Items {
 		if it == nil {
 			continue
 		}
 		item := normalise(it, base, feedAuthor)
-		item.SourceID = source
+		item.SourceID = src.Name
 		item.ID = identify(it, item)
 		out.Items = append(out.Items, item)
 	}
@@ -102,28 +117,19 @@ func normalise(it *gofeed.Item, base *url.URL, feedAuthor string) aggregator.Ite
 	return item
 }
 
-// identityFunc picks how the items of one feed are identified: by GUID, but
-// by link (then content hash) when the feed repeats GUIDs, as some broken
-// generators do, since one GUID for several items would merge them.
-func identityFunc(items []*gofeed.Item) func(*gofeed.Item, aggregator.Item) string {
-	guids := make(map[string]bool, len(items))
-	repeated := false
-	for _, it := range items {
-		if it == nil {
-			continue
-		}
-		g := strings.TrimSpace(it.GUID)
-		if g != "" && guids[g] {
-			repeated = true
-			break
-		}
-		guids[g] = true
-	}
+// identityFunc picks how the items of one feed are identified. By default:
+// by GUID, but by link (then content hash) when the feed repeats GUIDs, as
+// some broken generators do, since one GUID for several items would merge
+// them. The admin's choice (aggregator.IdentityGUID, IdentityLink or
+// IdentityHash) overrides it; an item lacking what it names falls back as by
+// default.
+func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggregator.Item) string {
+	useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeatsGUIDs(items)
 	return func(it *gofeed.Item, item aggregator.Item) string {
-		if g := valid(strings.TrimSpace(it.GUID)); g != "" && !repeated {
+		if g := valid(strings.TrimSpace(it.GUID)); g != "" && useGUID {
 			return g
 		}
-		if item.Link != "" {
+		if item.Link != "" && choice != aggregator.IdentityHash {
 			return item.Link
 		}
 		h := sha256.New()
@@ -133,6 +139,25 @@ func identityFunc(items []*gofeed.Item) func(*gofeed.Item, aggregator.Item) stri
 		}
 		return "hash:" + hex.EncodeToString(h.Sum(nil)[:16])
 	}
+}
+
+// repeatsGUIDs reports whether two items share a GUID.
+func repeatsGUIDs(items []*gofeed.Item) bool {
+	guids := make(map[string]bool, len(items))
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		g := strings.TrimSpace(it.GUID)
+		if g == "" {
+			continue
+		}
+		if guids[g] {
+			return true
+		}
+		guids[g] = true
+	}
+	return false
 }
 
 func valid(s string) string {
@@ -232,4 +257,17 @@ func resolve(base *url.URL, ref string) string {
 func isHTTP(s string) bool {
 	s = strings.TrimSpace(s)
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// ttl returns an RSS feed's <ttl>, a number of minutes, as a duration.
+func ttl(f *gofeed.Feed) time.Duration {
+	orig, ok := f.OriginalFeed().(*rss.Feed)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(orig.TTL), 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, int64(1<<63-1)/int64(time.Minute))) * time.Minute
 }

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator"
 )
 
 func parseTestdata(t *testing.T, name, feedURL, contentType string) Feed {
 	t.Helper()
-	f, err := NewParser().Parse(readTestdata(t, name), feedURL, contentType, "src")
+	f, err := NewParser().Parse(readTestdata(t, name), feedURL, contentType, aggregator.Source{Name: "src"})
 	if err != nil {
 		t.Fatalf("Parse(%s) = %v", name, err)
 	}
@@ -30,8 +31,8 @@ func TestRelativeLinksResolved(t *testing.T) {
 		t.Errorf("SiteLink = %q", f.SiteLink)
 	}
 	it := f.Items[0]
-	if it.Link != "https://relative.example/blog/posts/one.html" {
-		t.Errorf("Link = %q, want it resolved against the feed URL", it.Link)
+	if it.Link != "https://relative.example/posts/one.html" {
+		t.Errorf("Link = %q, want it resolved against the feed's own link", it.Link)
 	}
 	if it.Author != "Feed Author" {
 		t.Errorf("Author = %q, want the feed's author when the entry has none", it.Author)
@@ -137,7 +138,7 @@ func TestCorpusItemCounts(t *testing.T) {
 		}
 		name := filepath.Base(path)
 		want, rawErr := raw.Parse(bytes.NewReader(body))
-		got, err := p.Parse(body, "http://corpus.example/"+name, "", "corpus")
+		got, err := p.Parse(body, "http://corpus.example/"+name, "", aggregator.Source{Name: "corpus"})
 		if rawErr != nil {
 			if err == nil {
 				rescued++
@@ -177,7 +178,7 @@ func TestCorpusIllformed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Parse(body, "http://corpus.example/", "", "corpus"); err != nil && Kind(err) == "other" {
+		if _, err := p.Parse(body, "http://corpus.example/", "", aggregator.Source{Name: "corpus"}); err != nil && Kind(err) == "other" {
 			t.Errorf("%s: unclassified error %v", filepath.Base(path), err)
 		}
 	}
@@ -194,7 +195,7 @@ func FuzzParse(f *testing.F) {
 	}
 	p := NewParser()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		feed, err := p.Parse(body, "http://fuzz.example/feed", "", "fuzz")
+		feed, err := p.Parse(body, "http://fuzz.example/feed", "", aggregator.Source{Name: "fuzz"})
 		if err != nil {
 			return
 		}
@@ -204,4 +205,48 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIdentityOverride(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file, identity string
+		want                 func(aggregator.Item) string
+	}{
+		{"default uses guids", "rss-basic.xml", "", func(it aggregator.Item) string { return "basic-" + it.Link[len(it.Link)-1:] }},
+		{"link", "rss-basic.xml", aggregator.IdentityLink, func(it aggregator.Item) string { return it.Link }},
+		{"guid even when repeated", "rss-repeated-guids.xml", aggregator.IdentityGUID, func(aggregator.Item) string { return "same" }},
+		{"link without links falls back to hash", "rss-missing-guids.xml", aggregator.IdentityLink, func(it aggregator.Item) string {
+			if it.Link == "" {
+				return "hash"
+			}
+			return it.Link
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := NewParser().Parse(readTestdata(t, tt.file), "http://x.example/feed", "", aggregator.Source{Name: "s", Identity: tt.identity})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range f.Items {
+				want := tt.want(it)
+				if want == "hash" && strings.HasPrefix(it.ID, "hash:") {
+					continue
+				}
+				if it.ID != want {
+					t.Errorf("item %q: ID = %q, want %q", it.Title, it.ID, want)
+				}
+			}
+		})
+	}
+	// Hash identity: ids differ from guids and links, and are stable.
+	h1, _ := NewParser().Parse(readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
+	h2, _ := NewParser().Parse(readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
+	for i, it := range h1.Items {
+		if !strings.HasPrefix(it.ID, "hash:") || it.ID != h2.Items[i].ID {
+			t.Errorf("hash identity: %q then %q", it.ID, h2.Items[i].ID)
+		}
+	}
 }

@@ -18,7 +18,11 @@ const unknownMediaType = "application/octet-stream"
 // mergedPath is the path, without extension, of the feed of all sources.
 const mergedPath = "/feed"
 
-// sectionPath is the path, without extension, of the feed of section name.
+// opmlPath is the path of the subscription list of every source.
+const opmlPath = "/sources.opml"
+
+// sectionPath is the path, without extension, of the outputs of section
+// name.
 func sectionPath(name string) string { return "/sections/" + name }
 
 // format is one kind of rendered output.
@@ -29,6 +33,7 @@ const (
 	rssFormat
 	jsonFormat
 	htmlFormat
+	opmlFormat
 )
 
 // feedFormats lists the formats every feed is rendered in, in the order
@@ -44,6 +49,8 @@ func (f format) ext() string {
 		return ".rss"
 	case jsonFormat:
 		return ".json"
+	case opmlFormat:
+		return ".opml"
 	}
 	return ".html"
 }
@@ -57,6 +64,8 @@ func (f format) label() string {
 		return "RSS"
 	case jsonFormat:
 		return "JSON Feed"
+	case opmlFormat:
+		return "OPML"
 	}
 	return "HTML"
 }
@@ -70,21 +79,14 @@ func (f format) mediaType() string {
 		return "application/rss+xml"
 	case jsonFormat:
 		return "application/feed+json"
+	case opmlFormat:
+		return "text/x-opml"
 	}
 	return "text/html"
 }
 
 // contentType is the Content-Type header of format f.
 func (f format) contentType() string { return f.mediaType() + "; charset=utf-8" }
-
-// cacheControl is the Cache-Control header of format f. Feeds change at most
-// once per fetch pass; the page shows fetch status, so it ages faster.
-func (f format) cacheControl() string {
-	if f == htmlFormat {
-		return "public, max-age=60"
-	}
-	return "public, max-age=300"
-}
 
 // render writes doc in feed format f.
 func (f format) render(doc *feedDoc) ([]byte, error) {
@@ -101,6 +103,7 @@ func (f format) render(doc *feedDoc) ([]byte, error) {
 // cleaned; times are UTC.
 type feedDoc struct {
 	baseURL     string
+	section     string // the section's name; "" for the merged feed
 	path        string // mergedPath or sectionPath(name)
 	ID          string // the Atom id: BaseURL + "/" or BaseURL + "/sections/NAME"
 	Title       string
@@ -109,8 +112,14 @@ type feedDoc struct {
 	Entries     []entry   // newest first
 }
 
-// homeURL is the URL of the index page.
-func (d *feedDoc) homeURL() string { return d.baseURL + "/" }
+// homeURL is the URL of the page that shows the feed's items: / or
+// /sections/NAME.html.
+func (d *feedDoc) homeURL() string {
+	if d.section == "" {
+		return d.baseURL + "/"
+	}
+	return d.url(htmlFormat)
+}
 
 // url is the public URL of the feed in format f.
 func (d *feedDoc) url(f format) string { return absURL(d.baseURL, d.path+f.ext()) }
@@ -125,12 +134,12 @@ func absURL(baseURL, path string) string {
 type entry struct {
 	ID         string // urn:uuid, see itemID
 	Title      string // plain text; may be empty
-	Link       string // may be empty
+	Link       string // http(s) only; may be empty
 	Content    string // HTML; may be empty
 	Summary    string // HTML; may be empty
 	Author     string // the item's author, else the source's display title
 	Categories []string
-	Enclosures []aggregator.Enclosure // each with a URL and a media type
+	Enclosures []aggregator.Enclosure // each with an http(s) URL and a media type
 	Published  time.Time              // Item.Date(); zero when it has none that can be written
 	Updated    time.Time              // Item.Updated, else Published
 	Source     sourceRef
@@ -139,7 +148,7 @@ type entry struct {
 // sourceRef is the source an entry came from.
 type sourceRef struct {
 	Title    string // aggregator.DisplayTitle
-	SiteLink string // may be empty
+	SiteLink string // http(s) only; may be empty
 	FeedURL  string // http(s) only; empty for a local file
 }
 
@@ -148,7 +157,7 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 	e := entry{
 		ID:        itemID(it.SourceID, it.ID),
 		Title:     clean(it.Title),
-		Link:      clean(it.Link),
+		Link:      publicURL(it.Link),
 		Content:   clean(it.Content),
 		Summary:   clean(it.Summary),
 		Author:    clean(it.Author),
@@ -168,7 +177,7 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 		}
 	}
 	for _, enc := range it.Enclosures {
-		enc.URL, enc.Type = clean(enc.URL), cleanMediaType(enc.Type)
+		enc.URL, enc.Type = publicURL(enc.URL), cleanMediaType(enc.Type)
 		if enc.URL == "" {
 			continue
 		}
@@ -221,8 +230,10 @@ func cleanMediaType(t string) string {
 	return mime.FormatMediaType(mt, params)
 }
 
-// publicURL returns s cleaned if it is an absolute http(s) URL, else "": a
-// source read from a local file has no public feed URL.
+// publicURL returns s cleaned if it is an absolute http(s) URL, else "".
+// Every URL we publish outside content goes through it: a source read from
+// a local file has no public feed URL, and a relative or javascript: link
+// from a feed must not reach a reader.
 func publicURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -32,6 +32,9 @@ func TestGolden(t *testing.T) {
 		{"section rss", "/sections/go.rss", "section.rss.golden"},
 		{"section json", "/sections/go.json", "section.json.golden"},
 		{"index page", "/", "index.html.golden"},
+		{"section page", "/sections/go.html", "section.html.golden"},
+		{"sources opml", "/sources.opml", "sources.opml.golden"},
+		{"section opml", "/sections/news.opml", "section.opml.golden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,16 +7,17 @@ import (
 	"time"
 )
 
-// ServeHTTP serves the index page at /, the merged feed at /feed.atom,
-// /feed.rss and /feed.json, and each section's at /sections/NAME.atom,
-// .rss and .json, from the bytes of the last successful Rebuild. It answers
+// ServeHTTP serves, from the bytes of the last successful Rebuild, the page
+// of all sources at /, the merged feed at /feed.atom, /feed.rss and
+// /feed.json, the subscription list at /sources.opml, and each section's
+// page, feeds and list at /sections/NAME.html, .atom, .rss, .json and .opml. It answers
 // 404 to any other path, 405 to methods other than GET and HEAD, and 503
 // until the first Rebuild has succeeded.
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.routes[r.URL.Path] {
 		msg := "not found"
 		if strings.HasPrefix(r.URL.Path, "/sections/") {
-			msg = "no such section feed"
+			msg = "no such section"
 		}
 		http.Error(w, msg, http.StatusNotFound)
 		return
@@ -47,7 +48,7 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 	// 200 would have.
 	h.Set("ETag", etag)
 	h.Set("Last-Modified", out.lastModified.Format(http.TimeFormat))
-	h.Set("Cache-Control", out.cacheControl)
+	h.Set("Cache-Control", s.cacheControl)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if isNotModified(r, etag, out.lastModified) {
@@ -55,6 +56,9 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 		return
 	}
 	h.Set("Content-Type", out.contentType)
+	if out.csp != "" {
+		h.Set("Content-Security-Policy", out.csp)
+	}
 	if gzipped {
 		h.Set("Content-Encoding", "gzip")
 	}

@@ -21,9 +21,11 @@ func TestRoutes(t *testing.T) {
 		".atom": "application/atom+xml; charset=utf-8",
 		".rss":  "application/rss+xml; charset=utf-8",
 		".json": "application/feed+json; charset=utf-8",
+		".html": "text/html; charset=utf-8",
+		".opml": "text/x-opml; charset=utf-8",
 		"/":     "text/html; charset=utf-8",
 	}
-	for _, path := range append(feedPaths(), "/") {
+	for _, path := range allPaths() {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			resp := request(t, s, "GET", path, nil)
@@ -64,7 +66,7 @@ func TestRoutes(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	t.Parallel()
 	s := mustSite(t, newTestStore(), testOptions())
-	for _, path := range []string{"/nope", "/feed", "/feed.xml", "/feed.atom/", "/sections/", "/sections/nope.atom", "/sections/go", "/sections/go.xml", "/index.html"} {
+	for _, path := range []string{"/nope", "/feed", "/feed.xml", "/feed.atom/", "/sections/", "/sections/nope.atom", "/sections/go", "/sections/go.xml", "/index.html", "/feed.html", "/feed.opml", "/sections/nope.html", "/sections/nope.opml", "/sections/.html"} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			resp := request(t, s, "GET", path, nil)
@@ -99,7 +101,7 @@ func TestMethodNotAllowed(t *testing.T) {
 func TestHeadHasHeadersAndNoBody(t *testing.T) {
 	t.Parallel()
 	s := mustSite(t, newTestStore(), testOptions())
-	for _, path := range append(feedPaths(), "/") {
+	for _, path := range allPaths() {
 		for _, ae := range []string{"", "gzip"} {
 			header := http.Header{"Accept-Encoding": {ae}}
 			get := request(t, s, "GET", path, header)
@@ -195,7 +197,7 @@ func TestConditionalRequests(t *testing.T) {
 func TestGzip(t *testing.T) {
 	t.Parallel()
 	s := mustSite(t, newTestStore(), testOptions())
-	for _, path := range append(feedPaths(), "/") {
+	for _, path := range allPaths() {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
 			plain := request(t, s, "GET", path, nil)
@@ -273,7 +275,7 @@ func TestLastModifiedFollowsContent(t *testing.T) {
 	s := mustSite(t, store, opts)
 	validators := func() map[string][2]string {
 		v := make(map[string][2]string)
-		for _, p := range append(feedPaths(), "/") {
+		for _, p := range allPaths() {
 			resp := request(t, s, "GET", p, nil)
 			body(t, resp)
 			v[p] = [2]string{resp.Header.Get("Last-Modified"), resp.Header.Get("ETag")}
@@ -292,8 +294,8 @@ func TestLastModifiedFollowsContent(t *testing.T) {
 		}
 	}
 
-	// alpha is only in section go: its feeds, the merged feeds and the page
-	// change; news does not.
+	// alpha is only in section go: its feeds and page, the merged feeds and
+	// the page of all change; news does not, nor do the subscription lists.
 	now = fixedNow.Add(2 * time.Hour)
 	store.items[0].Title = "Go 1.26 & even more"
 	if err := s.Rebuild(t.Context()); err != nil {
@@ -301,7 +303,7 @@ func TestLastModifiedFollowsContent(t *testing.T) {
 	}
 	changed := now.Format(http.TimeFormat)
 	for p, v := range validators() {
-		wantChange := !strings.HasPrefix(p, "/sections/news")
+		wantChange := !strings.HasPrefix(p, "/sections/news") && !strings.HasSuffix(p, ".opml")
 		if got := v[0] == changed && v[1] != before[p][1]; got != wantChange {
 			t.Errorf("%s: validators %v → %v, want changed = %v", p, before[p], v, wantChange)
 		}
@@ -315,7 +317,7 @@ func TestServiceUnavailableUntilBuilt(t *testing.T) {
 	s := NewSite(store, testOptions())
 	check := func(when string) {
 		t.Helper()
-		for _, path := range append(feedPaths(), "/") {
+		for _, path := range allPaths() {
 			resp := request(t, s, "GET", path, nil)
 			b := body(t, resp)
 			if resp.StatusCode != http.StatusServiceUnavailable || len(b) == 0 {

@@ -1,8 +1,9 @@
 // Package publish renders the newest stored items as Atom, RSS and JSON
-// feeds (one merged feed and one per section) and an HTML index page, and
-// serves them from memory over HTTP. It imports the root package,
-// gorilla/feeds and the standard library only: it never sees fetch, storage
-// or config, just the Store it declares.
+// feeds (one merged feed and one per section), an HTML planet page for all
+// sources and for each section, and OPML subscription lists, and serves them
+// from memory over HTTP. It imports the root package, gorilla/feeds and the
+// standard library only: it never sees fetch, storage or config, just the
+// Store it declares.
 package publish
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,9 +27,15 @@ import (
 // defaultItems is the number of items per feed when Options.Items is 0.
 const defaultItems = 50
 
+// defaultCacheMaxAge is the Cache-Control max-age when
+// Options.CacheMaxAge is 0.
+const defaultCacheMaxAge = 5 * time.Minute
+
 // Store is all publish needs from storage.
 type Store interface {
-	// RecentItems returns the newest limit items of a section ("" = all sources), newest first by Item.Date().
+	// RecentItems returns the newest limit items of a section ("" = all
+	// sources), newest first by Item.Date(). Their Content and Summary
+	// must be sanitized HTML: the page embeds them as they are.
 	RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error)
 	// States returns the stored state of every source, keyed by source name.
 	States(ctx context.Context) (map[string]aggregator.SourceState, error)
@@ -44,31 +52,41 @@ type Section struct {
 type Options struct {
 	Title, Description string
 	BaseURL            string // public URL without trailing slash, e.g. http://localhost:8080
-	Items              int    // items per feed; 0 → 50
+	Items              int    // items per feed and page; 0 → 50
 	Sections           []Section
 	Sources            []aggregator.Source
-	Now                func() time.Time // nil → time.Now
-	Logger             *slog.Logger     // nil → discard
+	// CacheMaxAge is how long clients and proxies may reuse an output
+	// without asking again (Cache-Control: max-age); 0 → 5 minutes.
+	// Outputs change at most once per fetch pass, so a fraction of the
+	// schedule's interval suits it.
+	CacheMaxAge time.Duration
+	Now         func() time.Time // nil → time.Now
+	Logger      *slog.Logger     // nil → discard
 }
 
-// Site renders every feed and the index page on Rebuild, and serves the
-// rendered bytes from memory. It is safe for concurrent use.
+// Site renders every feed, page and subscription list on Rebuild, and
+// serves the rendered bytes from memory. It is safe for concurrent use.
 type Site struct {
-	store    Store
-	opts     Options
-	sections []Section
-	sources  map[string]aggregator.Source
-	routes   map[string]bool // every path that exists
-	index    *template.Template
+	store        Store
+	opts         Options
+	cacheControl string
+	csp          string // of every page
+	sections     []Section
+	sources      map[string]aggregator.Source
+	routes       map[string]bool // every path that exists
+	page         *template.Template
 
-	mu      sync.Mutex // serializes Rebuild
-	outputs atomic.Pointer[map[string]*output]
+	mu sync.Mutex // serializes Rebuild and guards rendered
+	// rendered maps a feed's path (without extension) to the fingerprint
+	// of the feedDoc its current outputs were rendered from.
+	rendered map[string]string
+	outputs  atomic.Pointer[map[string]*output]
 }
 
 // output is one rendered route: its bytes, their gzip, and the validators.
 type output struct {
 	contentType  string
-	cacheControl string
+	csp          string // Content-Security-Policy; pages only
 	body         []byte
 	gzipped      []byte
 	etag         string // strong ETag of body
@@ -82,6 +100,9 @@ func NewSite(store Store, opts Options) *Site {
 	if opts.Items <= 0 {
 		opts.Items = defaultItems
 	}
+	if opts.CacheMaxAge <= 0 {
+		opts.CacheMaxAge = defaultCacheMaxAge
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -94,22 +115,27 @@ func NewSite(store Store, opts Options) *Site {
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 
 	s := &Site{
-		store:   store,
-		opts:    opts,
-		sources: make(map[string]aggregator.Source, len(opts.Sources)),
-		routes:  map[string]bool{"/": true},
-		index:   template.Must(template.New("index").Parse(indexTemplate)),
+		store:        store,
+		opts:         opts,
+		cacheControl: "public, max-age=" + strconv.Itoa(max(1, int(opts.CacheMaxAge.Seconds()))),
+		sources:      make(map[string]aggregator.Source, len(opts.Sources)),
+		routes:       map[string]bool{"/": true, opmlPath: true},
+		csp:          pageCSP(),
+		page:         template.Must(template.New("page").Parse(pageTemplate)),
 	}
 	for _, src := range opts.Sources {
 		s.sources[src.Name] = src
 	}
 	s.addFeedRoutes(mergedPath)
 	for _, sec := range opts.Sections {
-		if sec.Name == "" || s.routes[sectionPath(sec.Name)+atomFormat.ext()] {
+		path := sectionPath(sec.Name)
+		if sec.Name == "" || s.routes[path+atomFormat.ext()] {
 			continue // unnamed or a duplicate
 		}
 		s.sections = append(s.sections, sec)
-		s.addFeedRoutes(sectionPath(sec.Name))
+		s.addFeedRoutes(path)
+		s.routes[path+htmlFormat.ext()] = true
+		s.routes[path+opmlFormat.ext()] = true
 	}
 	return s
 }
@@ -121,139 +147,66 @@ func (s *Site) addFeedRoutes(path string) {
 	}
 }
 
-// Rebuild reads the store, renders every feed and the index page, and swaps
-// them in at once. An output whose bytes did not change keeps its
-// Last-Modified. On error the previous outputs stay in place; the error
-// wraps the store's.
+// Rebuild reads the store, renders every feed whose items changed since the
+// last Rebuild, every page and every subscription list, and swaps them in
+// at once. An output whose bytes did not change keeps its Last-Modified. On
+// error the previous outputs stay in place; the error wraps the store's.
 func (s *Site) Rebuild(ctx context.Context) error {
+	_, err := s.rebuild(ctx)
+	return err
+}
+
+// rebuildStats counts what a rebuild did with the feeds.
+type rebuildStats struct {
+	rendered, reused int // feeds rendered anew, and kept for unchanged items
+	changed          int // outputs whose bytes changed
+}
+
+func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	rendered, err := s.render(ctx)
-	if err != nil {
-		return err
-	}
 	var prev map[string]*output
 	if p := s.outputs.Load(); p != nil {
 		prev = *p
 	}
+	var stats rebuildStats
+	bodies, fingerprints, err := s.render(ctx, prev, &stats)
+	if err != nil {
+		return stats, err
+	}
 	// HTTP dates have whole seconds; truncating keeps If-Modified-Since exact.
 	now := s.opts.Now().UTC().Truncate(time.Second)
-	next := make(map[string]*output, len(rendered))
-	changed := 0
-	for path, r := range rendered {
+	next := make(map[string]*output, len(s.routes))
+	for path := range s.routes {
+		r, ok := bodies[path]
+		if !ok {
+			next[path] = prev[path] // a feed whose items did not change
+			continue
+		}
 		if old := prev[path]; old != nil && bytes.Equal(old.body, r.body) {
 			next[path] = old
 			continue
 		}
 		out, err := newOutput(r, now)
 		if err != nil {
-			return fmt.Errorf("compress %s: %w", path, err)
+			return stats, fmt.Errorf("compress %s: %w", path, err)
+		}
+		if r.format == htmlFormat {
+			out.csp = s.csp
 		}
 		next[path] = out
-		changed++
+		stats.changed++
 	}
 	s.outputs.Store(&next)
-	s.opts.Logger.Debug("rebuilt feeds", "outputs", len(next), "changed", changed)
-	return nil
-}
-
-// rendered is the body of one route and its format.
-type rendered struct {
-	format format
-	body   []byte
-}
-
-// render reads the store once and renders every route.
-func (s *Site) render(ctx context.Context) (map[string]rendered, error) {
-	states, err := s.store.States(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read source states: %w", err)
-	}
-	out := make(map[string]rendered, len(s.routes))
-	var docs []*feedDoc // the merged feed, then each section's
-	for _, sec := range append([]Section{{}}, s.sections...) {
-		doc, err := s.feed(ctx, sec, states)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, doc)
-		for _, f := range feedFormats() {
-			body, err := f.render(doc)
-			if err != nil {
-				return nil, fmt.Errorf("render %s%s: %w", doc.path, f.ext(), err)
-			}
-			out[doc.path+f.ext()] = rendered{f, body}
-		}
-	}
-	body, err := s.renderIndex(docs, states)
-	if err != nil {
-		return nil, fmt.Errorf("render index page: %w", err)
-	}
-	out["/"] = rendered{htmlFormat, body}
-	return out, nil
-}
-
-// feed reads the newest items of sec ("" = merged) and describes its feed.
-func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregator.SourceState) (*feedDoc, error) {
-	items, err := s.store.RecentItems(ctx, sec.Name, s.opts.Items)
-	if err != nil {
-		if sec.Name == "" {
-			return nil, fmt.Errorf("read recent items: %w", err)
-		}
-		return nil, fmt.Errorf("read recent items of section %q: %w", sec.Name, err)
-	}
-	if len(items) > s.opts.Items {
-		items = items[:s.opts.Items]
-	}
-	doc := &feedDoc{
-		baseURL:     s.opts.BaseURL,
-		path:        mergedPath,
-		ID:          s.opts.BaseURL + "/",
-		Title:       clean(s.opts.Title),
-		Description: clean(s.opts.Description),
-	}
-	if sec.Name != "" {
-		doc.path = sectionPath(sec.Name)
-		doc.ID = absURL(s.opts.BaseURL, doc.path)
-		doc.Title = clean(s.sectionTitle(sec))
-		doc.Description = clean(sec.Description)
-	}
-	for _, it := range items {
-		e := newEntry(it, s.sourceRef(it.SourceID, states))
-		if e.Updated.After(doc.Updated) {
-			doc.Updated = e.Updated
-		}
-		doc.Entries = append(doc.Entries, e)
-	}
-	return doc, nil
-}
-
-// sectionTitle is the title of sec's feeds: its own, else the site's and
-// its name.
-func (s *Site) sectionTitle(sec Section) string {
-	if sec.Title != "" {
-		return sec.Title
-	}
-	return s.opts.Title + " — " + sec.Name
-}
-
-// sourceRef describes the source called name, configured or not.
-func (s *Site) sourceRef(name string, states map[string]aggregator.SourceState) sourceRef {
-	src, ok := s.sources[name]
-	if !ok {
-		src = aggregator.Source{Name: name}
-	}
-	st := states[name]
-	return sourceRef{
-		Title:    clean(aggregator.DisplayTitle(src, st)),
-		SiteLink: clean(st.SiteLink),
-		FeedURL:  publicURL(src.URL),
-	}
+	s.rendered = fingerprints
+	s.opts.Logger.Debug("rebuilt outputs", "outputs", len(next), "changed", stats.changed,
+		"feeds_rendered", stats.rendered, "feeds_unchanged", stats.reused)
+	return stats, nil
 }
 
 // newOutput compresses r once and computes its validators.
-func newOutput(r rendered, modified time.Time) (*output, error) {
+func newOutput(r renderedBody, modified time.Time) (*output, error) {
 	var gz bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if err != nil {
@@ -269,7 +222,6 @@ func newOutput(r rendered, modified time.Time) (*output, error) {
 	tag := hex.EncodeToString(sum[:16])
 	return &output{
 		contentType:  r.format.contentType(),
-		cacheControl: r.format.cacheControl(),
 		body:         r.body,
 		gzipped:      gz.Bytes(),
 		etag:         `"` + tag + `"`,

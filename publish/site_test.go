@@ -191,6 +191,12 @@ func feedPaths() []string {
 	return paths
 }
 
+// allPaths lists every route of the test site.
+func allPaths() []string {
+	return append(feedPaths(), "/", "/sources.opml",
+		"/sections/go.html", "/sections/go.opml", "/sections/news.html", "/sections/news.opml")
+}
+
 func TestRebuildErrorKeepsPreviousOutputs(t *testing.T) {
 	t.Parallel()
 	store := newTestStore()

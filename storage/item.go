@@ -29,8 +29,9 @@ type itemRecord struct {
 	Published  time.Time              `json:"published,omitzero"`
 	Updated    time.Time              `json:"updated,omitzero"`
 	FirstSeen  time.Time              `json:"first_seen"`
-	Sort       uint64                 `json:"sort"` // the index time, fixed when first stored
-	Hash       []byte                 `json:"hash"` // of what a reader sees, to detect changes
+	Sort       uint64                 `json:"sort"`            // the index time, fixed when first stored
+	Canon      string                 `json:"canon,omitempty"` // aggregator.CanonicalLink(Link), for deduplication
+	Hash       []byte                 `json:"hash"`            // of what a reader sees, to detect changes
 }
 
 func (r itemRecord) item() aggregator.Item {
@@ -293,6 +294,7 @@ func newRecord(it aggregator.Item, hash []byte) itemRecord {
 		Enclosures: it.Enclosures,
 		Published:  it.Published.UTC(),
 		Updated:    it.Updated.UTC(),
+		Canon:      aggregator.CanonicalLink(it.Link),
 		Hash:       hash,
 	}
 }
@@ -321,42 +323,4 @@ func (w *indexWriter) forgetTombstones(listed map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// RecentItems returns the newest limit items of a section, or of every
-// configured source when section is "", newest first by Item.Date(). An
-// unknown section, or one with no items yet, gives an empty list.
-func (s *Store) RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var items []aggregator.Item
-	err := s.db.View(func(tx *bolt.Tx) error {
-		index := tx.Bucket(bucketByTime)
-		if section != "" {
-			index = tx.Bucket(bucketSections).Bucket([]byte(section))
-			if index == nil {
-				return nil
-			}
-		}
-		all := tx.Bucket(bucketItems)
-		c := index.Cursor()
-		for k, _ := c.Last(); k != nil && len(items) < limit; k, _ = c.Prev() {
-			if len(k) != 32 {
-				continue
-			}
-			v := all.Get(k[8:])
-			if v == nil {
-				s.logger.Error("index entry without item", "key", fmt.Sprintf("%x", k))
-				continue
-			}
-			var rec itemRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
-			}
-			items = append(items, rec.item())
-		}
-		return nil
-	})
-	return items, err
 }

@@ -168,7 +168,16 @@ type sourceState struct {
 	LastSuccess         time.Time `json:"last_success,omitzero"`
 	LastResult          string    `json:"last_result,omitempty"`
 	LastError           string    `json:"last_error,omitempty"`
+	ErrorKind           string    `json:"error_kind,omitempty"`
 	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
+	NextAttempt         time.Time `json:"next_attempt,omitzero"`
+	URL                 string    `json:"url,omitempty"`
+	RedirectTo          string    `json:"redirect_to,omitempty"`
+	RedirectCount       int       `json:"redirect_count,omitempty"`
+	MovedTo             string    `json:"moved_to,omitempty"`
+	Gone                bool      `json:"gone,omitempty"`
+	RetryAfter          time.Time `json:"retry_after,omitzero"`
+	RetryAfterHost      string    `json:"retry_after_host,omitempty"`
 }
 
 func (r sourceRecord) state(name string) aggregator.SourceState {
@@ -184,7 +193,16 @@ func (r sourceRecord) state(name string) aggregator.SourceState {
 		LastSuccess:         st.LastSuccess,
 		LastResult:          st.LastResult,
 		LastError:           st.LastError,
+		ErrorKind:           st.ErrorKind,
 		ConsecutiveFailures: st.ConsecutiveFailures,
+		NextAttempt:         st.NextAttempt,
+		URL:                 st.URL,
+		RedirectTo:          st.RedirectTo,
+		RedirectCount:       st.RedirectCount,
+		MovedTo:             st.MovedTo,
+		Gone:                st.Gone,
+		RetryAfter:          st.RetryAfter,
+		RetryAfterHost:      st.RetryAfterHost,
 	}
 }
 
@@ -199,7 +217,16 @@ func recordState(st aggregator.SourceState) sourceState {
 		LastSuccess:         st.LastSuccess.UTC(),
 		LastResult:          st.LastResult,
 		LastError:           st.LastError,
+		ErrorKind:           st.ErrorKind,
 		ConsecutiveFailures: st.ConsecutiveFailures,
+		NextAttempt:         st.NextAttempt.UTC(),
+		URL:                 st.URL,
+		RedirectTo:          st.RedirectTo,
+		RedirectCount:       st.RedirectCount,
+		MovedTo:             st.MovedTo,
+		Gone:                st.Gone,
+		RetryAfter:          st.RetryAfter.UTC(),
+		RetryAfterHost:      st.RetryAfterHost,
 	}
 }
 

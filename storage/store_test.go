@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
 )
 
 // clock is a settable Now for tests.
@@ -381,5 +382,37 @@ func TestPrepareOncePerVersion(t *testing.T) {
 		if want := "prepared by blog: "; len(it.Content) < len(want) || it.Content[:len(want)] != want {
 			t.Errorf("stored content %q was not prepared", it.Content)
 		}
+	}
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if err := s.SyncSources(ctx, []aggregator.Source{blog, news}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		save(t, s, blog, item(blog, fmt.Sprintf("b%d", i), t0.Add(-time.Duration(i)*time.Hour)))
+	}
+	save(t, s, news, item(news, "n1", t0.Add(-time.Hour)))
+	if _, err := s.Prune(ctx, Retention{MaxItems: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncSources(ctx, []aggregator.Source{blog}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify of a sound database: %v", err)
+	}
+	// Break it: an index entry whose item is gone.
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Delete(concat(sourceKey("blog"), itemKey("b0")))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ctx); err == nil {
+		t.Error("Verify of a database missing an item = nil, want errors")
 	}
 }

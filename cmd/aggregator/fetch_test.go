@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/storage"
@@ -135,27 +135,11 @@ func TestFetchCommandErrors(t *testing.T) {
 // stops the pass.
 func TestCorpusIngest(t *testing.T) {
 	t.Parallel()
-	const corpus = "../../../shared/corpus"
-	var files []string
-	for _, group := range []string{"wellformed", "realworld", "illformed"} {
-		g, _ := filepath.Glob(filepath.Join(corpus, group, "*"))
-		files = append(files, g...)
-	}
-	if len(files) == 0 {
-		t.Skipf("no corpus at %s (it lives in ../shared beside the project, which a plain clone lacks)", corpus)
-	}
-	srv := httptest.NewServer(http.StripPrefix("/corpus/", http.FileServer(http.Dir(corpus))))
-	t.Cleanup(srv.Close)
-
-	dir := t.TempDir()
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "database: %s\nfetch: {concurrency: 8, per_host: 8}\nretention: {max_items: 100000}\nsources:\n", filepath.Join(dir, "corpus.db"))
+	corpus := newCorpus(t, "wellformed", "realworld", "illformed")
+	c := corpus.config(t, "fetch: {concurrency: 8, per_host: 8}\nretention: {max_items: 100000}\n")
 	want := map[string]int{}
 	parser := fetch.NewParser()
-	for i, path := range files {
-		rel, _ := filepath.Rel(corpus, path)
-		name := fmt.Sprintf("c%03d", i)
-		fmt.Fprintf(&cfg, "  - {name: %s, url: %q}\n", name, srv.URL+"/corpus/"+filepath.ToSlash(rel))
+	for name, path := range corpus.files {
 		body, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -164,23 +148,15 @@ func TestCorpusIngest(t *testing.T) {
 			want[name] = -1 // gofeed itself rejects it: any outcome but a crash
 			continue
 		}
-		f, err := parser.Parse(body, "", "", name)
+		f, err := parser.Parse(body, "", "", aggregator.Source{Name: name})
 		if err != nil {
-			t.Fatalf("%s: %v", rel, err)
+			t.Fatalf("%s: %v", path, err)
 		}
 		distinct := map[string]bool{}
 		for _, it := range f.Items {
 			distinct[it.ID] = true
 		}
 		want[name] = len(distinct)
-	}
-	configPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(configPath)
-	if err != nil {
-		t.Fatal(err)
 	}
 	a, err := openApp(context.Background(), c, discardLogger())
 	if err != nil {
@@ -202,17 +178,57 @@ func TestCorpusIngest(t *testing.T) {
 	}
 	for name, n := range want {
 		if n >= 0 && got[name] != n {
-			t.Errorf("%s (%s): stored %d items, want %d", name, mustSource(c, name), got[name], n)
+			t.Errorf("%s (%s): stored %d items, want %d", name, corpus.files[name], got[name], n)
 		}
 	}
-	t.Logf("%d corpus files fetched; %d rejected with a reason", len(files), errs)
-}
-
-func mustSource(c *config.Config, name string) string {
-	src, _ := c.Source(name)
-	return src.URL
+	t.Logf("%d corpus files fetched; %d rejected with a reason", len(corpus.files), errs)
 }
 
 func discardLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func TestCompactCommand(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	dir := t.TempDir()
+	configPath := writeConfig(t, dir, freeAddr(t), src.URL)
+	runFetch(t, configPath)
+
+	// Refused while a daemon holds the database.
+	d := startServe(t, configPath)
+	waitFor(t, d, "http://"+configAddr(t, configPath)+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 3 })
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"compact", "-config", configPath}, &stdout, &stderr); code != exitFail {
+		t.Errorf("compact beside a daemon exited %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(stderr.String(), "in use by another process") {
+		t.Errorf("compact beside a daemon: stderr %q, want it to say the database is in use", stderr.String())
+	}
+	d.stop(t)
+
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"compact", "-config", configPath}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("compact exited %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "iB → ") {
+		t.Errorf("compact printed %q, want the sizes before and after", stdout.String())
+	}
+	wantLines(t, runFetch(t, configPath), "blog: not modified", "news: not modified")
+}
+
+// configAddr returns the listen address of the config at path.
+func configAddr(t *testing.T, path string) string {
+	t.Helper()
+	return loadConfig(t, path).Listen
+}
+
+func loadConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -5,6 +5,7 @@
 //	aggregator serve   -config FILE         run the daemon
 //	aggregator fetch   -config FILE [NAME…] fetch every (or the named) source now
 //	aggregator check   -config FILE         validate the config
+//	aggregator compact -config FILE         shrink the database (daemon stopped)
 //	aggregator version                      print the version
 package main
 
@@ -38,6 +39,7 @@ const usage = `usage:
   aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL]
   aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [NAME...]
   aggregator check   [-config FILE]
+  aggregator compact [-config FILE]
   aggregator version
 `
 
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "serve", "fetch", "check":
+	case "serve", "fetch", "check", "compact":
 	default:
 		fmt.Fprintf(stderr, "aggregator: unknown command %q\n%s", cmd, usage)
 		return exitConfig
@@ -92,6 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections\n", *configPath, len(cfg.Sources), len(cfg.Sections))
 		return exitOK
 	}
+	if logFormat == nil {
+		logFormat, logLevel = new("text"), new("info")
+	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
@@ -102,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, cfg, logger)
 	case "fetch":
 		err = fetchNow(ctx, cfg, fs.Args(), stdout, logger)
+	case "compact":
+		err = compact(cfg, stdout)
 	}
 	if err != nil {
 		var usageErr *usageError

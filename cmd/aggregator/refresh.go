@@ -67,7 +67,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 		logger: logger,
 		now:    time.Now,
 	}
-	a.site = publish.NewSite(store, siteOptions(cfg, logger))
+	a.site = publish.NewSite(newFeedStore(store, cfg, time.Now), siteOptions(cfg, logger))
 	return a, nil
 }
 
@@ -92,6 +92,7 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		Items:       cfg.Publish.Items,
 		Sections:    sections,
 		Sources:     cfg.Sources,
+		CacheMaxAge: cacheMaxAge(cfg, time.Now()),
 		Logger:      logger,
 	}
 }

@@ -1,0 +1,163 @@
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/planetgo/aggregator"
+)
+
+// renderedBody is the body of one route and its format.
+type renderedBody struct {
+	format format
+	body   []byte
+}
+
+// render reads the store once and renders every route but the feeds whose
+// fingerprint is the one their outputs in prev were rendered from. It
+// returns the bodies by path and the fingerprint of every feed by its path
+// without extension.
+func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebuildStats) (map[string]renderedBody, map[string]string, error) {
+	states, err := s.store.States(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read source states: %w", err)
+	}
+	out := make(map[string]renderedBody, len(s.routes))
+	fingerprints := make(map[string]string, len(s.sections)+1)
+	var docs []*feedDoc // the merged feed, then each section's
+	for _, sec := range append([]Section{{}}, s.sections...) {
+		doc, err := s.feed(ctx, sec, states)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, doc)
+		fp, err := doc.fingerprint()
+		if err != nil {
+			return nil, nil, fmt.Errorf("fingerprint %s: %w", doc.path, err)
+		}
+		fingerprints[doc.path] = fp
+		if prev != nil && s.rendered[doc.path] == fp {
+			stats.reused++
+			continue
+		}
+		stats.rendered++
+		for _, f := range feedFormats() {
+			body, err := f.render(doc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("render %s%s: %w", doc.path, f.ext(), err)
+			}
+			out[doc.path+f.ext()] = renderedBody{f, body}
+		}
+	}
+	for i, doc := range docs {
+		path := "/"
+		if i > 0 {
+			path = doc.path + htmlFormat.ext()
+		}
+		body, err := s.renderPage(docs, i, states)
+		if err != nil {
+			return nil, nil, fmt.Errorf("render page %s: %w", path, err)
+		}
+		out[path] = renderedBody{htmlFormat, body}
+	}
+	for i := range docs {
+		path := opmlPath
+		if i > 0 {
+			path = docs[i].path + opmlFormat.ext()
+		}
+		body, err := s.renderOPML(docs, i, states)
+		if err != nil {
+			return nil, nil, fmt.Errorf("render %s: %w", path, err)
+		}
+		out[path] = renderedBody{opmlFormat, body}
+	}
+	return out, fingerprints, nil
+}
+
+// fingerprint is a hash of everything in d that its feeds show, so that a
+// feed is rendered again only when what it shows changed: items added,
+// edited or pruned, or a source's title or link.
+func (d *feedDoc) fingerprint() (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// feed reads the newest items of sec ("" = merged) and describes its feed.
+func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregator.SourceState) (*feedDoc, error) {
+	items, err := s.store.RecentItems(ctx, sec.Name, s.opts.Items)
+	if err != nil {
+		if sec.Name == "" {
+			return nil, fmt.Errorf("read recent items: %w", err)
+		}
+		return nil, fmt.Errorf("read recent items of section %q: %w", sec.Name, err)
+	}
+	if len(items) > s.opts.Items {
+		items = items[:s.opts.Items]
+	}
+	doc := &feedDoc{
+		baseURL:     s.opts.BaseURL,
+		path:        mergedPath,
+		ID:          s.opts.BaseURL + "/",
+		Title:       clean(s.opts.Title),
+		Description: clean(s.opts.Description),
+	}
+	if sec.Name != "" {
+		doc.section = sec.Name
+		doc.path = sectionPath(sec.Name)
+		doc.ID = absURL(s.opts.BaseURL, doc.path)
+		doc.Title = clean(s.sectionTitle(sec))
+		doc.Description = clean(sec.Description)
+	}
+	for _, it := range items {
+		e := newEntry(it, s.sourceRef(it.SourceID, states))
+		if e.Updated.After(doc.Updated) {
+			doc.Updated = e.Updated
+		}
+		doc.Entries = append(doc.Entries, e)
+	}
+	return doc, nil
+}
+
+// sectionTitle is the title of sec's feeds: its own, else the site's and
+// its name.
+func (s *Site) sectionTitle(sec Section) string {
+	if sec.Title != "" {
+		return sec.Title
+	}
+	return s.opts.Title + " — " + sec.Name
+}
+
+// sourceRef describes the source called name, configured or not.
+func (s *Site) sourceRef(name string, states map[string]aggregator.SourceState) sourceRef {
+	src, ok := s.sources[name]
+	if !ok {
+		src = aggregator.Source{Name: name}
+	}
+	st := states[name]
+	return sourceRef{
+		Title:    clean(aggregator.DisplayTitle(src, st)),
+		SiteLink: publicURL(st.SiteLink),
+		FeedURL:  publicURL(src.URL),
+	}
+}
+
+// sectionSources returns the configured sources of section name, all of
+// them for "", in config order.
+func (s *Site) sectionSources(name string) []aggregator.Source {
+	var out []aggregator.Source
+	for _, src := range s.opts.Sources {
+		if name == "" || slices.Contains(src.Sections, name) {
+			out = append(out, src)
+		}
+	}
+	return out
+}

@@ -1,0 +1,148 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Query selects the items of one output feed.
+type Query struct {
+	Section string // "" for every configured source
+	Limit   int    // items wanted
+
+	// PerSource caps the items of any one source; 0 is no cap.
+	PerSource int
+	// Since leaves out items dated (Item.Date) before it; zero is no limit.
+	Since time.Time
+	// Dedup shows an article reached through several sources once: items
+	// with the same canonical link (aggregator.CanonicalLink) collapse into
+	// the copy first seen, placed by its own date. Items of the sources
+	// in KeepDuplicates are never collapsed.
+	Dedup          bool
+	KeepDuplicates map[string]bool
+}
+
+// scanBudget bounds how many index entries one query reads beyond its
+// limit, so that a flood of capped or duplicate items cannot make a render
+// walk the whole store.
+const scanBudget = 20_000
+
+// RecentItems returns the newest limit items of a section, or of every
+// configured source when section is "", newest first by Item.Date(). An
+// unknown section, or one with no items yet, gives an empty list.
+func (s *Store) RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error) {
+	return s.Items(ctx, Query{Section: section, Limit: limit})
+}
+
+// Items returns the items q selects, newest first by Item.Date(). It walks
+// the section's (or all sources') date index backwards from the newest
+// entry, so its cost follows the number of items returned and skipped, not
+// the size of the store.
+func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	since := uint64(0)
+	if !q.Since.IsZero() {
+		since = sortValue(q.Since)
+	}
+	var items []aggregator.Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		index := tx.Bucket(bucketByTime)
+		if q.Section != "" {
+			index = tx.Bucket(bucketSections).Bucket([]byte(q.Section))
+			if index == nil {
+				return nil
+			}
+		}
+		sel := newSelection(q)
+		all := tx.Bucket(bucketItems)
+		c := index.Cursor()
+		budget := q.Limit + scanBudget
+		for k, _ := c.Last(); k != nil && !sel.full() && budget > 0; k, _ = c.Prev() {
+			budget--
+			if len(k) != 32 {
+				continue
+			}
+			if binary.BigEndian.Uint64(k[:8]) < since {
+				break
+			}
+			v := all.Get(k[8:])
+			if v == nil {
+				s.logger.Error("index entry without item", "key", fmt.Sprintf("%x", k))
+				continue
+			}
+			var rec itemRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
+			}
+			sel.offer(rec)
+		}
+		items = sel.items()
+		return nil
+	})
+	return items, err
+}
+
+// selection gathers a query's items as the walk offers them, newest first.
+type selection struct {
+	q        Query
+	recs     []itemRecord
+	bySource map[string]int // items taken per source
+	byCanon  map[string]int // index in recs of the copy taken of each link
+}
+
+func newSelection(q Query) *selection {
+	return &selection{q: q, bySource: make(map[string]int), byCanon: make(map[string]int)}
+}
+
+func (s *selection) full() bool { return len(s.recs) >= s.q.Limit }
+
+func (s *selection) capped(source string) bool {
+	return s.q.PerSource > 0 && s.bySource[source] >= s.q.PerSource
+}
+
+func (s *selection) offer(rec itemRecord) {
+	dedup := s.q.Dedup && rec.Canon != "" && !s.q.KeepDuplicates[rec.SourceID]
+	if dedup {
+		if i, ok := s.byCanon[rec.Canon]; ok {
+			// A copy of an article already taken: the one first seen wins.
+			old := s.recs[i]
+			if rec.FirstSeen.Before(old.FirstSeen) && (rec.SourceID == old.SourceID || !s.capped(rec.SourceID)) {
+				s.bySource[old.SourceID]--
+				s.bySource[rec.SourceID]++
+				s.recs[i] = rec
+			}
+			return
+		}
+	}
+	if s.capped(rec.SourceID) {
+		return
+	}
+	if dedup {
+		s.byCanon[rec.Canon] = len(s.recs)
+	}
+	s.bySource[rec.SourceID]++
+	s.recs = append(s.recs, rec)
+}
+
+func (s *selection) items() []aggregator.Item {
+	// A copy that won over a newer one goes to its own place in the order.
+	slices.SortStableFunc(s.recs, func(a, b itemRecord) int { return cmp.Compare(b.Sort, a.Sort) })
+	out := make([]aggregator.Item, len(s.recs))
+	for i, rec := range s.recs {
+		out[i] = rec.item()
+	}
+	return out
+}
