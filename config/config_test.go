@@ -101,6 +101,10 @@ func TestLoadDefaults(t *testing.T) {
 			PerHost:     2,
 			MaxBytes:    10 << 20,
 			UserAgent:   config.DefaultUserAgent,
+
+			HeaderTimeout: 15 * time.Second,
+			MaxInterval:   24 * time.Hour,
+			Jitter:        time.Minute,
 		},
 		Publish:   config.Publish{Items: 50},
 		Retention: config.Retention{MaxItems: 1000, MaxAge: 0},
@@ -128,6 +132,10 @@ fetch:
   per_host: 1
   max_bytes: 500KB
   user_agent: test/1
+  header_timeout: 10s
+  host_interval: 2s
+  max_interval: 12h
+  jitter: 0
 publish:
   items: 20
 retention:
@@ -165,6 +173,10 @@ sources:
 			PerHost:     1,
 			MaxBytes:    500_000,
 			UserAgent:   "test/1",
+
+			HeaderTimeout: 10 * time.Second,
+			HostInterval:  2 * time.Second,
+			MaxInterval:   12 * time.Hour,
 		},
 		Publish:   config.Publish{Items: 20},
 		Retention: config.Retention{MaxItems: 300, MaxAge: 30 * 24 * time.Hour},

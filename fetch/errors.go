@@ -18,6 +18,9 @@ var (
 	ErrTimeout = errors.New("timeout")
 	// ErrNotFeed is returned when a body is neither RSS, Atom nor JSON Feed.
 	ErrNotFeed = errors.New("not a feed")
+	// ErrTooComplex is returned for XML shaped to exhaust the parser: nested
+	// too deep, or with text in too many fragments.
+	ErrTooComplex = errors.New("feed too complex")
 	// ErrRedirectLoop is returned when a redirect leads back to a URL the
 	// same fetch already asked for.
 	ErrRedirectLoop = errors.New("redirect loop")
@@ -65,7 +68,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // Kind classifies a fetch error in a word or two for logs, metrics and status
 // pages: "dns", "connect", "tls", "timeout", "http status N", "too large",
-// "not a feed", "parse error", "redirect loop", "too many redirects", "host
+// "not a feed", "too complex", "parse error", "redirect loop", "too many redirects", "host
 // blocked", "canceled", "file" or "other".
 func Kind(err error) string {
 	var (
@@ -91,6 +94,8 @@ func Kind(err error) string {
 		return "too large"
 	case errors.Is(err, ErrNotFeed):
 		return "not a feed"
+	case errors.Is(err, ErrTooComplex):
+		return "too complex"
 	case errors.As(err, &parse):
 		return "parse error"
 	case errors.Is(err, ErrRedirectLoop):

@@ -51,7 +51,11 @@ func NewParser() *Parser {
 // error wrapping ErrNotFeed when body is no feed at all, and a *ParseError
 // when it is one that cannot be read.
 func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
-	f, err := p.gofeed.Parse(bytes.NewReader(toUTF8(body, contentType)))
+	body = toUTF8(body, contentType)
+	if err := checkShape(body); err != nil {
+		return Feed{}, err
+	}
+	f, err := p.gofeed.Parse(bytes.NewReader(body))
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 		return Feed{}, ErrNotFeed
 	}

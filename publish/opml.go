@@ -48,7 +48,7 @@ func (s *Site) renderOPML(docs []*feedDoc, i int, states map[string]aggregator.S
 	}
 	for _, sec := range s.sections {
 		if group := s.opmlSources(sec.Name, states); len(group) > 0 {
-			title := s.sectionHeading(sec.Name)
+			title := s.headings[sec.Name]
 			d.Body = append(d.Body, opmlOutline{Text: title, Title: title, Outlines: group})
 		}
 	}

@@ -64,7 +64,7 @@ const pageTemplate = `<!DOCTYPE html>
 <nav aria-label="Sections">
 <ul>
 {{- range .Sections}}
-<li{{if .Current}} class="current"{{end}}><a href="{{.URL}}">{{.Title}}</a></li>
+<li{{if eq .URL $.Current}} class="current"{{end}}><a href="{{.URL}}">{{.Title}}</a></li>
 {{- end}}
 </ul>
 </nav>
@@ -115,6 +115,7 @@ type pageData struct {
 	Discovery   []feedLink // the page's own feeds first
 	Subscribe   []feedLink // the page's own feeds and subscription list
 	Sections    []pageSection
+	Current     string // the URL of this page in Sections
 	Items       []pageItem
 	Sources     []pageSource
 }
@@ -127,10 +128,7 @@ type feedLink struct {
 	TypeAttr template.HTMLAttr
 }
 
-type pageSection struct {
-	Title, URL string
-	Current    bool
-}
+type pageSection struct{ Title, URL string }
 
 type pageItem struct {
 	Title, Link        string
@@ -161,7 +159,8 @@ func pageCSP() string {
 
 // renderPage renders the page of docs[i]: docs[0] is the merged feed and
 // the page at /, the others are sections.
-func (s *Site) renderPage(docs []*feedDoc, i int, states map[string]aggregator.SourceState) ([]byte, error) {
+// nav is the section list every page shows, from sectionNav.
+func (s *Site) renderPage(docs []*feedDoc, nav []pageSection, i int, states map[string]aggregator.SourceState) ([]byte, error) {
 	doc, merged := docs[i], docs[0]
 	p := pageData{
 		Title:       doc.Title,
@@ -171,27 +170,23 @@ func (s *Site) renderPage(docs []*feedDoc, i int, states map[string]aggregator.S
 		CSS:         template.CSS(pageCSS),
 	}
 	if i > 0 {
-		p.Heading = s.sectionHeading(doc.section)
+		p.Heading = s.headings[doc.section]
 		p.Title = p.Heading + " — " + merged.Title
 	}
-	// Autodiscovery: this page's feeds, then the others, so that a reader
-	// given this page subscribes to what it shows.
+	// Autodiscovery: this page's feeds first, so that a reader given this
+	// page subscribes to what it shows; then, on /, every section's, and on
+	// a section's page the merged feed (not every section's: with many
+	// sections the pages would grow with their square).
 	p.Discovery = feedLinks(doc)
-	for j, d := range docs {
-		if j != i {
+	if i == 0 {
+		for _, d := range docs[1:] {
 			p.Discovery = append(p.Discovery, feedLinks(d)...)
 		}
+	} else {
+		p.Discovery = append(p.Discovery, feedLinks(merged)...)
 	}
 	p.Subscribe = append(feedLinks(doc), feedLink{Label: "OPML", URL: s.opmlURL(doc)})
-	if len(docs) > 1 {
-		for j, d := range docs {
-			title := "All sources"
-			if j > 0 {
-				title = s.sectionHeading(d.section)
-			}
-			p.Sections = append(p.Sections, pageSection{Title: title, URL: d.homeURL(), Current: i == j})
-		}
-	}
+	p.Sections, p.Current = nav, doc.homeURL()
 	for _, e := range doc.Entries {
 		p.Items = append(p.Items, newPageItem(e))
 	}
@@ -205,16 +200,21 @@ func (s *Site) renderPage(docs []*feedDoc, i int, states map[string]aggregator.S
 	return buf.Bytes(), nil
 }
 
-// sectionHeading is what the page calls section name: its title, else its
-// name.
-func (s *Site) sectionHeading(name string) string {
-	for _, sec := range s.sections {
-		if sec.Name == name && sec.Title != "" {
-			return clean(sec.Title)
-		}
+// sectionNav lists the page of all sources and of every section; nil when
+// there are no sections.
+func sectionNav(docs []*feedDoc, headings map[string]string) []pageSection {
+	if len(docs) < 2 {
+		return nil
 	}
-	return clean(name)
+	nav := []pageSection{{Title: "All sources", URL: docs[0].homeURL()}}
+	for _, d := range docs[1:] {
+		nav = append(nav, pageSection{Title: headings[d.section], URL: d.homeURL()})
+	}
+	return nav
 }
+
+// sectionHeading is what pages call a section: its title, else its name.
+func sectionHeading(sec Section) string { return clean(cmp.Or(sec.Title, sec.Name)) }
 
 // feedLinks links doc in every feed format.
 func feedLinks(doc *feedDoc) []feedLink {

@@ -53,12 +53,13 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 			out[doc.path+f.ext()] = renderedBody{f, body}
 		}
 	}
+	nav := sectionNav(docs, s.headings)
 	for i, doc := range docs {
 		path := "/"
 		if i > 0 {
 			path = doc.path + htmlFormat.ext()
 		}
-		body, err := s.renderPage(docs, i, states)
+		body, err := s.renderPage(docs, nav, i, states)
 		if err != nil {
 			return nil, nil, fmt.Errorf("render page %s: %w", path, err)
 		}

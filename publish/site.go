@@ -72,6 +72,7 @@ type Site struct {
 	cacheControl string
 	csp          string // of every page
 	sections     []Section
+	headings     map[string]string // section name → what pages call it
 	sources      map[string]aggregator.Source
 	routes       map[string]bool // every path that exists
 	page         *template.Template
@@ -119,6 +120,7 @@ func NewSite(store Store, opts Options) *Site {
 		opts:         opts,
 		cacheControl: "public, max-age=" + strconv.Itoa(max(1, int(opts.CacheMaxAge.Seconds()))),
 		sources:      make(map[string]aggregator.Source, len(opts.Sources)),
+		headings:     make(map[string]string, len(opts.Sections)),
 		routes:       map[string]bool{"/": true, opmlPath: true},
 		csp:          pageCSP(),
 		page:         template.Must(template.New("page").Parse(pageTemplate)),
@@ -133,6 +135,7 @@ func NewSite(store Store, opts Options) *Site {
 			continue // unnamed or a duplicate
 		}
 		s.sections = append(s.sections, sec)
+		s.headings[sec.Name] = sectionHeading(sec)
 		s.addFeedRoutes(path)
 		s.routes[path+htmlFormat.ext()] = true
 		s.routes[path+opmlFormat.ext()] = true
@@ -208,7 +211,7 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 // newOutput compresses r once and computes its validators.
 func newOutput(r renderedBody, modified time.Time) (*output, error) {
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 // Package sanitize makes the HTML of source feeds safe to republish: every
 // URL in it is made absolute against the item's base, then bluemonday's
 // user-generated-content policy removes scripts, event handlers, styles,
-// frames and javascript: URLs. It knows nothing of feeds or storage.
+// frames and javascript: URLs, and the result is balanced, every element
+// closed, so that it can be embedded in a page. It knows nothing of feeds
+// or storage.
 package sanitize
 
 import (
@@ -10,6 +12,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // Sanitizer cleans HTML fragments. It is safe for concurrent use.
@@ -30,7 +33,7 @@ func New() *Sanitizer {
 }
 
 // HTML returns fragment with its URLs resolved against base (when base is
-// an absolute URL) and everything unsafe removed.
+// an absolute URL), everything unsafe removed, and every element closed.
 func (s *Sanitizer) HTML(fragment, base string) string {
 	if fragment == "" {
 		return ""
@@ -38,7 +41,33 @@ func (s *Sanitizer) HTML(fragment, base string) string {
 	if b, err := url.Parse(base); err == nil && b.IsAbs() {
 		fragment = absolutize(fragment, b)
 	}
-	return strings.TrimSpace(s.policy.Sanitize(fragment))
+	return strings.TrimSpace(balance(s.policy.Sanitize(fragment)))
+}
+
+// balance closes the elements fragment leaves open and drops the end tags
+// it has too many, as a browser would, so that a truncated summary such as
+// `<p>Read <a href="…">mo` cannot make the rest of a page a link, or a
+// stray `</div>` close the page's own elements. It parses fragment as the
+// content of a <div> and serialises the tree. It runs after the policy, so
+// that what is sanitized is what is published, and only re-serialises
+// elements the policy allowed.
+func balance(fragment string) string {
+	if !strings.Contains(fragment, "<") {
+		return fragment
+	}
+	div := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
+	nodes, err := html.ParseFragment(strings.NewReader(fragment), div)
+	if err != nil {
+		return "" // reading a string cannot fail
+	}
+	var b strings.Builder
+	b.Grow(len(fragment) + 16)
+	for _, n := range nodes {
+		if err := html.Render(&b, n); err != nil {
+			return ""
+		}
+	}
+	return b.String()
 }
 
 // urlAttrs are the attributes that hold one URL.

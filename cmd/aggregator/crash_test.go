@@ -55,10 +55,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "aggregator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildAggregator(t)
 	srv := httptest.NewServer(&growingFeeds{gens: map[string]int{}})
 	t.Cleanup(srv.Close)
 

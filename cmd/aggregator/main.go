@@ -37,7 +37,7 @@ const (
 
 const usage = `usage:
   aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL]
-  aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [NAME...]
+  aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]
   aggregator check   [-config FILE]
   aggregator compact [-config FILE]
   aggregator version
@@ -61,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config.yaml", "config `file`")
 	var logFormat, logLevel *string
+	force := new(bool)
+	if cmd == "fetch" {
+		force = fs.Bool("force", false, "fetch even from hosts whose Retry-After has not passed")
+	}
 	if cmd == "serve" || cmd == "fetch" {
 		logFormat = fs.String("log-format", "text", "log format: text or json")
 		logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -106,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serve(ctx, cfg, logger)
 	case "fetch":
-		err = fetchNow(ctx, cfg, fs.Args(), stdout, logger)
+		err = fetchNow(ctx, cfg, fs.Args(), *force, stdout, logger)
 	case "compact":
 		err = compact(cfg, stdout)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type app struct {
 	site   *publish.Site
 	logger *slog.Logger
 	now    func() time.Time
+	policy *policy
 
 	// publishMu serialises pruning and re-rendering, which passes on
 	// different schedules may both ask for.
@@ -38,8 +40,27 @@ type app struct {
 	inFlight   map[string]bool
 }
 
+// appOptions are the optional settings of openAppWith; the zero value is
+// what the commands use.
+type appOptions struct {
+	now              func() time.Time                                                  // nil → time.Now
+	dial             func(ctx context.Context, network, addr string) (net.Conn, error) // nil → a net.Dialer
+	ignoreRetryAfter bool                                                              // fetch -force
+}
+
 // openApp opens the database and builds the fetcher and the site for cfg.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	return openAppWith(ctx, cfg, logger, appOptions{})
+}
+
+func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	pol, err := newPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
 	san := sanitize.New()
 	store, err := storage.Open(cfg.Database, storage.Options{
 		Logger: logger,
@@ -60,24 +81,50 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 		store.Close()
 		return nil, err
 	}
+	fopts := fetchOptions(cfg)
+	fopts.Now, fopts.IgnoreRetryAfter = opts.now, opts.ignoreRetryAfter
 	a := &app{
 		cfg:    cfg,
 		store:  store,
-		client: fetch.NewClient(newHTTPClient(cfg), fetchOptions(cfg)),
+		client: fetch.NewClient(newHTTPClient(cfg, opts.dial), fopts),
 		logger: logger,
-		now:    time.Now,
+		now:    opts.now,
+		policy: pol,
 	}
 	a.site = publish.NewSite(newFeedStore(store, cfg, time.Now), siteOptions(cfg, logger))
+	if err := a.restoreHostBlocks(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
 func fetchOptions(cfg *config.Config) fetch.Options {
 	return fetch.Options{
-		UserAgent: cfg.Fetch.UserAgent,
-		Timeout:   cfg.Fetch.Timeout,
-		MaxBytes:  cfg.Fetch.MaxBytes,
-		PerHost:   cfg.Fetch.PerHost,
+		UserAgent:     cfg.Fetch.UserAgent,
+		Timeout:       cfg.Fetch.Timeout,
+		HeaderTimeout: cfg.Fetch.HeaderTimeout,
+		MaxBytes:      cfg.Fetch.MaxBytes,
+		PerHost:       cfg.Fetch.PerHost,
+		HostInterval:  cfg.Fetch.HostInterval,
+		MaxRetryAfter: cfg.Fetch.MaxInterval,
 	}
+}
+
+// restoreHostBlocks tells the client of the Retry-After times earlier runs
+// recorded, so that a restart does not ask a host before it said.
+func (a *app) restoreHostBlocks(ctx context.Context) error {
+	states, err := a.store.States(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	for _, st := range states {
+		if st.RetryAfterHost != "" && st.RetryAfter.After(now) {
+			a.client.BlockHost(st.RetryAfterHost, st.RetryAfter)
+		}
+	}
+	return nil
 }
 
 func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
@@ -97,18 +144,28 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 	}
 }
 
-func newHTTPClient(cfg *config.Config) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+// newHTTPClient returns the client fetch sends requests with; dial, if not
+// nil, replaces the network (for tests).
+func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
+	proxy := http.ProxyFromEnvironment
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	} else {
+		proxy = nil
+	}
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
+			Proxy:             proxy,
+			DialContext:       dial,
+			ForceAttemptHTTP2: true,
+			MaxIdleConns:      100,
+			// fetch keeps per_host requests in flight; this keeps the
+			// connections to as many, even while one goes back to the pool.
+			MaxConnsPerHost:       cfg.Fetch.PerHost,
 			MaxIdleConnsPerHost:   cfg.Fetch.PerHost,
 			IdleConnTimeout:       30 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: cfg.Fetch.Timeout,
+			ResponseHeaderTimeout: cfg.Fetch.HeaderTimeout,
 		},
 	}
 }
@@ -124,6 +181,10 @@ type outcome struct {
 	err    error
 	saved  storage.SaveResult
 	took   time.Duration
+
+	// waiting is set, and nothing else, when no request was sent because
+	// the source's host asked us to wait.
+	waiting *fetch.HostBlockedError
 }
 
 // changed reports whether the outcome changed what the outputs show.
@@ -131,20 +192,65 @@ func (o outcome) changed() bool {
 	return o.saved.New > 0 || o.saved.Updated > 0
 }
 
-// refresh fetches sources, stores what they bring, prunes, and re-renders
-// the outputs, calling report (if not nil) as each source finishes. A
-// failing source is recorded and reported, never fatal: refresh returns an
-// error only when ctx ends or the database fails.
+// refresh fetches sources now, whatever their schedule and backoff (but not
+// before a host's Retry-After, unless the client ignores it), stores what
+// they bring, prunes, and re-renders the outputs, calling report (if not
+// nil) as each source finishes. A failing source is recorded and reported,
+// never fatal: refresh returns an error only when ctx ends or the database
+// fails.
 func (a *app) refresh(ctx context.Context, sources []aggregator.Source, report func(outcome)) error {
-	start := a.now()
+	return a.runPass(ctx, sources, a.now(), false, report)
+}
+
+// scheduledPass is what a cron tick runs: it fetches those of sources that
+// are due, each at its own offset in the jitter window if spread, and
+// leaves the others alone.
+func (a *app) scheduledPass(ctx context.Context, sources []aggregator.Source, spread bool) error {
+	tick := a.now()
+	due, err := a.dueSources(ctx, sources, tick)
+	if err != nil {
+		return err
+	}
+	if len(due) == 0 {
+		a.logger.Debug("nothing due", "sources", len(sources))
+		return nil
+	}
+	return a.runPass(ctx, due, tick, spread, nil)
+}
+
+// dueSources returns the sources a pass at tick fetches: those whose next
+// attempt has come, that are not gone, and whose host has not asked us to
+// wait.
+func (a *app) dueSources(ctx context.Context, sources []aggregator.Source, tick time.Time) ([]aggregator.Source, error) {
+	states, err := a.store.States(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read source states: %w", err)
+	}
+	var due []aggregator.Source
+	for _, src := range sources {
+		st := states[src.Name]
+		if !isDue(src, st, tick) || !a.client.BlockedUntil(fetch.Host(fetchURL(src, st))).IsZero() {
+			continue
+		}
+		due = append(due, src)
+	}
+	return due, nil
+}
+
+// runPass fetches sources as of tick, spread over the jitter window if
+// spread, then prunes and re-renders.
+func (a *app) runPass(ctx context.Context, sources []aggregator.Source, tick time.Time, spread bool, report func(outcome)) error {
 	var mu sync.Mutex
-	var changed, failed int
+	var changed, failed, waiting int
 	var dbErr error
-	a.fetchAll(ctx, sources, func(o outcome) {
+	a.fetchAll(ctx, sources, tick, spread, func(o outcome) {
 		mu.Lock()
 		defer mu.Unlock()
 		if o.changed() {
 			changed++
+		}
+		if o.waiting != nil {
+			waiting++
 		}
 		if o.err != nil {
 			failed++
@@ -157,7 +263,8 @@ func (a *app) refresh(ctx context.Context, sources []aggregator.Source, report f
 			report(o)
 		}
 	})
-	a.logger.Info("fetch pass done", "sources", len(sources), "changed", changed, "failed", failed, "took", a.now().Sub(start).Round(time.Millisecond))
+	a.logger.Info("fetch pass done", "sources", len(sources), "changed", changed, "failed", failed,
+		"waiting", waiting, "took", a.now().Sub(tick).Round(time.Millisecond))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -185,8 +292,20 @@ func (a *app) republish(ctx context.Context) error {
 }
 
 // fetchAll fetches sources with at most cfg.Fetch.Concurrency in flight,
-// interleaving hosts so that workers do not all wait on one busy host.
-func (a *app) fetchAll(ctx context.Context, sources []aggregator.Source, report func(outcome)) {
+// interleaving hosts so that workers do not all wait on one busy host. If
+// spread, each source starts at its offset in its schedule's jitter window
+// after tick, rather than all in the same second.
+func (a *app) fetchAll(ctx context.Context, sources []aggregator.Source, tick time.Time, spread bool, report func(outcome)) {
+	order := interleaveHosts(sources)
+	starts := make(map[string]time.Time, len(order))
+	for _, src := range order {
+		starts[src.Name] = tick
+		if spread {
+			starts[src.Name] = tick.Add(offset(src.Name, a.policy.spread(src, tick)))
+		}
+	}
+	slices.SortStableFunc(order, func(x, y aggregator.Source) int { return starts[x.Name].Compare(starts[y.Name]) })
+
 	jobs := make(chan aggregator.Source)
 	var wg sync.WaitGroup
 	workers := min(a.cfg.Fetch.Concurrency, len(sources))
@@ -196,20 +315,35 @@ func (a *app) fetchAll(ctx context.Context, sources []aggregator.Source, report 
 				if !a.claim(src.Name) {
 					continue
 				}
-				o := a.fetchOne(ctx, src)
+				o := a.fetchOne(ctx, src, tick)
 				a.release(src.Name)
 				report(o)
 			}
 		})
 	}
-	for _, src := range interleaveHosts(sources) {
-		if ctx.Err() != nil {
+	for _, src := range order {
+		if wait(ctx, starts[src.Name].Sub(a.now())) != nil {
 			break
 		}
 		jobs <- src
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// wait waits for d, or returns ctx's error if it ends first.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (a *app) claim(name string) bool {
@@ -261,8 +395,9 @@ type storeError struct{ err error }
 func (e *storeError) Error() string { return "database: " + e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
-// fetchOne fetches one source and records the result in the store.
-func (a *app) fetchOne(ctx context.Context, src aggregator.Source) outcome {
+// fetchOne fetches one source in a pass at tick and records the result in
+// the store.
+func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Time) outcome {
 	start := a.now()
 	o := outcome{source: src}
 	prev, err := a.store.State(ctx, src.Name)
@@ -271,45 +406,55 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source) outcome {
 		return o
 	}
 	prev.Name = src.Name
-	st := prev
-	st.LastAttempt = start.UTC()
+	prev = forOwnURL(prev, src.URL)
+	target := src
+	target.URL = fetchURL(src, prev)
 
-	res, err := a.client.Fetch(ctx, src, prev)
+	res, err := a.client.Fetch(ctx, target, prev)
 	o.took = a.now().Sub(start)
+	var blocked *fetch.HostBlockedError
 	switch {
+	case errors.As(err, &blocked):
+		// No request was sent: nothing happened to record.
+		o.waiting, o.state = blocked, prev
+		a.logger.Info("waiting for host", "source", src.Name, "host", blocked.Host, "until", blocked.Until)
+		return o
 	case err != nil && ctx.Err() != nil:
 		// Shutting down: the source did nothing wrong, record nothing.
 		o.err = err
 		return o
 	case err != nil:
-		st.LastError = err.Error()
-		st.LastResult = "error: " + err.Error()
-		st.ConsecutiveFailures++
-		o.err = err
-		a.logger.Warn("fetch failed", "source", src.Name, "url", src.URL, "kind", fetch.Kind(err), "err", err, "failures", st.ConsecutiveFailures)
+		st := a.policy.failed(src, prev, err, start, tick)
+		o.err, o.state = err, st
+		if st.Gone {
+			a.logger.Warn("source gone", "source", src.Name, "url", target.URL, "err", err)
+		} else {
+			a.logger.Warn("fetch failed", "source", src.Name, "url", target.URL, "kind", st.ErrorKind, "err", err,
+				"failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
+		}
 		if serr := a.store.SaveState(ctx, src, st); serr != nil {
 			o.err = &storeError{serr}
 		}
-		o.state = st
 		return o
 	}
 
-	st.ETag, st.LastModified, st.BodyHash = res.ETag, res.LastModified, res.BodyHash
-	st.LastSuccess = st.LastAttempt
-	st.LastError = ""
-	st.ConsecutiveFailures = 0
+	st := a.policy.succeeded(src, prev, res, start, tick)
+	if st.MovedTo != prev.MovedTo {
+		a.logger.Warn("source moved", "source", src.Name, "url", src.URL, "moved_to", st.MovedTo,
+			"hint", "update its url in the config")
+	}
 	if res.NotModified {
-		st.LastResult = "not modified"
+		st.LastResult = withMove("not modified", st)
 		if err := a.store.SaveState(ctx, src, st); err != nil {
 			o.err = &storeError{err}
 		}
 		o.state = st
-		a.logger.Debug("not modified", "source", src.Name, "took", o.took.Round(time.Millisecond))
+		a.logger.Debug("not modified", "source", src.Name, "took", o.took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 		return o
 	}
 	st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink
 	saved, err := a.store.Save(ctx, src, res.Feed.Items, func(r storage.SaveResult) aggregator.SourceState {
-		st.LastResult = resultLine(r)
+		st.LastResult = withMove(resultLine(r), st)
 		return st
 	})
 	if err != nil {
@@ -319,7 +464,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source) outcome {
 	}
 	o.saved, o.state = saved, st
 	a.logger.Info("fetched", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
-		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.took.Round(time.Millisecond))
+		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 	return o
 }
 

@@ -25,7 +25,8 @@ const (
 )
 
 // serve runs the daemon until ctx ends: it serves what the database holds
-// at once, runs a fetch pass, then follows the schedule.
+// at once, fetches the sources that are due, then follows the schedule: on
+// each cron tick, the sources on that schedule that are due are fetched.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err error) {
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
@@ -41,7 +42,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		return err
 	}
 	srv := &http.Server{
-		Handler:           a.site,
+		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -57,8 +58,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	passCtx, cancelPasses := context.WithCancel(context.Background())
 	defer cancelPasses()
 	var passes sync.WaitGroup
-	runPass := func(sources []aggregator.Source) {
-		if err := a.refresh(passCtx, sources, nil); err != nil && passCtx.Err() == nil {
+	runPass := func(sources []aggregator.Source, spread bool) {
+		if err := a.scheduledPass(passCtx, sources, spread); err != nil && passCtx.Err() == nil {
 			logger.Error("fetch pass", "err", err)
 		}
 	}
@@ -74,12 +75,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		if _, err := sched.AddFunc(spec, func() {
 			passes.Add(1)
 			defer passes.Done()
-			runPass(sources)
+			runPass(sources, true)
 		}); err != nil {
 			return fmt.Errorf("schedule %q: %w", spec, err)
 		}
 	}
-	passes.Go(func() { runPass(cfg.Sources) })
+	// The first pass catches up with whatever fell due while the daemon was
+	// stopped; the next-attempt times stored are already spread.
+	passes.Go(func() { runPass(cfg.Sources, false) })
 	sched.Start()
 
 	select {
@@ -133,14 +136,16 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error("cron: "+msg, append(slices.Clone(kv), "err", err)...)
 }
 
-// fetchNow runs one fetch pass over the named sources (all when none) and
-// prints one line per source.
-func fetchNow(ctx context.Context, cfg *config.Config, names []string, stdout io.Writer, logger *slog.Logger) (err error) {
+// fetchNow runs one fetch pass over the named sources (all when none),
+// whatever their schedule, backoff or 410, and prints each one's result,
+// and its next attempt when it failed. Unless force, a host's Retry-After is
+// still honoured.
+func fetchNow(ctx context.Context, cfg *config.Config, names []string, force bool, stdout io.Writer, logger *slog.Logger) (err error) {
 	sources, err := selectSources(cfg, names)
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, logger)
+	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force})
 	if err != nil {
 		return err
 	}
@@ -149,10 +154,33 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, stdout io
 	return a.refresh(ctx, sources, func(o outcome) {
 		mu.Lock()
 		defer mu.Unlock()
-		line := o.state.LastResult
-		if o.err != nil {
-			line = "error: " + o.err.Error()
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", o.source.Name, line)
+		printOutcome(stdout, o)
 	})
+}
+
+// printOutcome prints the result line of a fetch, and an indented line
+// with what happens next when it was not a plain success.
+func printOutcome(w io.Writer, o outcome) {
+	name, st := o.source.Name, o.state
+	switch {
+	case o.waiting != nil:
+		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.waiting)
+	case o.err != nil:
+		fmt.Fprintf(w, "%s: error: %v\n", name, o.err)
+		switch {
+		case st.Gone:
+			fmt.Fprintf(w, "  gone: no longer polled; remove it from the config or fix its url\n")
+		case !st.NextAttempt.IsZero():
+			fmt.Fprintf(w, "  next attempt %s (%s)\n", st.NextAttempt.Format(time.RFC3339), failures(st.ConsecutiveFailures))
+		}
+	default:
+		fmt.Fprintf(w, "%s: %s\n", name, st.LastResult)
+	}
+}
+
+func failures(n int) string {
+	if n == 1 {
+		return "1 failure"
+	}
+	return fmt.Sprintf("%d failures in a row", n)
 }
