@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
-	"github.com/mmcdole/gofeed/rss"
 	"github.com/planetgo/aggregator"
 	"golang.org/x/net/html"
 )
@@ -39,8 +38,6 @@ func NewParser() *Parser {
 	p := gofeed.NewParser()
 	// Item.Image is never used; the scan costs a full HTML parse per item.
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
-	// For RSS <ttl>, which the universal feed leaves out.
-	p.KeepOriginalFeed = true
 	return &Parser{gofeed: p}
 }
 
@@ -71,7 +68,9 @@ func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.
 	if out.SiteLink == "" && base != nil && (base.Scheme == "http" || base.Scheme == "https") {
 		out.SiteLink = resolve(base, "/")
 	}
-	out.TTL = ttl(f)
+	if f.FeedType == "rss" {
+		out.TTL = rssTTL(body)
+	}
 	// gofeed has resolved what an xml:base covers. Other relative links are
 	// taken as relative to the feed's own link, as most RSS writers mean
 	// them, and to the feed URL when the feed gives no link of its own.
@@ -263,13 +262,23 @@ func isHTTP(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// ttl returns an RSS feed's <ttl>, a number of minutes, as a duration.
-func ttl(f *gofeed.Feed) time.Duration {
-	orig, ok := f.OriginalFeed().(*rss.Feed)
+// rssTTL returns the <ttl> of an RSS channel, a number of minutes, as a
+// duration; 0 when it has none. The universal feed leaves <ttl> out, and
+// keeping gofeed's original feed for it would hold every item twice, so the
+// body before the first item is searched instead.
+func rssTTL(body []byte) time.Duration {
+	if i := bytes.Index(body, []byte("<item")); i >= 0 {
+		body = body[:i]
+	}
+	i := bytes.LastIndex(body, []byte("<ttl>"))
+	if i < 0 {
+		return 0
+	}
+	value, _, ok := bytes.Cut(body[i+len("<ttl>"):], []byte("</ttl>"))
 	if !ok {
 		return 0
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(orig.TTL), 10, 64)
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
 	if err != nil || n <= 0 {
 		return 0
 	}

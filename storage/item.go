@@ -29,9 +29,10 @@ type itemRecord struct {
 	Published  time.Time              `json:"published,omitzero"`
 	Updated    time.Time              `json:"updated,omitzero"`
 	FirstSeen  time.Time              `json:"first_seen"`
-	Sort       uint64                 `json:"sort"`            // the index time, fixed when first stored
-	Canon      string                 `json:"canon,omitempty"` // aggregator.CanonicalLink(Link), for deduplication
-	Hash       []byte                 `json:"hash"`            // of what a reader sees, to detect changes
+	Sort       uint64                 `json:"sort"`               // the index time, fixed when first stored
+	Canon      string                 `json:"canon,omitempty"`    // aggregator.CanonicalLink(Link), for deduplication
+	Prepared   bool                   `json:"prepared,omitempty"` // Options.Prepare was applied to this version
+	Hash       []byte                 `json:"hash"`               // of what a reader sees, to detect changes
 }
 
 func (r itemRecord) item() aggregator.Item {
@@ -100,12 +101,6 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 	for i, it := range items {
 		hashes[i] = contentHash(it)
 	}
-	if s.prepare != nil {
-		var err error
-		if items, err = s.prepareFresh(src, items, hashes); err != nil {
-			return res, fmt.Errorf("save source %q: %w", src.Name, err)
-		}
-	}
 	now := s.now().UTC()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res = SaveResult{}
@@ -152,44 +147,6 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
 	}
 	return res, nil
-}
-
-// prepareFresh returns a copy of items in which those new or changed since
-// the last Save went through s.prepare. The check is a read transaction;
-// the preparing happens outside it, in the caller's goroutine.
-func (s *Store) prepareFresh(src aggregator.Source, items []aggregator.Item, hashes [][]byte) ([]aggregator.Item, error) {
-	fresh := make([]bool, len(items))
-	srcKey := sourceKey(src.Name)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		all, tombstones := tx.Bucket(bucketItems), tx.Bucket(bucketTombstones)
-		for i, it := range items {
-			k := concat(srcKey, itemKey(it.ID))
-			if tombstones.Get(k) != nil {
-				continue
-			}
-			v := all.Get(k)
-			if v == nil {
-				fresh[i] = true
-				continue
-			}
-			var rec itemRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("item %q: corrupt record: %w", it.ID, err)
-			}
-			fresh[i] = !bytes.Equal(rec.Hash, hashes[i])
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	items = slices.Clone(items)
-	for i := range items {
-		if fresh[i] {
-			s.prepare(src, &items[i])
-		}
-	}
-	return items, nil
 }
 
 // indexWriter writes one source's items and keeps every index in step.
@@ -308,6 +265,13 @@ func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (ch
 		w.stage(b, ik, nil)
 	}
 	return false, true, nil
+}
+
+// with returns r with the content of it: what Prepare may change.
+func (r itemRecord) with(it aggregator.Item) itemRecord {
+	r.Title, r.Link, r.Content, r.Summary, r.Author = it.Title, it.Link, it.Content, it.Summary, it.Author
+	r.Categories, r.Enclosures = it.Categories, it.Enclosures
+	return r
 }
 
 func newRecord(it aggregator.Item, hash []byte) itemRecord {

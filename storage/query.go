@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -57,7 +58,7 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if !q.Since.IsZero() {
 		since = sortValue(q.Since)
 	}
-	var items []aggregator.Item
+	sel := newSelection(q)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		index := tx.Bucket(bucketByTime)
 		if q.Section != "" {
@@ -66,7 +67,6 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 				return nil
 			}
 		}
-		sel := newSelection(q)
 		all := tx.Bucket(bucketItems)
 		c := index.Cursor()
 		budget := q.Limit + scanBudget
@@ -87,18 +87,71 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
 			}
-			sel.offer(rec)
+			sel.offer(bytes.Clone(k[8:]), rec)
 		}
-		items = sel.items()
 		return nil
 	})
-	return items, err
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepareSelected(sel); err != nil {
+		return nil, err
+	}
+	return sel.items(), nil
+}
+
+// prepareSelected applies Options.Prepare to the selected items that have
+// not had it, outside any transaction, then stores the results, so that it
+// runs once per version of an item, and only for items that are published.
+func (s *Store) prepareSelected(sel *selection) error {
+	if s.prepare == nil {
+		return nil
+	}
+	var todo []int
+	for i, rec := range sel.recs {
+		if !rec.Prepared {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	for _, i := range todo {
+		it := sel.recs[i].item()
+		s.prepare(&it)
+		sel.recs[i] = sel.recs[i].with(it)
+		sel.recs[i].Prepared = true
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		all := tx.Bucket(bucketItems)
+		for _, i := range todo {
+			rec, key := sel.recs[i], sel.keys[i]
+			var stored itemRecord
+			v := all.Get(key)
+			if v == nil || json.Unmarshal(v, &stored) != nil || !bytes.Equal(stored.Hash, rec.Hash) {
+				continue // pruned or changed since: the new version gets its turn
+			}
+			b, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			if err := all.Put(key, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store prepared items: %w", err)
+	}
+	return nil
 }
 
 // selection gathers a query's items as the walk offers them, newest first.
 type selection struct {
 	q        Query
 	recs     []itemRecord
+	keys     [][]byte       // items bucket key of each of recs
 	bySource map[string]int // items taken per source
 	byCanon  map[string]int // index in recs of the copy taken of each link
 }
@@ -113,7 +166,7 @@ func (s *selection) capped(source string) bool {
 	return s.q.PerSource > 0 && s.bySource[source] >= s.q.PerSource
 }
 
-func (s *selection) offer(rec itemRecord) {
+func (s *selection) offer(key []byte, rec itemRecord) {
 	dedup := s.q.Dedup && rec.Canon != "" && !s.q.KeepDuplicates[rec.SourceID]
 	if dedup {
 		if i, ok := s.byCanon[rec.Canon]; ok {
@@ -122,7 +175,7 @@ func (s *selection) offer(rec itemRecord) {
 			if rec.FirstSeen.Before(old.FirstSeen) && (rec.SourceID == old.SourceID || !s.capped(rec.SourceID)) {
 				s.bySource[old.SourceID]--
 				s.bySource[rec.SourceID]++
-				s.recs[i] = rec
+				s.recs[i], s.keys[i] = rec, key
 			}
 			return
 		}
@@ -135,13 +188,15 @@ func (s *selection) offer(rec itemRecord) {
 	}
 	s.bySource[rec.SourceID]++
 	s.recs = append(s.recs, rec)
+	s.keys = append(s.keys, key)
 }
 
 func (s *selection) items() []aggregator.Item {
 	// A copy that won over a newer one goes to its own place in the order.
-	slices.SortStableFunc(s.recs, func(a, b itemRecord) int { return cmp.Compare(b.Sort, a.Sort) })
-	out := make([]aggregator.Item, len(s.recs))
-	for i, rec := range s.recs {
+	recs := slices.Clone(s.recs)
+	slices.SortStableFunc(recs, func(a, b itemRecord) int { return cmp.Compare(b.Sort, a.Sort) })
+	out := make([]aggregator.Item, len(recs))
+	for i, rec := range recs {
 		out[i] = rec.item()
 	}
 	return out

@@ -56,12 +56,13 @@ type Options struct {
 	Now         func() time.Time // nil → time.Now
 	Logger      *slog.Logger     // nil → discard
 
-	// Prepare, if set, is applied by Save to each item that is new or
-	// changed, before it is stored and outside any transaction: the place
-	// for work such as sanitizing that should happen once per version of an
-	// item, not on every fetch. Whether an item changed is judged on the
-	// item as the feed gave it, before Prepare.
-	Prepare func(aggregator.Source, *aggregator.Item)
+	// Prepare, if set, is applied once to each version of an item, when
+	// Items first returns it, outside any transaction, and its result is
+	// stored: the place for work such as sanitizing that is too costly for
+	// every stored item but cheap for the few that are published. Whether
+	// an item changed is judged on the item as the feed gave it, before
+	// Prepare.
+	Prepare func(*aggregator.Item)
 }
 
 // Store is the bbolt database of items and source states. Its methods are
@@ -70,7 +71,7 @@ type Store struct {
 	db      *bolt.DB
 	now     func() time.Time
 	logger  *slog.Logger
-	prepare func(aggregator.Source, *aggregator.Item)
+	prepare func(*aggregator.Item)
 }
 
 // Open opens or creates the database at path. It returns an error wrapping

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,31 +358,46 @@ func TestPrepareOncePerVersion(t *testing.T) {
 	var mu sync.Mutex
 	prepared := map[string]int{}
 	c := &clock{t: t0}
-	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, Prepare: func(src aggregator.Source, it *aggregator.Item) {
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, Prepare: func(it *aggregator.Item) {
 		mu.Lock()
 		defer mu.Unlock()
 		prepared[it.ID]++
-		it.Content = "prepared by " + src.Name + ": " + it.Content
+		it.Content = "prepared: " + it.Content
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	b1, b2 := item(blog, "b1", t0.Add(-time.Hour)), item(blog, "b2", t0.Add(-2*time.Hour))
-	save(t, s, blog, b1, b2)
-	save(t, s, blog, b1, b2) // unchanged: not prepared again
+	ctx := context.Background()
+	b1, b2, b3 := item(blog, "b1", t0.Add(-time.Hour)), item(blog, "b2", t0.Add(-2*time.Hour)), item(blog, "b3", t0.Add(-3*time.Hour))
+	save(t, s, blog, b1, b2, b3)
+	if len(prepared) != 0 {
+		t.Errorf("Prepare ran at Save: %v, want only when items are read", prepared)
+	}
+	items, err := s.Items(ctx, Query{Limit: 2}) // b3 is not published
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if !strings.HasPrefix(it.Content, "prepared: <p>") {
+			t.Errorf("returned content %q was not prepared", it.Content)
+		}
+	}
+	s.Items(ctx, Query{Limit: 2})
+	save(t, s, blog, b1, b2, b3) // unchanged: nothing to prepare again
 	b2.Content = "<p>edited</p>"
-	if res := save(t, s, blog, b1, b2); res.Updated != 1 {
+	if res := save(t, s, blog, b1, b2, b3); res.Updated != 1 {
 		t.Errorf("Save of an edited item = %+v, want 1 updated", res)
 	}
-	if prepared["b1"] != 1 || prepared["b2"] != 2 {
-		t.Errorf("Prepare calls = %v, want b1 once and b2 twice (two versions)", prepared)
+	items, _ = s.Items(ctx, Query{Limit: 2})
+	if items[1].Content != "prepared: <p>edited</p>" {
+		t.Errorf("edited item's content = %q, want the new version prepared", items[1].Content)
 	}
-	items, _ := s.RecentItems(context.Background(), "", 10)
-	for _, it := range items {
-		if want := "prepared by blog: "; len(it.Content) < len(want) || it.Content[:len(want)] != want {
-			t.Errorf("stored content %q was not prepared", it.Content)
-		}
+	if prepared["b1"] != 1 || prepared["b2"] != 2 || prepared["b3"] != 0 {
+		t.Errorf("Prepare calls = %v, want b1 once, b2 twice (two versions), b3 never (never published)", prepared)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -64,11 +64,15 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 	san := sanitize.New()
 	store, err := storage.Open(cfg.Database, storage.Options{
 		Logger: logger,
-		// Each version of an item is sanitized once, when first stored.
-		Prepare: func(src aggregator.Source, it *aggregator.Item) {
+		// Each version of an item is sanitized once, when it is first
+		// published: a pass stores thousands of items, a render shows a few
+		// hundred, and sanitizing costs as much as parsing.
+		Prepare: func(it *aggregator.Item) {
 			base := it.Link
 			if base == "" {
-				base = src.URL
+				if src, ok := cfg.Source(it.SourceID); ok {
+					base = src.URL
+				}
 			}
 			it.Content = san.HTML(it.Content, base)
 			it.Summary = san.HTML(it.Summary, base)
