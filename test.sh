@@ -14,6 +14,9 @@ fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 ./...
-# A short run of each fuzz target, on top of its seed corpus.
+# A short run of each fuzz target, on top of its seed corpus; run them
+# longer by hand (-fuzztime 10m).
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s ./config
+go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 5s .
+go test -run '^$' -fuzz '^FuzzHTML$' -fuzztime 5s ./sanitize

@@ -188,6 +188,11 @@ func TestCorpusIllformed(t *testing.T) {
 // returns has an ID.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*"))
+	// The corpus's small cases too, where it is at hand.
+	for _, group := range []string{"wellformed", "illformed"} {
+		corpus, _ := filepath.Glob(filepath.Join(corpusDir, group, "*"))
+		seeds = append(seeds, corpus...)
+	}
 	for _, path := range seeds {
 		if b, err := os.ReadFile(path); err == nil {
 			f.Add(b)

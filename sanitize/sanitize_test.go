@@ -122,6 +122,12 @@ func FuzzHTML(f *testing.F) {
 	f.Add(`<a href="x">y</a>`, "http://a.example/")
 	f.Add(`<img src="../x" alt=y>`, "http://a.example/b/")
 	f.Add(`<script>alert(1)</script>`, "")
+	cases, _ := filepath.Glob("../../shared/corpus/*/feedparser__sanitize_*")
+	for _, path := range cases {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(string(b), "http://corpus.example/")
+		}
+	}
 	s := New()
 	f.Fuzz(func(t *testing.T, in, base string) {
 		out := s.HTML(in, base)

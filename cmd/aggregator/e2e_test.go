@@ -300,3 +300,75 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("after restart: news.json ids %q, want %q", got, ids["/sections/news.json"])
 	}
 }
+
+// TestOddPaths: paths that try to escape or confuse the routes get a 404,
+// 400 or a redirect to a clean path, never a file, a feed or a crash; other
+// methods than GET and HEAD get a 405.
+func TestOddPaths(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	d := startServe(t, writeConfig(t, dir, addr, src.URL))
+	defer d.stop(t)
+	waitFor(t, d, base+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 3 })
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer client.CloseIdleConnections()
+	for _, path := range []string{
+		"/sections/../feed.atom",
+		"/sections/%2e%2e/feed.atom",
+		"/sections/..%2ffeed.atom",
+		"/sections/go.atom/",
+		"/sections/go",
+		"/sections/.atom",
+		"/sections/" + strings.Repeat("a", 10000) + ".atom",
+		"/sections/go%00.atom",
+		"/sections/%ff%fe.rss",
+		"/feed.atom.bak",
+		"/../../etc/passwd",
+		"//feed.atom",
+		"/feed.ATOM",
+	} {
+		req, err := http.NewRequest(http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %.60s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusNotFound, http.StatusBadRequest, http.StatusMovedPermanently, http.StatusTemporaryRedirect,
+			http.StatusPermanentRedirect, http.StatusRequestURITooLong:
+		default:
+			t.Errorf("GET %.60s: %s, want 404, 400 or a redirect", path, resp.Status)
+		}
+		if bytes.Contains(body, []byte("root:")) || bytes.Contains(body, []byte("<feed")) {
+			t.Errorf("GET %.60s: served content", path)
+		}
+	}
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(method, base+"/feed.atom", strings.NewReader("x"))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /feed.atom: %s, want 405", method, resp.Status)
+		}
+	}
+	// A header larger than the server accepts is refused, not read whole.
+	req, _ := http.NewRequest(http.MethodGet, base+"/feed.atom", nil)
+	req.Header.Set("X-Huge", strings.Repeat("x", 2<<20))
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("2 MiB header: %s, want 431", resp.Status)
+		}
+	}
+}
