@@ -47,6 +47,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10, // a feed reader's request is a few hundred bytes
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
