@@ -50,6 +50,7 @@ func (ck *checker) build(r *raw) *Config {
 		Description: r.Description,
 		Listen:      ck.listen(r.Listen),
 		Database:    ck.database(r.Database),
+		DatabaseSet: r.Database != "",
 		Schedule:    cmp.Or(r.Schedule, defaultSchedule),
 		Fetch: Fetch{
 			Timeout:     ck.duration("fetch.timeout", r.Fetch.Timeout, defaultTimeout, false),

@@ -24,6 +24,7 @@ type Config struct {
 	BaseURL     string // public URL, no trailing slash; default "http://" + Listen, localhost for no host
 	Listen      string // host:port to serve on; default "127.0.0.1:8080"
 	Database    string // absolute path of the bbolt file; default "aggregator.db" beside the config file
+	DatabaseSet bool   // whether the file names the database, rather than leaving Database the default
 	Schedule    string // cron spec of the fetch pass; default "@every 15m"
 	Fetch       Fetch
 	Publish     Publish

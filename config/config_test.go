@@ -166,6 +166,7 @@ sources:
 		BaseURL:     "https://planet.example.org/news",
 		Listen:      "0.0.0.0:9000",
 		Database:    filepath.Join(dir, "data", "planet.db"),
+		DatabaseSet: true,
 		Schedule:    "*/30 * * * *",
 		Fetch: config.Fetch{
 			Timeout:     90 * time.Second,

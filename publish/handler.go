@@ -9,7 +9,8 @@ import (
 
 // ServeHTTP serves, from the bytes of the last successful Rebuild, the page
 // of all sources at /, the merged feed at /feed.atom, /feed.rss and
-// /feed.json, the subscription list at /sources.opml, and each section's
+// /feed.json, the subscription list at /sources.opml, the sources' health
+// at /health.atom, and each section's
 // page, feeds and list at /sections/NAME.html, .atom, .rss, .json and .opml. It answers
 // 404 to any other path, 405 to methods other than GET and HEAD, and 503
 // until the first Rebuild has succeeded.

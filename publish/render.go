@@ -76,6 +76,11 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 		}
 		out[path] = renderedBody{opmlFormat, body}
 	}
+	body, err := s.renderHealth(states)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render %s: %w", healthPath, err)
+	}
+	out[healthPath] = renderedBody{atomFormat, body}
 	return out, fingerprints, nil
 }
 

@@ -121,7 +121,7 @@ func NewSite(store Store, opts Options) *Site {
 		cacheControl: "public, max-age=" + strconv.Itoa(max(1, int(opts.CacheMaxAge.Seconds()))),
 		sources:      make(map[string]aggregator.Source, len(opts.Sources)),
 		headings:     make(map[string]string, len(opts.Sections)),
-		routes:       map[string]bool{"/": true, opmlPath: true},
+		routes:       map[string]bool{"/": true, opmlPath: true, healthPath: true},
 		csp:          pageCSP(),
 		page:         template.Must(template.New("page").Parse(pageTemplate)),
 	}

@@ -114,7 +114,9 @@ func absolutize(fragment string, base *url.URL) string {
 
 func resolve(base *url.URL, ref string) string {
 	trimmed := strings.TrimSpace(ref)
-	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+	// A fragment resolves too: "#note" republished elsewhere must still
+	// point into the original page.
+	if trimmed == "" {
 		return ref
 	}
 	u, err := url.Parse(trimmed)

@@ -21,7 +21,7 @@ func TestHTML(t *testing.T) {
 		{"event handler removed", `<img src="/a.png" onerror="alert(1)">`, `<img src="https://blog.example/a.png"/>`},
 		{"javascript link removed", `<a href="javascript:alert(1)">x</a>`, `x`},
 		{"relative link resolved", `<a href="two.html">two</a>`, `<a href="https://blog.example/posts/two.html" rel="nofollow noreferrer">two</a>`},
-		{"fragment link kept", `<a href="#note">n</a>`, `<a href="#note" rel="nofollow noreferrer">n</a>`},
+		{"fragment link resolved", `<a href="#note">n</a>`, `<a href="https://blog.example/posts/one.html#note" rel="nofollow noreferrer">n</a>`},
 		{"srcset dropped", `<img src="a.png" srcset="a.png 1x, /b.png 2x">`, `<img src="https://blog.example/posts/a.png"/>`},
 		{"iframe removed", `<iframe src="https://evil.example/"></iframe><p>after</p>`, `<p>after</p>`},
 		{"style removed", `<style>body{display:none}</style><p style="color:red">x</p>`, `<p>x</p>`},

@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/planetgo/aggregator/config"
 )
@@ -36,7 +37,7 @@ const (
 )
 
 const usage = `usage:
-  aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL]
+  aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-grace DURATION]
   aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]
   aggregator check   [-config FILE]
   aggregator compact [-config FILE]
@@ -62,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "config.yaml", "config `file`")
 	var logFormat, logLevel *string
 	force := new(bool)
+	grace := new(time.Duration)
+	if cmd == "serve" {
+		grace = fs.Duration("grace", defaultPassGrace, "on SIGTERM, how long a fetch pass may go on before its fetches are cancelled")
+	}
 	if cmd == "fetch" {
 		force = fs.Bool("force", false, "fetch even from hosts whose Retry-After has not passed")
 	}
@@ -98,6 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections\n", *configPath, len(cfg.Sources), len(cfg.Sections))
 		return exitOK
 	}
+	useStateDirectory(cfg)
 	if logFormat == nil {
 		logFormat, logLevel = new("text"), new("info")
 	}
@@ -108,7 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "serve":
-		err = serve(ctx, cfg, logger)
+		err = serve(ctx, cfg, serveOptions{passGrace: *grace}, logger)
 	case "fetch":
 		err = fetchNow(ctx, cfg, fs.Args(), *force, stdout, logger)
 	case "compact":

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -28,7 +29,16 @@ type app struct {
 	site   *publish.Site
 	logger *slog.Logger
 	now    func() time.Time
-	policy *policy
+	policy  *policy
+	metrics *metrics // nil outside serve
+	shared  *shared
+}
+
+// shared is what every app of one daemon shares: a reload builds a new app
+// for the new config while passes of the old one may still run.
+type shared struct {
+	// current is the app of the config in force; nil outside serve.
+	current atomic.Pointer[app]
 
 	// publishMu serialises pruning and re-rendering, which passes on
 	// different schedules may both ask for.
@@ -46,6 +56,7 @@ type appOptions struct {
 	now              func() time.Time                                                  // nil → time.Now
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error) // nil → a net.Dialer
 	ignoreRetryAfter bool                                                              // fetch -force
+	metrics          *metrics                                                          // nil → none
 }
 
 // openApp opens the database and builds the fetcher and the site for cfg.
@@ -54,15 +65,31 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 }
 
 func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
-	if opts.now == nil {
-		opts.now = time.Now
-	}
-	pol, err := newPolicy(cfg)
+	sh := &shared{}
+	store, err := openStore(cfg, logger, sh)
 	if err != nil {
 		return nil, err
 	}
+	a, err := newApp(ctx, cfg, store, logger, opts, sh)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore opens cfg's database. An item without a link is sanitized
+// against its source's URL in the config in force (sh's current app's,
+// else cfg's) when it is first published.
+func openStore(cfg *config.Config, logger *slog.Logger, sh *shared) (*storage.Store, error) {
 	san := sanitize.New()
-	store, err := storage.Open(cfg.Database, storage.Options{
+	sourceOf := func(name string) (aggregator.Source, bool) {
+		if a := sh.current.Load(); a != nil {
+			return a.cfg.Source(name)
+		}
+		return cfg.Source(name)
+	}
+	return storage.Open(cfg.Database, storage.Options{
 		Logger: logger,
 		// Each version of an item is sanitized once, when it is first
 		// published: a pass stores thousands of items, a render shows a few
@@ -70,7 +97,7 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 		Prepare: func(it *aggregator.Item) {
 			base := it.Link
 			if base == "" {
-				if src, ok := cfg.Source(it.SourceID); ok {
+				if src, ok := sourceOf(it.SourceID); ok {
 					base = src.URL
 				}
 			}
@@ -78,26 +105,36 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 			it.Summary = san.HTML(it.Summary, base)
 		},
 	})
+}
+
+// newApp builds the fetcher, the policy and the site of cfg around an open
+// store, and brings the store's indexes in step with cfg's sources. It
+// leaves the store open on error.
+func newApp(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger, opts appOptions, sh *shared) (*app, error) {
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	pol, err := newPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := store.SyncSources(ctx, cfg.Sources); err != nil {
-		store.Close()
 		return nil, err
 	}
 	fopts := fetchOptions(cfg)
 	fopts.Now, fopts.IgnoreRetryAfter = opts.now, opts.ignoreRetryAfter
 	a := &app{
-		cfg:    cfg,
-		store:  store,
-		client: fetch.NewClient(newHTTPClient(cfg, opts.dial), fopts),
-		logger: logger,
-		now:    opts.now,
-		policy: pol,
+		cfg:     cfg,
+		store:   store,
+		client:  fetch.NewClient(newHTTPClient(cfg, opts.dial), fopts),
+		logger:  logger,
+		now:     opts.now,
+		policy:  pol,
+		metrics: opts.metrics,
+		shared:  sh,
 	}
 	a.site = publish.NewSite(newFeedStore(store, cfg, time.Now), siteOptions(cfg, logger))
 	if err := a.restoreHostBlocks(ctx); err != nil {
-		store.Close()
 		return nil, err
 	}
 	return a, nil
@@ -185,6 +222,9 @@ type outcome struct {
 	err    error
 	saved  storage.SaveResult
 	took   time.Duration
+	bytes  int64 // of the body fetched; 0 when not modified
+
+	notModified bool // the source answered 304, or the same body again
 
 	// waiting is set, and nothing else, when no request was sent because
 	// the source's host asked us to wait.
@@ -263,6 +303,7 @@ func (a *app) runPass(ctx context.Context, sources []aggregator.Source, tick tim
 				dbErr = errors.Join(dbErr, storeErr.err)
 			}
 		}
+		a.metrics.fetched(o)
 		if report != nil {
 			report(o)
 		}
@@ -279,9 +320,11 @@ func (a *app) runPass(ctx context.Context, sources []aggregator.Source, tick tim
 }
 
 // republish prunes old items and renders the outputs again.
+// A pass that began before a reload publishes with the config now in force.
 func (a *app) republish(ctx context.Context) error {
-	a.publishMu.Lock()
-	defer a.publishMu.Unlock()
+	a = a.latest()
+	a.shared.publishMu.Lock()
+	defer a.shared.publishMu.Unlock()
 	n, err := a.store.Prune(ctx, storage.Retention{MaxItems: a.cfg.Retention.MaxItems, MaxAge: a.cfg.Retention.MaxAge})
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
@@ -350,23 +393,34 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// latest is the app of the config in force: a itself, unless a reload
+// replaced it.
+func (a *app) latest() *app {
+	if cur := a.shared.current.Load(); cur != nil {
+		return cur
+	}
+	return a
+}
+
 func (a *app) claim(name string) bool {
-	a.inFlightMu.Lock()
-	defer a.inFlightMu.Unlock()
-	if a.inFlight[name] {
+	sh := a.shared
+	sh.inFlightMu.Lock()
+	defer sh.inFlightMu.Unlock()
+	if sh.inFlight[name] {
 		return false
 	}
-	if a.inFlight == nil {
-		a.inFlight = make(map[string]bool)
+	if sh.inFlight == nil {
+		sh.inFlight = make(map[string]bool)
 	}
-	a.inFlight[name] = true
+	sh.inFlight[name] = true
 	return true
 }
 
 func (a *app) release(name string) {
-	a.inFlightMu.Lock()
-	defer a.inFlightMu.Unlock()
-	delete(a.inFlight, name)
+	sh := a.shared
+	sh.inFlightMu.Lock()
+	defer sh.inFlightMu.Unlock()
+	delete(sh.inFlight, name)
 }
 
 // interleaveHosts orders sources round-robin by host, keeping their order
@@ -447,6 +501,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 		a.logger.Warn("source moved", "source", src.Name, "url", src.URL, "moved_to", st.MovedTo,
 			"hint", "update its url in the config")
 	}
+	o.notModified, o.bytes = res.NotModified, res.Bytes
 	if res.NotModified {
 		st.LastResult = withMove("not modified", st)
 		if err := a.store.SaveState(ctx, src, st); err != nil {

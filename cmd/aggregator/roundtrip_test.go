@@ -308,7 +308,7 @@ func unsafeHTML(b []byte) string {
 				case strings.HasPrefix(a.Key, "on"):
 					return fmt.Sprintf("<%s %s=%q>", tok.Data, a.Key, a.Val)
 				case a.Key == "href" || a.Key == "src" || a.Key == "cite" || a.Key == "poster" || a.Key == "action":
-					if strings.HasPrefix(v, "#") || strings.HasPrefix(v, "mailto:") ||
+					if strings.HasPrefix(v, "mailto:") ||
 						(tok.Data == "img" && strings.HasPrefix(v, "data:image/")) || isAbsHTTP(a.Val) {
 						continue
 					}

@@ -8,32 +8,53 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
-	"github.com/robfig/cron/v3"
 )
 
-// Shutdown deadlines: a running fetch pass gets passGrace to finish before
-// its fetches are cancelled, then open HTTP requests get httpGrace.
+// Shutdown deadlines: a running fetch pass gets defaultPassGrace (serve
+// -grace) to finish before its fetches are cancelled, then open HTTP
+// requests get httpGrace.
 const (
-	passGrace = 20 * time.Second
-	httpGrace = 5 * time.Second
+	defaultPassGrace = 20 * time.Second
+	httpGrace        = 5 * time.Second
 )
+
+// serveOptions are the settings of serve from its flags.
+type serveOptions struct {
+	passGrace time.Duration // 0 → defaultPassGrace
+}
 
 // serve runs the daemon until ctx ends: it serves what the database holds
 // at once, fetches the sources that are due, then follows the schedule: on
 // each cron tick, the sources on that schedule that are due are fetched.
-func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err error) {
-	a, err := openApp(ctx, cfg, logger)
+// SIGHUP reloads the config (see server.reload). Under systemd it reports
+// READY once the database is open and the listener up, pings the watchdog
+// while the database is readable, and reports STOPPING on shutdown.
+func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *slog.Logger) (err error) {
+	if opts.passGrace <= 0 {
+		opts.passGrace = defaultPassGrace
+	}
+	sh := &shared{}
+	store, err := openStore(cfg, logger, sh)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, a.close()) }()
-
+	defer func() { err = errors.Join(err, store.Close()) }()
+	m := newMetrics(sh.current.Load)
+	a, err := newApp(ctx, cfg, store, logger, appOptions{metrics: m}, sh)
+	if err != nil {
+		return err
+	}
+	sh.current.Store(a)
 	if err := a.site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)
 	}
@@ -41,8 +62,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	if err != nil {
 		return err
 	}
+	passCtx, cancelPasses := context.WithCancel(context.Background())
+	defer cancelPasses()
+	d := &server{store: store, logger: logger, shared: sh, metrics: m, passCtx: passCtx, passGrace: opts.passGrace}
 	srv := &http.Server{
-		Handler:           a.handler(),
+		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -53,54 +77,46 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "sources", len(cfg.Sources), "database", cfg.Database)
+	notify(logger, sd.SdNotifyReady+"\nSTATUS=serving on "+ln.Addr().String())
 
-	// Fetch passes run on their own context: on shutdown they get passGrace
-	// to finish before it is cancelled.
-	passCtx, cancelPasses := context.WithCancel(context.Background())
-	defer cancelPasses()
-	var passes sync.WaitGroup
-	runPass := func(sources []aggregator.Source, spread bool) {
-		if err := a.scheduledPass(passCtx, sources, spread); err != nil && passCtx.Err() == nil {
-			logger.Error("fetch pass", "err", err)
-		}
+	var watchdogs sync.WaitGroup
+	watchdogCtx, stopWatchdog := context.WithCancel(context.Background())
+	defer func() {
+		stopWatchdog()
+		watchdogs.Wait()
+	}()
+	if interval, err := sd.SdWatchdogEnabled(false); err != nil {
+		logger.Warn("systemd watchdog", "err", err)
+	} else if interval > 0 {
+		watchdogs.Go(func() { d.watchdog(watchdogCtx, interval) })
 	}
 
-	sched := cron.New(
-		cron.WithLocation(time.UTC),
-		cron.WithLogger(cronLogger{logger}),
-		// Skip outside Recover: a panicking job must release its token
-		// (robfig/cron #366).
-		cron.WithChain(cron.SkipIfStillRunning(cronLogger{logger}), cron.Recover(cronLogger{logger})),
-	)
-	for spec, sources := range scheduleGroups(cfg) {
-		if _, err := sched.AddFunc(spec, func() {
-			passes.Add(1)
-			defer passes.Done()
-			runPass(sources, true)
-		}); err != nil {
-			return fmt.Errorf("schedule %q: %w", spec, err)
-		}
+	if err := d.schedule(a); err != nil {
+		srv.Close()
+		return err
 	}
 	// The first pass catches up with whatever fell due while the daemon was
 	// stopped; the next-attempt times stored are already spread.
-	passes.Go(func() { runPass(cfg.Sources, false) })
-	sched.Start()
+	d.passes.Go(func() { d.runPass(a, cfg.Sources, false) })
 
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-serveErr:
-		sched.Stop()
-		cancelPasses()
-		passes.Wait()
-		return fmt.Errorf("http server: %w", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-hup:
+			d.reload(ctx)
+		case err := <-serveErr:
+			cancelPasses()
+			d.stopSchedules(cancelPasses)
+			return fmt.Errorf("http server: %w", err)
+		}
 	}
-
-	cronDone := sched.Stop().Done()
-	timer := time.AfterFunc(passGrace, cancelPasses)
-	<-cronDone
-	passes.Wait()
-	timer.Stop()
+	logger.Info("shutting down")
+	notify(logger, sd.SdNotifyStopping)
+	d.stopSchedules(cancelPasses)
 
 	shutCtx, cancel := context.WithTimeout(context.Background(), httpGrace)
 	defer cancel()

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/planetgo/aggregator/bench/synth"
+)
+
+// BenchmarkFirstPass runs `aggregator fetch` in process over a fresh
+// database and 1,000 synthetic sources of 50 items on loopback (fewer with
+// -short), so that a CPU profile shows where a first pass spends its time:
+//
+//	go test -run '^$' -bench '^BenchmarkFirstPass$' -benchtime 1x -cpuprofile cpu.out ./cmd/aggregator
+//	go tool pprof -top cpu.out
+//
+// The feed server runs in the same process: its functions (synth.*,
+// net/http.(*conn).serve) are the benchmark's, not the daemon's. bench/
+// measures the pass against its baseline; this is for the profile.
+func BenchmarkFirstPass(b *testing.B) {
+	sources := 1000
+	if testing.Short() {
+		sources = 20
+	}
+	feeds := synth.New(sources, 50)
+	srv := httptest.NewServer(feeds)
+	defer srv.Close()
+	dir := b.TempDir()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "database: %s\nfetch: {concurrency: 8, per_host: 8, jitter: 0}\nsections: {a: {}, b: {}, c: {}, d: {}}\nsources:\n", filepath.Join(dir, "planet.db"))
+	for i := range sources {
+		fmt.Fprintf(&cfg, "  - {name: s%05d, url: %q, sections: [%c]}\n", i, srv.URL+feeds.Path(i), 'a'+i%4)
+	}
+	configPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		if err := os.RemoveAll(filepath.Join(dir, "planet.db")); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		var stdout strings.Builder
+		if code := run(context.Background(), []string{"fetch", "-config", configPath, "-log-level", "warn"}, &stdout, io.Discard); code != exitOK {
+			b.Fatalf("fetch exited %d", code)
+		}
+		if n := strings.Count(stdout.String(), ": new 50\n"); n != sources {
+			b.Fatalf("%d of %d sources stored 50 new items", n, sources)
+		}
+	}
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are what /metrics exports. They outlive reloads: the daemon
+// makes them once and hands them to each app. A nil *metrics records
+// nothing, for the fetch command.
+type metrics struct {
+	registry *prometheus.Registry
+
+	fetches       *prometheus.CounterVec // source, result
+	fetchErrors   *prometheus.CounterVec // source, kind
+	fetchDuration prometheus.Histogram
+	fetchBytes    *prometheus.CounterVec // source
+	itemsStored   *prometheus.CounterVec // source, change
+	httpRequests  *prometheus.CounterVec // route, code
+	reloads       *prometheus.CounterVec // result
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+}
+
+// The values of the result label of aggregator_fetches_total.
+const (
+	resultChanged     = "changed"      // items were stored or updated
+	resultUnchanged   = "unchanged"    // a new body with nothing new in it
+	resultNotModified = "not_modified" // 304, or the same body as last time
+	resultError       = "error"        // the source failed
+	resultGone        = "gone"         // 410: no longer polled
+	resultDBError     = "db_error"     // our database failed
+)
+
+// newMetrics registers the daemon's metrics, the Go runtime's and the
+// process's, and the state of the sources and the database as current()
+// sees them at each scrape.
+func newMetrics(current func() *app) *metrics {
+	reg := prometheus.NewRegistry()
+	f := registerer{reg}
+	m := &metrics{
+		registry: reg,
+		fetches: f.counterVec("aggregator_fetches_total",
+			"Fetches of sources by result: changed, unchanged, not_modified, error, gone or db_error.", "source", "result"),
+		fetchErrors: f.counterVec("aggregator_fetch_errors_total",
+			"Failed fetches by source and kind of failure.", "source", "kind"),
+		fetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "aggregator_fetch_duration_seconds",
+			Help:    "Time from request to stored result of each fetch.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		fetchBytes: f.counterVec("aggregator_fetch_bytes_total",
+			"Bytes of feed bodies fetched, after decompression.", "source"),
+		itemsStored: f.counterVec("aggregator_items_stored_total",
+			"Items stored by source: new ones, and ones whose content changed (updated).", "source", "change"),
+		httpRequests: f.counterVec("aggregator_http_requests_total",
+			"HTTP requests served by route and status code.", "route", "code"),
+		reloads: f.counterVec("aggregator_config_reloads_total",
+			"Config reloads (SIGHUP) by result: ok or invalid.", "result"),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aggregator_config_last_reload_successful",
+			Help: "1 if the last config reload succeeded (or there was none), 0 if the config on disk is invalid."}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aggregator_config_last_reload_success_timestamp_seconds",
+			Help: "When the config in force was loaded."}),
+	}
+	m.reloadOK.Set(1)
+	m.reloadTime.SetToCurrentTime()
+	reg.MustRegister(m.fetchDuration, m.reloadOK, m.reloadTime,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+		stateCollector{current})
+	return m
+}
+
+// registerer registers the vectors it makes.
+type registerer struct{ reg prometheus.Registerer }
+
+func (f registerer) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(v)
+	return v
+}
+
+// fetched records the outcome of one fetch.
+func (m *metrics) fetched(o outcome) {
+	if m == nil || o.waiting != nil {
+		return
+	}
+	name := o.source.Name
+	var storeErr *storeError
+	result := resultUnchanged
+	switch {
+	case errors.As(o.err, &storeErr):
+		result = resultDBError
+	case o.err != nil && errors.Is(o.err, context.Canceled):
+		return // shut down mid-fetch: the source did nothing
+	case o.err != nil && o.state.Gone:
+		result = resultGone
+	case o.err != nil:
+		result = resultError
+	case o.notModified:
+		result = resultNotModified
+	case o.changed():
+		result = resultChanged
+	}
+	m.fetches.WithLabelValues(name, result).Inc()
+	if result == resultError || result == resultGone {
+		m.fetchErrors.WithLabelValues(name, o.state.ErrorKind).Inc()
+	}
+	m.fetchDuration.Observe(o.took.Seconds())
+	if o.bytes > 0 {
+		m.fetchBytes.WithLabelValues(name).Add(float64(o.bytes))
+	}
+	if o.saved.New > 0 {
+		m.itemsStored.WithLabelValues(name, "new").Add(float64(o.saved.New))
+	}
+	if o.saved.Updated > 0 {
+		m.itemsStored.WithLabelValues(name, "updated").Add(float64(o.saved.Updated))
+	}
+}
+
+// reloaded records a config reload.
+func (m *metrics) reloaded(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
+		m.reloadOK.Set(1)
+		m.reloadTime.SetToCurrentTime()
+		return
+	}
+	m.reloads.WithLabelValues("invalid").Inc()
+	m.reloadOK.Set(0)
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// instrument counts the requests h answers by route and status.
+func (m *metrics) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		if rec.code == 0 {
+			rec.code = http.StatusOK
+		}
+		m.httpRequests.WithLabelValues(route(r.URL.Path), strconv.Itoa(rec.code)).Inc()
+	})
+}
+
+// route is the label of path: a fixed route, "/sections/" for any section
+// output, or "other", so that the label's values stay few whatever clients
+// ask for.
+func route(path string) string {
+	switch path {
+	case "/", "/feed.atom", "/feed.rss", "/feed.json", "/sources.opml",
+		"/status.json", "/metrics", "/healthz", "/health.atom":
+		return path
+	}
+	if strings.HasPrefix(path, "/sections/") {
+		return "/sections/"
+	}
+	return "other"
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// stateCollector reads, at each scrape, the state of the configured
+// sources and the database's statistics.
+type stateCollector struct{ current func() *app }
+
+var (
+	descSources      = prometheus.NewDesc("aggregator_sources", "Configured sources.", nil, nil)
+	descFailing      = prometheus.NewDesc("aggregator_sources_failing", "Configured sources whose last fetch failed, gone ones included.", nil, nil)
+	descFailures     = prometheus.NewDesc("aggregator_source_consecutive_failures", "Failed fetches in a row of each configured source; 0 when its last fetch worked.", []string{"source"}, nil)
+	descLastSuccess  = prometheus.NewDesc("aggregator_source_last_success_timestamp_seconds", "When each configured source was last fetched successfully; absent if never.", []string{"source"}, nil)
+	descGone         = prometheus.NewDesc("aggregator_source_gone", "1 if the source answered 410 Gone and is no longer polled.", []string{"source"}, nil)
+	descMoved        = prometheus.NewDesc("aggregator_source_moved", "1 if the source moved permanently and its url in the config should be updated.", []string{"source"}, nil)
+	descDBSize       = prometheus.NewDesc("aggregator_db_size_bytes", "Size of the bbolt database file.", nil, nil)
+	descDBFreePages  = prometheus.NewDesc("aggregator_db_free_pages", "Free pages in the bbolt freelist.", nil, nil)
+	descDBPending    = prometheus.NewDesc("aggregator_db_pending_pages", "Pages freed by transactions still being read.", nil, nil)
+	descDBFreeBytes  = prometheus.NewDesc("aggregator_db_free_bytes", "Bytes in free pages: what compact would give back.", nil, nil)
+	descDBFreelist   = prometheus.NewDesc("aggregator_db_freelist_bytes", "Bytes the freelist takes.", nil, nil)
+	descDBReadTxs    = prometheus.NewDesc("aggregator_db_read_transactions_total", "Read transactions started.", nil, nil)
+	descDBOpenTxs    = prometheus.NewDesc("aggregator_db_open_read_transactions", "Read transactions open now.", nil, nil)
+	descDBWrites     = prometheus.NewDesc("aggregator_db_page_writes_total", "Pages written by committed transactions.", nil, nil)
+	descDBWriteTime  = prometheus.NewDesc("aggregator_db_write_seconds_total", "Time spent writing to the database file.", nil, nil)
+	stateCollectorDs = []*prometheus.Desc{descSources, descFailing, descFailures, descLastSuccess, descGone, descMoved,
+		descDBSize, descDBFreePages, descDBPending, descDBFreeBytes, descDBFreelist, descDBReadTxs, descDBOpenTxs, descDBWrites, descDBWriteTime}
+)
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range stateCollectorDs {
+		ch <- d
+	}
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	a := c.current()
+	if a == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	states, err := a.store.States(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descFailing, err)
+	} else {
+		failing := 0
+		for _, src := range a.cfg.Sources {
+			st := forOwnURL(states[src.Name], src.URL)
+			if st.ConsecutiveFailures > 0 || st.Gone {
+				failing++
+			}
+			gauge(descFailures, float64(st.ConsecutiveFailures), src.Name)
+			if !st.LastSuccess.IsZero() {
+				gauge(descLastSuccess, float64(st.LastSuccess.UnixNano())/1e9, src.Name)
+			}
+			gauge(descGone, boolValue(st.Gone), src.Name)
+			gauge(descMoved, boolValue(fetchURL(src, st) != src.URL), src.Name)
+		}
+		gauge(descSources, float64(len(a.cfg.Sources)))
+		gauge(descFailing, float64(failing))
+	}
+	db, err := a.store.Stats()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descDBSize, err)
+		return
+	}
+	gauge(descDBSize, float64(db.SizeBytes))
+	gauge(descDBFreePages, float64(db.FreePages))
+	gauge(descDBPending, float64(db.PendingPages))
+	gauge(descDBFreeBytes, float64(db.FreeBytes))
+	gauge(descDBFreelist, float64(db.FreelistBytes))
+	counter(descDBReadTxs, float64(db.ReadTxs))
+	gauge(descDBOpenTxs, float64(db.OpenReadTxs))
+	counter(descDBWrites, float64(db.Writes))
+	counter(descDBWriteTime, db.WriteTime.Seconds())
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

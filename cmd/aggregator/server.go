@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/storage"
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sys/unix"
+)
+
+// server is what serve runs: the database, the metrics and the schedule
+// for the life of the process, around the app of the config in force,
+// which a reload replaces.
+type server struct {
+	store   *storage.Store
+	logger  *slog.Logger
+	shared  *shared
+	metrics *metrics
+
+	// passCtx is the context of fetch passes: on shutdown they get
+	// passGrace to finish before it is cancelled.
+	passCtx   context.Context
+	passGrace time.Duration
+	passes    sync.WaitGroup
+
+	// Only the goroutine running serve touches these.
+	sched   *cron.Cron
+	stopped []context.Context // Stop().Done() of schedules a reload replaced
+}
+
+func (d *server) current() *app { return d.shared.current.Load() }
+
+// handler serves the current app's site, /status.json, /metrics and
+// /healthz, counting requests by route and status.
+func (d *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) })
+	mux.Handle("GET /metrics", d.metrics.handler())
+	mux.HandleFunc("GET /healthz", d.serveHealth)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { d.current().site.ServeHTTP(w, r) })
+	return d.metrics.instrument(mux)
+}
+
+// serveHealth answers 200 when the process is up and the database
+// readable, 503 otherwise.
+func (d *server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Cache-Control", "no-store")
+	if err := d.store.Check(ctx); err != nil {
+		d.logger.Error("health check", "err", err)
+		http.Error(w, "database unreadable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// runPass runs a scheduled pass of a over sources, logging a failure of
+// our own; a failing source is a.fetchOne's to log.
+func (d *server) runPass(a *app, sources []aggregator.Source, spread bool) {
+	if err := a.scheduledPass(d.passCtx, sources, spread); err != nil && d.passCtx.Err() == nil {
+		d.logger.Error("fetch pass", "err", err)
+	}
+}
+
+// schedule starts the cron schedule of a's config, stopping the one
+// before, whose running passes finish on their own.
+func (d *server) schedule(a *app) error {
+	cl := cronLogger{d.logger}
+	sched := cron.New(
+		cron.WithLocation(time.UTC),
+		cron.WithLogger(cl),
+		// Skip outside Recover: a panicking job must release its token
+		// (robfig/cron #366).
+		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
+	)
+	for spec, sources := range scheduleGroups(a.cfg) {
+		if _, err := sched.AddFunc(spec, func() {
+			d.passes.Add(1)
+			defer d.passes.Done()
+			d.runPass(a, sources, true)
+		}); err != nil {
+			return fmt.Errorf("schedule %q: %w", spec, err)
+		}
+	}
+	if d.sched != nil {
+		d.stopped = append(d.stopped, d.sched.Stop())
+	}
+	d.sched = sched
+	sched.Start()
+	return nil
+}
+
+// stopSchedules stops the schedule and waits for every pass a schedule
+// started, cancelling their fetches if they take longer than passGrace.
+func (d *server) stopSchedules(cancelPasses context.CancelFunc) {
+	if d.sched != nil {
+		d.stopped = append(d.stopped, d.sched.Stop())
+	}
+	timer := time.AfterFunc(d.passGrace, cancelPasses)
+	defer timer.Stop()
+	for _, done := range d.stopped {
+		<-done.Done()
+	}
+	d.passes.Wait()
+}
+
+// reload re-reads the config file. If it is invalid, every problem is
+// logged with its line and the daemon goes on with the config in force.
+// If it is valid, the new config replaces the old at once: sources, the
+// schedule and the outputs. Settings that need a restart keep their old
+// value. A pass then fetches whatever the new config makes due (new
+// sources, changed URLs); nothing else is fetched before its time.
+func (d *server) reload(ctx context.Context) {
+	old := d.current()
+	notify(d.logger, reloadingState())
+	defer notify(d.logger, sd.SdNotifyReady)
+	d.logger.Info("reloading config", "file", old.cfg.File)
+
+	cfg, err := config.Load(old.cfg.File)
+	if err != nil {
+		d.metrics.reloaded(false)
+		for _, e := range configErrors(err) {
+			d.logger.Error("config invalid; keeping the config in force", "err", e)
+		}
+		return
+	}
+	useStateDirectory(cfg)
+	keepRestartSettings(d.logger, old.cfg, cfg)
+	a, err := d.apply(ctx, old, cfg)
+	if err != nil {
+		d.metrics.reloaded(false)
+		d.logger.Error("reload failed; keeping the config in force", "err", err)
+		if err := d.store.SyncSources(ctx, old.cfg.Sources); err != nil {
+			d.logger.Error("restore the sources in force", "err", err)
+		}
+		return
+	}
+	d.metrics.reloaded(true)
+	added, removed := sourceChanges(old.cfg, cfg)
+	d.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
+	d.passes.Go(func() { d.runPass(a, a.cfg.Sources, false) })
+}
+
+// apply builds the app of cfg, renders its outputs, moves the next attempts
+// of sources whose schedule changed, and makes it the app in force with its
+// schedule.
+func (d *server) apply(ctx context.Context, old *app, cfg *config.Config) (*app, error) {
+	a, err := newApp(ctx, cfg, d.store, d.logger, appOptions{metrics: d.metrics}, d.shared)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.site.Rebuild(ctx); err != nil {
+		return nil, fmt.Errorf("render feeds: %w", err)
+	}
+	if err := a.reschedule(ctx, old); err != nil {
+		return nil, err
+	}
+	d.shared.current.Store(a)
+	return a, d.schedule(a)
+}
+
+// reschedule brings forward the next attempt of each source whose schedule
+// differs from old's, so that a shorter interval takes effect now rather
+// than after the next attempt the old one set. A source being fetched is
+// left to its fetch.
+func (a *app) reschedule(ctx context.Context, old *app) error {
+	states, err := a.store.States(ctx)
+	if err != nil {
+		return fmt.Errorf("read source states: %w", err)
+	}
+	now := a.now()
+	for _, src := range a.cfg.Sources {
+		prev, ok := old.cfg.Source(src.Name)
+		st, known := states[src.Name]
+		if !ok || !known || st.Gone || st.NextAttempt.IsZero() || specOf(old.cfg, prev) == specOf(a.cfg, src) {
+			continue
+		}
+		next := a.policy.afterSuccess(src, now, 0)
+		if st.ConsecutiveFailures > 0 {
+			next = a.policy.afterFailure(src, now, st.ConsecutiveFailures, st.RetryAfter)
+		}
+		if !next.Before(st.NextAttempt) || !a.claim(src.Name) {
+			continue
+		}
+		st.NextAttempt = next
+		err := a.store.SaveState(ctx, src, st)
+		a.release(src.Name)
+		if err != nil {
+			return err
+		}
+		a.logger.Info("schedule changed", "source", src.Name, "schedule", specOf(a.cfg, src), "next_attempt", next)
+	}
+	return nil
+}
+
+// specOf is the cron spec src is fetched on under cfg.
+func specOf(cfg *config.Config, src aggregator.Source) string {
+	if src.Schedule != "" {
+		return src.Schedule
+	}
+	return cfg.Schedule
+}
+
+// sourceChanges names the sources next has that prev has not, and the
+// other way round.
+func sourceChanges(prev, next *config.Config) (added, removed []string) {
+	for _, src := range next.Sources {
+		if _, ok := prev.Source(src.Name); !ok {
+			added = append(added, src.Name)
+		}
+	}
+	for _, src := range prev.Sources {
+		if _, ok := next.Source(src.Name); !ok {
+			removed = append(removed, src.Name)
+		}
+	}
+	return added, removed
+}
+
+// keepRestartSettings puts back in next the settings a running daemon
+// cannot change, logging each one that differs.
+func keepRestartSettings(logger *slog.Logger, inForce, next *config.Config) {
+	for _, s := range []struct {
+		key              string
+		inForce, inFile *string
+	}{
+		{"listen", &inForce.Listen, &next.Listen},
+		{"database", &inForce.Database, &next.Database},
+	} {
+		if *s.inForce != *s.inFile {
+			logger.Warn("setting changed; ignored until restart", "key", s.key, "in_force", *s.inForce, "inFile", *s.inFile)
+			*s.inFile = *s.inForce
+		}
+	}
+}
+
+// useStateDirectory puts the database in systemd's state directory
+// ($STATE_DIRECTORY, from StateDirectory=) when the config does not say
+// where it is.
+func useStateDirectory(cfg *config.Config) {
+	dirs := os.Getenv("STATE_DIRECTORY")
+	if cfg.DatabaseSet || dirs == "" {
+		return
+	}
+	dir, _, _ := strings.Cut(dirs, ":") // one path per StateDirectory= entry
+	cfg.Database = filepath.Join(dir, filepath.Base(cfg.Database))
+}
+
+// configErrors splits what config.Load returned into its problems.
+func configErrors(err error) []error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
+}
+
+// watchdog pings systemd's watchdog every interval/2 while the database
+// is readable, until ctx ends. When it is not, the pings stop, and systemd
+// restarts the daemon once interval has passed without one.
+func (d *server) watchdog(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, interval/2)
+		err := d.store.Check(checkCtx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.logger.Error("health check failed; not pinging the watchdog", "err", err)
+			}
+			continue
+		}
+		notify(d.logger, sd.SdNotifyWatchdog)
+	}
+}
+
+// notify sends state to systemd; without $NOTIFY_SOCKET it does nothing.
+func notify(logger *slog.Logger, state string) {
+	if _, err := sd.SdNotify(false, state); err != nil {
+		logger.Warn("notify systemd", "state", state, "err", err)
+	}
+}
+
+// reloadingState is RELOADING=1 with the MONOTONIC_USEC that
+// Type=notify-reload requires (sd_notify(3)).
+func reloadingState() string {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return sd.SdNotifyReloading
+	}
+	return fmt.Sprintf("%s\nMONOTONIC_USEC=%d", sd.SdNotifyReloading, ts.Nano()/1000)
+}
