@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/internal/pipenet"
 )
 
 // fixedClock is a Now for Options.
@@ -401,11 +402,11 @@ func TestTimeouts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				n := newPipeNet()
-				n.handle("slow.test", tt.handler)
-				n.handle("fast.test", staticFeed(feed, "application/rss+xml", "", ""))
-				hc := n.client()
-				defer n.close()
+				n := pipenet.New()
+				n.Handle("slow.test", tt.handler)
+				n.Handle("fast.test", staticFeed(feed, "application/rss+xml", "", ""))
+				hc := n.Client()
+				defer n.Close()
 				defer hc.CloseIdleConnections()
 				c := NewClient(hc, Options{Timeout: 30 * time.Second, HeaderTimeout: 10 * time.Second})
 				start := time.Now()
@@ -442,8 +443,8 @@ func TestHostPoliteness(t *testing.T) {
 		var mu sync.Mutex
 		var starts []time.Time
 		inFlight, peak := 0, 0
-		n := newPipeNet()
-		n.handle("busy.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := pipenet.New()
+		n.Handle("busy.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			starts = append(starts, time.Now())
 			inFlight++
@@ -455,9 +456,9 @@ func TestHostPoliteness(t *testing.T) {
 			inFlight--
 			mu.Unlock()
 		}))
-		n.handle("other.test", staticFeed(feed, "application/rss+xml", "", ""))
-		hc := n.client()
-		defer n.close()
+		n.Handle("other.test", staticFeed(feed, "application/rss+xml", "", ""))
+		hc := n.Client()
+		defer n.Close()
 		defer hc.CloseIdleConnections()
 		c := NewClient(hc, Options{PerHost: 2, HostInterval: 5 * time.Second})
 		begin := time.Now()
@@ -478,8 +479,8 @@ func TestHostPoliteness(t *testing.T) {
 			}
 		})
 		wg.Wait()
-		if peak > 2 || n.peak("busy.test") > 2 {
-			t.Errorf("%d requests and %d connections at once, want at most 2", peak, n.peak("busy.test"))
+		if peak > 2 || n.Peak("busy.test") > 2 {
+			t.Errorf("%d requests and %d connections at once, want at most 2", peak, n.Peak("busy.test"))
 		}
 		for i := 1; i < len(starts); i++ {
 			if gap := starts[i].Sub(starts[i-1]); gap < 5*time.Second {

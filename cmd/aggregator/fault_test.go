@@ -17,13 +17,14 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/internal/pipenet"
 	"github.com/planetgo/aggregator/config"
 )
 
 // faultServer serves, on its own host each, every way a source misbehaves,
 // and counts the requests for each host and path.
 type faultServer struct {
-	net  *pipeNet
+	net  *pipenet.Net
 	mu   sync.Mutex
 	hits map[string]int // "host/path" → requests
 }
@@ -51,7 +52,7 @@ func testFeed(t *testing.T, path string) []byte {
 
 // newFaultServer must be called inside the synctest bubble.
 func newFaultServer(t *testing.T) *faultServer {
-	f := &faultServer{net: newPipeNet(), hits: map[string]int{}}
+	f := &faultServer{net: pipenet.New(), hits: map[string]int{}}
 	blog := testFeed(t, "testdata/blog.atom")
 	news := testFeed(t, "testdata/news.rss")
 	fetchData := func(name string) []byte { return testFeed(t, filepath.Join("..", "..", "fetch", "testdata", name)) }
@@ -125,7 +126,7 @@ func newFaultServer(t *testing.T) *faultServer {
 		},
 	}
 	for host, paths := range hosts {
-		f.net.handle(host, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.net.Handle(host, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f.count(r)
 			h, ok := paths[r.URL.Path]
 			if !ok {
@@ -198,9 +199,9 @@ func faultConfig(t *testing.T, extra string) *config.Config {
 	return cfg
 }
 
-func openTestApp(t *testing.T, cfg *config.Config, n *pipeNet) *app {
+func openTestApp(t *testing.T, cfg *config.Config, n *pipenet.Net) *app {
 	t.Helper()
-	a, err := openAppWith(context.Background(), cfg, discardLogger(), appOptions{dial: n.dial})
+	a, err := openAppWith(context.Background(), cfg, discardLogger(), appOptions{dial: n.Dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func TestPassWithFaults(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		f := newFaultServer(t)
-		defer f.net.close()
+		defer f.net.Close()
 		cfg := faultConfig(t, "")
 		a := openTestApp(t, cfg, f.net)
 		defer a.close()
@@ -244,7 +245,7 @@ func TestPassWithFaults(t *testing.T) {
 			t.Errorf("pass took %v, want 30s: the trickling source's timeout", took)
 		}
 		for _, host := range []string{"good.test", "busy.test", "charset.test", "links.test"} {
-			if peak := f.net.peak(host); peak > cfg.Fetch.PerHost {
+			if peak := f.net.Peak(host); peak > cfg.Fetch.PerHost {
 				t.Errorf("%d connections open to %s at once, want at most per_host %d", peak, host, cfg.Fetch.PerHost)
 			}
 		}
@@ -412,18 +413,18 @@ func TestPassWithFaults(t *testing.T) {
 func TestPermanentRedirectBecomesMove(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		n := newPipeNet()
-		defer n.close()
+		n := pipenet.New()
+		defer n.Close()
 		blog := testFeed(t, "testdata/blog.atom")
 		var mu sync.Mutex
 		old := 0
-		n.handle("old.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Handle("old.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			old++
 			mu.Unlock()
 			http.Redirect(w, r, "http://new.test/feed", http.StatusMovedPermanently)
 		}))
-		n.handle("new.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(blog) }))
+		n.Handle("new.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(blog) }))
 		dir := t.TempDir()
 		path := filepath.Join(dir, "config.yaml")
 		os.WriteFile(path, fmt.Appendf(nil, "database: %s\nsources:\n  - {name: moved, url: \"http://old.test/feed\"}\n", filepath.Join(dir, "db")), 0o644)
@@ -458,8 +459,8 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 func TestJitterSpreadsAPass(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		n := newPipeNet()
-		defer n.close()
+		n := pipenet.New()
+		defer n.Close()
 		blog := testFeed(t, "testdata/blog.atom")
 		var mu sync.Mutex
 		starts := map[string][]time.Duration{}
@@ -470,7 +471,7 @@ func TestJitterSpreadsAPass(t *testing.T) {
 		for i := range 6 {
 			host := fmt.Sprintf("h%d.test", i)
 			fmt.Fprintf(&b, "  - {name: s%d, url: \"http://%s/\"}\n", i, host)
-			n.handle(host, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Handle(host, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
 				starts[host] = append(starts[host], time.Since(t0)%(15*time.Minute))
 				mu.Unlock()

@@ -1,4 +1,6 @@
-package fetch
+// Package pipenet is an in-memory network of HTTP servers for tests inside
+// a testing/synctest bubble. Only tests import it.
+package pipenet
 
 import (
 	"context"
@@ -9,11 +11,11 @@ import (
 	"syscall"
 )
 
-// pipeNet is an in-memory network of HTTP servers, one per host name, for
-// tests inside a testing/synctest bubble: its connections are net.Pipes, so
-// the fake clock advances while a server sleeps or trickles. It counts the
+// Net is an in-memory network of HTTP servers, one per host name: its
+// connections are net.Pipes, so that inside a testing/synctest bubble the
+// fake clock advances while a server sleeps or trickles. It counts the
 // connections open to each host, at most and now.
-type pipeNet struct {
+type Net struct {
 	mu      sync.Mutex
 	servers map[string]*pipeServer
 	wg      sync.WaitGroup
@@ -27,12 +29,13 @@ type pipeServer struct {
 	peak  int
 }
 
-func newPipeNet() *pipeNet {
-	return &pipeNet{servers: make(map[string]*pipeServer)}
+// New returns an empty network.
+func New() *Net {
+	return &Net{servers: make(map[string]*pipeServer)}
 }
 
-// handle serves host with h.
-func (n *pipeNet) handle(host string, h http.Handler) {
+// Handle serves host with h.
+func (n *Net) Handle(host string, h http.Handler) {
 	// close waits for handlers too: a synctest bubble ends only when
 	// every goroutine in it has.
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,12 +50,13 @@ func (n *pipeNet) handle(host string, h http.Handler) {
 	n.wg.Go(func() { s.srv.Serve(pipeListener{s}) })
 }
 
-// client returns an HTTP client whose connections go to n's servers.
-func (n *pipeNet) client() *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: n.dial}}
+// Client returns an HTTP client whose connections go to n's servers.
+func (n *Net) Client() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: n.Dial}}
 }
 
-func (n *pipeNet) dial(ctx context.Context, _, addr string) (net.Conn, error) {
+// Dial connects to the server of addr's host, as net.Dialer.DialContext.
+func (n *Net) Dial(ctx context.Context, _, addr string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -78,15 +82,15 @@ func (n *pipeNet) dial(ctx context.Context, _, addr string) (net.Conn, error) {
 	return client, nil
 }
 
-// peak returns the most connections that were open to host at once.
-func (n *pipeNet) peak(host string) int {
+// Peak returns the most connections that were open to host at once.
+func (n *Net) Peak(host string) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.servers[host].peak
 }
 
-// close stops every server and waits for them.
-func (n *pipeNet) close() {
+// Close stops every server and waits for them and their handlers.
+func (n *Net) Close() {
 	n.mu.Lock()
 	servers := make([]*pipeServer, 0, len(n.servers))
 	for _, s := range n.servers {
@@ -122,7 +126,7 @@ func (pipeAddr) String() string  { return "pipe" }
 // countedConn is the server's end of a connection.
 type countedConn struct {
 	net.Conn
-	n    *pipeNet
+	n    *Net
 	s    *pipeServer
 	once sync.Once
 }
