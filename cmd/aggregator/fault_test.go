@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/internal/pipenet"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/internal/pipenet"
 )
 
 // faultServer serves, on its own host each, every way a source misbehaves,
