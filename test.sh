@@ -14,6 +14,9 @@ fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 ./...
+# The benchmark suite, once at small sizes: it catches breakage, it judges
+# no speed (see BENCHMARKS.md for the real run).
+go run ./bench -short > /dev/null
 # A short run of each fuzz target, on top of its seed corpus; run them
 # longer by hand (-fuzztime 10m).
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch

@@ -102,7 +102,9 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		hashes[i] = contentHash(it)
 	}
 	now := s.now().UTC()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	// Batch may run the function twice (when another in the batch fails):
+	// it starts from scratch each time.
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		res = SaveResult{}
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -33,12 +34,12 @@ func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
 	if r.MaxAge > 0 {
 		cutoff = sortValue(s.now().Add(-r.MaxAge))
 	}
-	states, err := s.States(ctx)
+	names, err := s.pruneCandidates(ctx, r.MaxItems, cutoff)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
-	for name := range states {
+	for _, name := range names {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, err
@@ -54,6 +55,38 @@ func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// pruneCandidates returns the sources that have items to prune, found in one
+// read transaction: a write transaction costs an fsync even when it
+// changes nothing, and most passes prune nothing.
+func (s *Store) pruneCandidates(ctx context.Context, maxItems int, cutoff uint64) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var names []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bySource := tx.Bucket(bucketBySource).Cursor()
+		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+			var rec sourceRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("source %q: corrupt record: %w", k, err)
+			}
+			if maxItems > 0 && rec.Count > maxItems {
+				names = append(names, string(k))
+				return nil
+			}
+			if cutoff > 0 {
+				srcKey := sourceKey(string(k))
+				if first, _ := bySource.Seek(srcKey); first != nil && bytes.HasPrefix(first, srcKey) &&
+					len(first) == 32 && binary.BigEndian.Uint64(first[8:16]) < cutoff {
+					names = append(names, string(k))
+				}
+			}
+			return nil
+		})
+	})
+	return names, err
 }
 
 func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, error) {

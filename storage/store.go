@@ -98,6 +98,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	// Saves of concurrent fetches share a commit, and so an fsync: each
+	// feed's write stays one all-or-nothing function, and a commit holds
+	// whole feeds only. A short delay, since a pass's saves come in bursts.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -293,12 +297,13 @@ func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, 
 }
 
 // SaveState records a fetch that brought no items to store (not modified, or
-// failed), leaving the source's items alone.
+// failed), leaving the source's items alone. Concurrent calls share a
+// commit.
 func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggregator.SourceState) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {
 			return err
