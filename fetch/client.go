@@ -28,6 +28,7 @@ type Options struct {
 	HeaderTimeout time.Duration // from sending a request to its response headers; 0 → Timeout
 	MaxBytes      int64         // body limit after decompression; 0 → 10 MiB
 	PerHost       int           // requests in flight to one host; 0 → 2
+	Concurrency   int           // fetches (request and parse) in flight at once; 0 → no limit
 	HostInterval  time.Duration // least time between the starts of two requests to one host; 0 → none
 	MaxRetryAfter time.Duration // longest Retry-After honoured; 0 → 24h
 
@@ -79,6 +80,7 @@ type Client struct {
 	opts   Options
 	parser *Parser
 	hosts  *hostGate
+	slots  chan struct{} // Options.Concurrency; nil for no limit
 }
 
 // NewClient returns a Client that sends its requests with a copy of hc,
@@ -109,6 +111,9 @@ func NewClient(hc *http.Client, opts Options) *Client {
 		opts:   opts,
 		parser: NewParser(),
 		hosts:  &hostGate{limit: opts.PerHost, gap: opts.HostInterval, now: opts.Now},
+	}
+	if opts.Concurrency > 0 {
+		c.slots = make(chan struct{}, opts.Concurrency)
 	}
 	own := *hc
 	own.CheckRedirect = c.checkRedirect
@@ -142,6 +147,14 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	u, err := url.Parse(src.URL)
 	if err != nil {
 		return Result{}, fmt.Errorf("bad url: %w", err)
+	}
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+			defer func() { <-c.slots }()
+		case <-ctx.Done():
+			return Result{}, context.Cause(ctx)
+		}
 	}
 	var res Result
 	var body []byte

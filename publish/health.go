@@ -55,7 +55,10 @@ func (s *Site) renderHealth(states map[string]aggregator.SourceState) ([]byte, e
 // src is well.
 func (s *Site) healthEntry(self string, src aggregator.Source, st aggregator.SourceState) (atomEntry, bool) {
 	title := clean(aggregator.DisplayTitle(src, st))
-	since := st.LastSuccess.UTC().Format("20060102T150405Z")
+	since := "never"
+	if !st.LastSuccess.IsZero() {
+		since = st.LastSuccess.UTC().Format("20060102T150405Z")
+	}
 	var kind, headline string
 	var text []string
 	switch {
@@ -64,7 +67,11 @@ func (s *Site) healthEntry(self string, src aggregator.Source, st aggregator.Sou
 		text = append(text, "The source answered 410 Gone and is no longer polled: remove it from the config or fix its url.")
 	case st.ConsecutiveFailures > 0:
 		kind, headline = "failing-"+since, fmt.Sprintf("%s: failing (%s)", title, st.ErrorKind)
-		text = append(text, fmt.Sprintf("%d failed fetches in a row.", st.ConsecutiveFailures))
+		if st.ConsecutiveFailures == 1 {
+			text = append(text, "The last fetch failed.")
+		} else {
+			text = append(text, fmt.Sprintf("%d failed fetches in a row.", st.ConsecutiveFailures))
+		}
 	case st.MovedTo != "":
 		sum := sha256.Sum256([]byte(st.MovedTo))
 		kind, headline = "moved-"+hex.EncodeToString(sum[:6]), title+": moved to "+clean(st.MovedTo)

@@ -6,6 +6,9 @@
 //	aggregator fetch   -config FILE [NAME…] fetch every (or the named) source now
 //	aggregator check   -config FILE         validate the config
 //	aggregator compact -config FILE         shrink the database (daemon stopped)
+//	aggregator sources -config FILE         each source with its state
+//	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file
+//	aggregator opml export -config FILE     the sources as OPML
 //	aggregator version                      print the version
 package main
 
@@ -41,6 +44,9 @@ const usage = `usage:
   aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]
   aggregator check   [-config FILE]
   aggregator compact [-config FILE]
+  aggregator sources [-config FILE]
+  aggregator opml import [-section NAME] FILE
+  aggregator opml export [-config FILE]
   aggregator version
 `
 
@@ -58,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "opml" {
+		return runOPML(ctx, args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("aggregator "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "config.yaml", "config `file`")
@@ -81,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "serve", "fetch", "check", "compact":
+	case "serve", "fetch", "check", "compact", "sources":
 	default:
 		fmt.Fprintf(stderr, "aggregator: unknown command %q\n%s", cmd, usage)
 		return exitConfig
@@ -119,6 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = fetchNow(ctx, cfg, fs.Args(), *force, stdout, logger)
 	case "compact":
 		err = compact(cfg, stdout)
+	case "sources":
+		err = listSources(ctx, cfg, stdout, stderr)
 	}
 	if err != nil {
 		var usageErr *usageError

@@ -23,12 +23,12 @@ import (
 
 // app wires the packages together for one config.
 type app struct {
-	cfg    *config.Config
-	store  *storage.Store
-	client *fetch.Client
-	site   *publish.Site
-	logger *slog.Logger
-	now    func() time.Time
+	cfg     *config.Config
+	store   *storage.Store
+	client  *fetch.Client
+	site    *publish.Site
+	logger  *slog.Logger
+	now     func() time.Time
 	policy  *policy
 	metrics *metrics // nil outside serve
 	shared  *shared
@@ -147,6 +147,7 @@ func fetchOptions(cfg *config.Config) fetch.Options {
 		HeaderTimeout: cfg.Fetch.HeaderTimeout,
 		MaxBytes:      cfg.Fetch.MaxBytes,
 		PerHost:       cfg.Fetch.PerHost,
+		Concurrency:   cfg.Fetch.Concurrency,
 		HostInterval:  cfg.Fetch.HostInterval,
 		MaxRetryAfter: cfg.Fetch.MaxInterval,
 	}
@@ -355,7 +356,9 @@ func (a *app) fetchAll(ctx context.Context, sources []aggregator.Source, tick ti
 
 	jobs := make(chan aggregator.Source)
 	var wg sync.WaitGroup
-	workers := min(a.cfg.Fetch.Concurrency, len(sources))
+	// More workers than fetches in flight (the client bounds those), so
+	// that while some wait for their feed's commit others fetch and parse.
+	workers := min(4*a.cfg.Fetch.Concurrency, len(sources))
 	for range workers {
 		wg.Go(func() {
 			for src := range jobs {
@@ -488,7 +491,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 			a.logger.Warn("source gone", "source", src.Name, "url", target.URL, "err", err)
 		} else {
 			a.logger.Warn("fetch failed", "source", src.Name, "url", target.URL, "kind", st.ErrorKind, "err", err,
-				"failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
+				"took", o.took.Round(time.Millisecond), "failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
 		}
 		if serr := a.store.SaveState(ctx, src, st); serr != nil {
 			o.err = &storeError{serr}
@@ -508,7 +511,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 			o.err = &storeError{err}
 		}
 		o.state = st
-		a.logger.Debug("not modified", "source", src.Name, "took", o.took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
+		a.logger.Info("not modified", "source", src.Name, "took", o.took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 		return o
 	}
 	st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink

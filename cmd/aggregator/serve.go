@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +44,11 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	if opts.passGrace <= 0 {
 		opts.passGrace = defaultPassGrace
 	}
+	// From the start: a SIGHUP's default action is to end the process. One
+	// that comes before the schedule starts is handled after.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	sh := &shared{}
 	store, err := openStore(cfg, logger, sh)
 	if err != nil {
@@ -99,9 +105,6 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	// stopped; the next-attempt times stored are already spread.
 	d.passes.Go(func() { d.runPass(a, cfg.Sources, false) })
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for running := true; running; {
 		select {
 		case <-ctx.Done():
@@ -155,7 +158,8 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 
 // fetchNow runs one fetch pass over the named sources (all when none),
 // whatever their schedule, backoff or 410, and prints each one's result,
-// and its next attempt when it failed. Unless force, a host's Retry-After is
+// and its next attempt when it failed, under a progress bar when stdout is
+// a terminal, then a summary. Unless force, a host's Retry-After is
 // still honoured.
 func fetchNow(ctx context.Context, cfg *config.Config, names []string, force bool, stdout io.Writer, logger *slog.Logger) (err error) {
 	sources, err := selectSources(cfg, names)
@@ -168,11 +172,20 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	}
 	defer func() { err = errors.Join(err, a.close()) }()
 	var mu sync.Mutex
-	return a.refresh(ctx, sources, func(o outcome) {
+	bar := &progress{w: stdout, tty: isTerminal(stdout), total: len(sources)}
+	var sum passSummary
+	start := time.Now()
+	err = a.refresh(ctx, sources, func(o outcome) {
 		mu.Lock()
 		defer mu.Unlock()
-		printOutcome(stdout, o)
+		var lines strings.Builder
+		printOutcome(&lines, o)
+		bar.report(lines.String())
+		sum.add(o)
 	})
+	bar.finish()
+	fmt.Fprintf(stdout, "%v in %v\n", sum, time.Since(start).Round(time.Millisecond))
+	return err
 }
 
 // printOutcome prints the result line of a fetch, and an indented line

@@ -234,7 +234,7 @@ func sourceChanges(prev, next *config.Config) (added, removed []string) {
 // cannot change, logging each one that differs.
 func keepRestartSettings(logger *slog.Logger, inForce, next *config.Config) {
 	for _, s := range []struct {
-		key              string
+		key             string
 		inForce, inFile *string
 	}{
 		{"listen", &inForce.Listen, &next.Listen},

@@ -66,6 +66,15 @@ func (a *app) status(src aggregator.Source, st aggregator.SourceState) sourceSta
 		// next fetch, and meanwhile no news of this one.
 		st = forOwnURL(st, src.URL)
 	}
+	return statusOf(src, st, a.client.BlockedUntil(fetch.Host(fetchURL(src, st))))
+}
+
+// statusOf is src's entry in /status.json, given its state and when its
+// host's Retry-After ends.
+func statusOf(src aggregator.Source, st aggregator.SourceState, hostBlockedUntil time.Time) sourceStatus {
+	if st.URL != "" && st.URL != src.URL {
+		st = forOwnURL(st, src.URL)
+	}
 	s := sourceStatus{
 		Name:                src.Name,
 		URL:                 src.URL,
@@ -80,7 +89,7 @@ func (a *app) status(src aggregator.Source, st aggregator.SourceState) sourceSta
 		NextAttempt:         st.NextAttempt,
 		MovedTo:             st.MovedTo,
 		Gone:                st.Gone,
-		HostBlockedUntil:    a.client.BlockedUntil(fetch.Host(fetchURL(src, st))),
+		HostBlockedUntil:    hostBlockedUntil,
 	}
 	if s.Sections == nil {
 		s.Sections = []string{}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// listSources prints each configured source with its state: from the
+// running daemon's /status.json when one holds the database, else from the
+// database. Where it came from goes to stderr.
+func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
+	list, from, err := sourceStatuses(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "from %s\n", from)
+	now := time.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tLAST SUCCESS\tNEXT ATTEMPT\tRESULT")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, stateWord(s), ago(s.LastSuccess, now), ago(s.NextAttempt, now), s.Result)
+	}
+	return tw.Flush()
+}
+
+// stateWord sums up s in a word or two.
+func stateWord(s sourceStatus) string {
+	switch {
+	case s.Gone:
+		return "gone"
+	case s.ConsecutiveFailures > 0:
+		return fmt.Sprintf("failing (%d)", s.ConsecutiveFailures)
+	case s.MovedTo != "":
+		return "moved"
+	case s.LastAttempt.IsZero():
+		return "new"
+	}
+	return "ok"
+}
+
+// ago prints t relative to now, to the second: "3m20s ago", "in 12m0s".
+func ago(t, now time.Time) string {
+	switch {
+	case t.IsZero():
+		return "-"
+	case t.After(now):
+		return "in " + t.Sub(now).Round(time.Second).String()
+	}
+	return now.Sub(t).Round(time.Second).String() + " ago"
+}
+
+// sourceStatuses returns the state of cfg's sources and where it was read.
+func sourceStatuses(ctx context.Context, cfg *config.Config) ([]sourceStatus, string, error) {
+	if _, err := os.Stat(cfg.Database); errors.Is(err, fs.ErrNotExist) {
+		return statusesOf(cfg, nil), "the config (no database yet at " + cfg.Database + ")", nil
+	}
+	store, err := storage.Open(cfg.Database, storage.Options{LockTimeout: 200 * time.Millisecond})
+	if errors.Is(err, storage.ErrLocked) {
+		url := "http://" + localAddr(cfg.Listen) + "/status.json"
+		list, err := daemonStatus(ctx, url)
+		if err != nil {
+			return nil, "", fmt.Errorf("a daemon holds %s, but its status is unavailable: %w", cfg.Database, err)
+		}
+		return list, "the running daemon, " + url, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer store.Close()
+	states, err := store.States(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return statusesOf(cfg, states), "the database " + cfg.Database, nil
+}
+
+// statusesOf is the status of cfg's sources from the states stored.
+func statusesOf(cfg *config.Config, states map[string]aggregator.SourceState) []sourceStatus {
+	now := time.Now()
+	blocked := make(map[string]time.Time) // host → end of its Retry-After
+	for _, st := range states {
+		if st.RetryAfterHost != "" && st.RetryAfter.After(now) && st.RetryAfter.After(blocked[st.RetryAfterHost]) {
+			blocked[st.RetryAfterHost] = st.RetryAfter
+		}
+	}
+	list := make([]sourceStatus, 0, len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		st := forOwnURL(states[src.Name], src.URL)
+		list = append(list, statusOf(src, st, blocked[fetch.Host(fetchURL(src, st))]))
+	}
+	return list
+}
+
+// localAddr is where this host reaches a daemon listening on listen.
+func localAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// daemonStatus reads the daemon's /status.json at url.
+func daemonStatus(ctx context.Context, url string) ([]sourceStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var doc struct {
+		Sources []sourceStatus `json:"sources"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return doc.Sources, nil
+}
+
+// isTerminal reports whether w is a terminal, for the progress bar.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress prints the result of each source of a pass and, on a terminal,
+// a bar below them.
+type progress struct {
+	w           io.Writer
+	tty         bool
+	done, total int
+}
+
+// report prints the lines of a source done, and redraws the bar.
+func (p *progress) report(lines string) {
+	p.done++
+	if !p.tty {
+		fmt.Fprint(p.w, lines)
+		return
+	}
+	const width = 30
+	n := width * p.done / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r\033[K%s[%s%s] %d/%d sources", lines, strings.Repeat("#", n), strings.Repeat(".", width-n), p.done, p.total)
+}
+
+// finish erases the bar.
+func (p *progress) finish() {
+	if p.tty && p.done > 0 {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// passSummary counts the outcomes of a pass.
+type passSummary struct {
+	sources, changed, unchanged, notModified, failed, waiting int
+	newItems, updatedItems                                    int
+}
+
+func (s *passSummary) add(o outcome) {
+	s.sources++
+	switch {
+	case o.waiting != nil:
+		s.waiting++
+	case o.err != nil:
+		s.failed++
+	case o.notModified:
+		s.notModified++
+	case o.changed():
+		s.changed++
+	default:
+		s.unchanged++
+	}
+	s.newItems += o.saved.New
+	s.updatedItems += o.saved.Updated
+}
+
+func (s passSummary) String() string {
+	noun := "sources"
+	if s.sources == 1 {
+		noun = "source"
+	}
+	return fmt.Sprintf("%d %s: %d changed (%d new items, %d updated), %d unchanged, %d not modified, %d failed, %d waiting",
+		s.sources, noun, s.changed, s.newItems, s.updatedItems, s.unchanged, s.notModified, s.failed, s.waiting)
+}
