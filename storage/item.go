@@ -102,9 +102,8 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		hashes[i] = contentHash(it)
 	}
 	now := s.now().UTC()
-	// Batch may run the function twice (when another in the batch fails):
-	// it starts from scratch each time.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	// The function may run twice (see write): it starts from scratch.
+	err := s.write(func(tx *bolt.Tx) error {
 		res = SaveResult{}
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {

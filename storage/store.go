@@ -63,6 +63,11 @@ type Options struct {
 	// an item changed is judged on the item as the feed gave it, before
 	// Prepare.
 	Prepare func(*aggregator.Item)
+
+	// BatchDelay is how long a save waits for concurrent saves to share
+	// its commit, and so its fsync: 0 → 2ms; negative → every save commits
+	// alone (for tests that count time exactly).
+	BatchDelay time.Duration
 }
 
 // Store is the bbolt database of items and source states. Its methods are
@@ -72,6 +77,7 @@ type Store struct {
 	now     func() time.Time
 	logger  *slog.Logger
 	prepare func(*aggregator.Item)
+	batch   bool // saves share commits (Options.BatchDelay >= 0)
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -101,8 +107,11 @@ func Open(path string, opts Options) (*Store, error) {
 	// Saves of concurrent fetches share a commit, and so an fsync: each
 	// feed's write stays one all-or-nothing function, and a commit holds
 	// whole feeds only. A short delay, since a pass's saves come in bursts.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare}
+	if opts.BatchDelay == 0 {
+		opts.BatchDelay = 2 * time.Millisecond
+	}
+	db.MaxBatchDelay = max(opts.BatchDelay, 0)
+	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -303,7 +312,7 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {
 			return err
@@ -314,6 +323,16 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 		rec.State = recordState(st)
 		return putSource(tx, src.Name, rec)
 	})
+}
+
+// write runs a save's transaction: in a batch shared with concurrent saves
+// (fn may then run twice, so it must start from scratch each time), or
+// alone.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	if s.batch {
+		return s.db.Batch(fn)
+	}
+	return s.db.Update(fn)
 }
 
 func sourceKey(name string) []byte {

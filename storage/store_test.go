@@ -432,3 +432,31 @@ func TestVerify(t *testing.T) {
 		t.Error("Verify of a database missing an item = nil, want errors")
 	}
 }
+
+// TestConcurrentSavesShareCommits: saves from many goroutines, batched into
+// shared commits, each store their feed whole.
+func TestConcurrentSavesShareCommits(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		src := aggregator.Source{Name: fmt.Sprintf("s%02d", g), URL: "http://x.example/", Sections: []string{"all"}}
+		wg.Go(func() {
+			var items []aggregator.Item
+			for i := range 50 {
+				items = append(items, item(src, fmt.Sprintf("i%02d", i), t0.Add(-time.Duration(i)*time.Minute)))
+			}
+			res, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState { return aggregator.SourceState{} })
+			if err != nil || res.New != 50 {
+				t.Errorf("%s: Save = %+v, %v; want 50 new", src.Name, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(recentIDs(t, s, "all", 10000)); n != 16*50 {
+		t.Errorf("%d items stored, want %d", n, 16*50)
+	}
+	if err := s.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
+}

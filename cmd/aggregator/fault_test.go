@@ -201,7 +201,9 @@ func faultConfig(t *testing.T, extra string) *config.Config {
 
 func openTestApp(t *testing.T, cfg *config.Config, n *pipenet.Net) *app {
 	t.Helper()
-	a, err := openAppWith(context.Background(), cfg, discardLogger(), appOptions{dial: n.Dial})
+	// Saves commit alone: the batch delay of shared commits would move the
+	// bubble's clock, and these tests count time to the millisecond.
+	a, err := openAppWith(context.Background(), cfg, discardLogger(), appOptions{dial: n.Dial, batchDelay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

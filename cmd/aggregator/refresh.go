@@ -57,6 +57,7 @@ type appOptions struct {
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error) // nil → a net.Dialer
 	ignoreRetryAfter bool                                                              // fetch -force
 	metrics          *metrics                                                          // nil → none
+	batchDelay       time.Duration                                                     // storage.Options.BatchDelay
 }
 
 // openApp opens the database and builds the fetcher and the site for cfg.
@@ -66,7 +67,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 
 func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
 	sh := &shared{}
-	store, err := openStore(cfg, logger, sh)
+	store, err := openStore(cfg, logger, sh, opts.batchDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 // openStore opens cfg's database. An item without a link is sanitized
 // against its source's URL in the config in force (sh's current app's,
 // else cfg's) when it is first published.
-func openStore(cfg *config.Config, logger *slog.Logger, sh *shared) (*storage.Store, error) {
+func openStore(cfg *config.Config, logger *slog.Logger, sh *shared, batchDelay time.Duration) (*storage.Store, error) {
 	san := sanitize.New()
 	sourceOf := func(name string) (aggregator.Source, bool) {
 		if a := sh.current.Load(); a != nil {
@@ -90,7 +91,8 @@ func openStore(cfg *config.Config, logger *slog.Logger, sh *shared) (*storage.St
 		return cfg.Source(name)
 	}
 	return storage.Open(cfg.Database, storage.Options{
-		Logger: logger,
+		Logger:     logger,
+		BatchDelay: batchDelay,
 		// Each version of an item is sanitized once, when it is first
 		// published: a pass stores thousands of items, a render shows a few
 		// hundred, and sanitizing costs as much as parsing.
