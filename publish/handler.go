@@ -45,25 +45,22 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 		body, etag = out.gzipped, out.gzipETag
 	}
 	h := w.Header()
-	// RFC 9110 15.4.5: a 304 carries the ETag, Cache-Control and Vary a
-	// 200 would have.
-	h.Set("ETag", etag)
-	h.Set("Last-Modified", out.lastModified.Format(http.TimeFormat))
-	h.Set("Cache-Control", s.cacheControl)
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("X-Content-Type-Options", "nosniff")
+	prepared := out.headers(gzipped, s.cacheControl)
 	if isNotModified(r, etag, out.lastModified) {
+		// RFC 9110 15.4.5: a 304 carries the ETag, Cache-Control and Vary a
+		// 200 would have.
+		for _, k := range notModifiedHeaders {
+			h[k] = prepared[k]
+		}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", out.contentType)
-	if out.csp != "" {
-		h.Set("Content-Security-Policy", out.csp)
+	// The prepared values are shared by every request: copied by
+	// reference, never appended to (their capacity is their length, so an
+	// Add by anyone would copy).
+	for k, v := range prepared {
+		h[k] = v
 	}
-	if gzipped {
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +94,49 @@ type output struct {
 	etag         string // strong ETag of body
 	gzipETag     string // strong ETag of gzipped
 	lastModified time.Time
+
+	// The response headers of each variant, built once: a request copies
+	// them rather than formatting them again.
+	headersOnce           sync.Once
+	plainHeaders, gzHeads http.Header
 }
+
+// headers returns the response headers of a 200 of out's plain or gzip
+// variant. cacheControl must be the same at every call: the headers are
+// built at the first.
+func (out *output) headers(gzipped bool, cacheControl string) http.Header {
+	out.headersOnce.Do(func() {
+		build := func(etag string, body []byte, encoding string) http.Header {
+			h := http.Header{
+				"Etag":                   {etag},
+				"Last-Modified":          {out.lastModified.Format(http.TimeFormat)},
+				"Cache-Control":          {cacheControl},
+				"Vary":                   {"Accept-Encoding"},
+				"X-Content-Type-Options": {"nosniff"},
+				"Content-Type":           {out.contentType},
+				"Content-Length":         {strconv.Itoa(len(body))},
+			}
+			if out.csp != "" {
+				h["Content-Security-Policy"] = []string{out.csp}
+			}
+			if encoding != "" {
+				h["Content-Encoding"] = []string{encoding}
+			}
+			return h
+		}
+		out.plainHeaders = build(out.etag, out.body, "")
+		out.gzHeads = build(out.gzipETag, out.gzipped, "gzip")
+	})
+	if gzipped {
+		return out.gzHeads
+	}
+	return out.plainHeaders
+}
+
+// notModifiedHeaders are the headers a 304 carries (RFC 9110 15.4.5: those
+// a 200 would have that describe the representation's validators and
+// caching).
+var notModifiedHeaders = []string{"Etag", "Last-Modified", "Cache-Control", "Vary", "X-Content-Type-Options"}
 
 // NewSite returns a Site that reads store. It serves 503 until the first
 // successful Rebuild.

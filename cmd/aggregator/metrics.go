@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +26,12 @@ type metrics struct {
 	fetchBytes    *prometheus.CounterVec // source
 	itemsStored   *prometheus.CounterVec // source, change
 	httpRequests  *prometheus.CounterVec // route, code
-	reloads       *prometheus.CounterVec // result
-	reloadOK      prometheus.Gauge
-	reloadTime    prometheus.Gauge
+	// requestCounters caches httpRequests' counters by route and code: a
+	// label lookup per request costs more than serving a cached feed.
+	requestCounters sync.Map               // requestKey → prometheus.Counter
+	reloads         *prometheus.CounterVec // result
+	reloadOK        prometheus.Gauge
+	reloadTime      prometheus.Gauge
 }
 
 // The values of the result label of aggregator_fetches_total.
@@ -152,8 +156,23 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 		if rec.code == 0 {
 			rec.code = http.StatusOK
 		}
-		m.httpRequests.WithLabelValues(route(r.URL.Path), strconv.Itoa(rec.code)).Inc()
+		m.requestCounter(route(r.URL.Path), rec.code).Inc()
 	})
+}
+
+type requestKey struct {
+	route string
+	code  int
+}
+
+func (m *metrics) requestCounter(route string, code int) prometheus.Counter {
+	k := requestKey{route, code}
+	if c, ok := m.requestCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.httpRequests.WithLabelValues(route, strconv.Itoa(code))
+	m.requestCounters.Store(k, c)
+	return c
 }
 
 // route is the label of path: a fixed route, "/sections/" for any section
