@@ -65,7 +65,7 @@ type Options struct {
 	Prepare func(*aggregator.Item)
 
 	// BatchDelay is how long a save waits for concurrent saves to share
-	// its commit, and so its fsync: 0 → 2ms; negative → every save commits
+	// its commit, and so its fsync: 0 → 10ms; negative → every save commits
 	// alone (for tests that count time exactly).
 	BatchDelay time.Duration
 }
@@ -106,9 +106,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// Saves of concurrent fetches share a commit, and so an fsync: each
 	// feed's write stays one all-or-nothing function, and a commit holds
-	// whole feeds only. A short delay, since a pass's saves come in bursts.
+	// whole feeds only. 10ms (bbolt's default): a pass's saves come in
+	// bursts, and a first pass of 1,000 feeds took 3.6 s with it, 3.9 s
+	// with 2ms, 4.7 s with a commit per save (BenchmarkFirstPass).
 	if opts.BatchDelay == 0 {
-		opts.BatchDelay = 2 * time.Millisecond
+		opts.BatchDelay = 10 * time.Millisecond
 	}
 	db.MaxBatchDelay = max(opts.BatchDelay, 0)
 	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0}
