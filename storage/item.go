@@ -102,6 +102,7 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		hashes[i] = contentHash(it)
 	}
 	now := s.now().UTC()
+	var saved sourceState
 	// The function may run twice (see write): it starts from scratch.
 	err := s.write(func(tx *bolt.Tx) error {
 		res = SaveResult{}
@@ -142,11 +143,13 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 			return err
 		}
 		rec.State = recordState(state(res))
+		saved = rec.State
 		return putSource(tx, src.Name, rec)
 	})
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
 	}
+	s.stateSaved(src.Name, saved)
 	return res, nil
 }
 

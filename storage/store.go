@@ -26,8 +26,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -78,6 +80,12 @@ type Store struct {
 	logger  *slog.Logger
 	prepare func(*aggregator.Item)
 	batch   bool // saves share commits (Options.BatchDelay >= 0)
+
+	// states mirrors the state of every source record, so that States, read
+	// by every render and scrape, does not decode thousands of records. It
+	// is written after each commit that changes a state.
+	statesMu sync.RWMutex
+	states   map[string]aggregator.SourceState
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -115,6 +123,10 @@ func Open(path string, opts Options) (*Store, error) {
 	db.MaxBatchDelay = max(opts.BatchDelay, 0)
 	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0}
 	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := s.loadStates(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -272,19 +284,13 @@ func (s *Store) State(ctx context.Context, name string) (aggregator.SourceState,
 	if err := ctx.Err(); err != nil {
 		return aggregator.SourceState{}, err
 	}
-	var st aggregator.SourceState
-	err := s.db.View(func(tx *bolt.Tx) error {
-		rec, ok, err := getSource(tx, name)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("source %q: %w", name, aggregator.ErrNotFound)
-		}
-		st = rec.state(name)
-		return nil
-	})
-	return st, err
+	s.statesMu.RLock()
+	defer s.statesMu.RUnlock()
+	st, ok := s.states[name]
+	if !ok {
+		return aggregator.SourceState{}, fmt.Errorf("source %q: %w", name, aggregator.ErrNotFound)
+	}
+	return st, nil
 }
 
 // States returns the state of every source the store knows, keyed by name,
@@ -293,6 +299,13 @@ func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	s.statesMu.RLock()
+	defer s.statesMu.RUnlock()
+	return maps.Clone(s.states), nil
+}
+
+// loadStates reads every source's state into s.states.
+func (s *Store) loadStates() error {
 	states := make(map[string]aggregator.SourceState)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
@@ -304,7 +317,20 @@ func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, 
 			return nil
 		})
 	})
-	return states, err
+	if err != nil {
+		return err
+	}
+	s.statesMu.Lock()
+	s.states = states
+	s.statesMu.Unlock()
+	return nil
+}
+
+// stateSaved records in s.states a state just committed.
+func (s *Store) stateSaved(name string, st sourceState) {
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	s.states[name] = sourceRecord{State: st}.state(name)
 }
 
 // SaveState records a fetch that brought no items to store (not modified, or
@@ -314,7 +340,7 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.write(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {
 			return err
@@ -325,6 +351,10 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 		rec.State = recordState(st)
 		return putSource(tx, src.Name, rec)
 	})
+	if err == nil {
+		s.stateSaved(src.Name, recordState(st))
+	}
+	return err
 }
 
 // write runs a save's transaction: in a batch shared with concurrent saves

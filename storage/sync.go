@@ -28,7 +28,7 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 			used[sec] = true
 		}
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		var stored []string
 		err := tx.Bucket(bucketSources).ForEach(func(k, _ []byte) error {
 			stored = append(stored, string(k))
@@ -52,6 +52,11 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 		}
 		return dropUnusedSections(tx, used)
 	})
+	if err != nil {
+		return err
+	}
+	// New sources have a state now, if an empty one.
+	return s.loadStates()
 }
 
 func (s *Store) unconfigure(tx *bolt.Tx, name string) error {
