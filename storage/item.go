@@ -103,6 +103,8 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 	}
 	now := s.now().UTC()
 	var saved sourceState
+	s.flushMu.RLock()
+	defer s.flushMu.RUnlock()
 	// The function may run twice (see write): it starts from scratch.
 	err := s.write(func(tx *bolt.Tx) error {
 		res = SaveResult{}

@@ -86,6 +86,18 @@ type Store struct {
 	// is written after each commit that changes a state.
 	statesMu sync.RWMutex
 	states   map[string]aggregator.SourceState
+	// dirty holds the states SaveState recorded that FlushStates has not
+	// yet written.
+	dirty map[string]pendingState
+	// flushMu keeps FlushStates from running between a Save's commit and
+	// its update of states, when it could not tell its pending state is
+	// older: Saves hold it shared, FlushStates alone.
+	flushMu sync.RWMutex
+}
+
+type pendingState struct {
+	state    sourceState
+	sections []string // for a source the database has no record of yet
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -152,9 +164,10 @@ func (s *Store) init() error {
 	})
 }
 
-// Close closes the database. It waits for transactions in progress.
+// Close writes the states waiting for FlushStates and closes the database.
+// It waits for transactions in progress.
 func (s *Store) Close() error {
-	return s.db.Close()
+	return errors.Join(s.FlushStates(context.Background()), s.db.Close())
 }
 
 // Path is the database file's path.
@@ -326,35 +339,92 @@ func (s *Store) loadStates() error {
 	return nil
 }
 
-// stateSaved records in s.states a state just committed.
+// superseded reports whether the state of name is no longer p's.
+func (s *Store) superseded(name string, p pendingState) bool {
+	s.statesMu.RLock()
+	defer s.statesMu.RUnlock()
+	return s.states[name] != sourceRecord{State: p.state}.state(name)
+}
+
+// stateSaved records in s.states a state just committed: it supersedes
+// any the source had waiting for FlushStates.
 func (s *Store) stateSaved(name string, st sourceState) {
 	s.statesMu.Lock()
 	defer s.statesMu.Unlock()
 	s.states[name] = sourceRecord{State: st}.state(name)
+	delete(s.dirty, name)
 }
 
 // SaveState records a fetch that brought no items to store (not modified, or
-// failed), leaving the source's items alone. Concurrent calls share a
-// commit.
+// failed), leaving the source's items alone. The state is visible to State
+// and States at once, and written to the database by the next FlushStates
+// (or Close), all in one commit: a pass of a thousand unchanged sources
+// costs one fsync, not a thousand. A crash before then forgets only that
+// those sources were tried, so they are tried again.
 func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggregator.SourceState) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.write(func(tx *bolt.Tx) error {
-		rec, ok, err := getSource(tx, src.Name)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			rec.Sections = src.Sections
-		}
-		rec.State = recordState(st)
-		return putSource(tx, src.Name, rec)
-	})
-	if err == nil {
-		s.stateSaved(src.Name, recordState(st))
+	rs := recordState(st)
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	s.states[src.Name] = sourceRecord{State: rs}.state(src.Name)
+	if s.dirty == nil {
+		s.dirty = make(map[string]pendingState)
 	}
-	return err
+	s.dirty[src.Name] = pendingState{state: rs, sections: src.Sections}
+	return nil
+}
+
+// FlushStates writes the states SaveState recorded since the last flush, in
+// one transaction.
+func (s *Store) FlushStates(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.statesMu.Lock()
+	pending := s.dirty
+	s.dirty = nil
+	s.statesMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for name, p := range pending {
+			if s.superseded(name, p) {
+				continue // a Save committed a newer state meanwhile
+			}
+			rec, ok, err := getSource(tx, name)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				rec.Sections = p.sections
+			}
+			rec.State = p.state
+			if err := putSource(tx, name, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Keep them for the next flush, unless recorded anew since.
+		s.statesMu.Lock()
+		if s.dirty == nil {
+			s.dirty = make(map[string]pendingState)
+		}
+		for name, p := range pending {
+			if _, newer := s.dirty[name]; !newer {
+				s.dirty[name] = p
+			}
+		}
+		s.statesMu.Unlock()
+		return fmt.Errorf("write source states: %w", err)
+	}
+	return nil
 }
 
 // write runs a save's transaction: in a batch shared with concurrent saves

@@ -460,3 +460,40 @@ func TestConcurrentSavesShareCommits(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSaveStateFlushedInOneCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	c := &clock{t: t0}
+	s, err := Open(path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, s, blog, item(blog, "b1", t0))
+	for _, src := range []aggregator.Source{blog, news} {
+		if err := s.SaveState(ctx, src, aggregator.SourceState{Name: src.Name, LastResult: "not modified"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Visible at once.
+	if st, err := s.State(ctx, "news"); err != nil || st.LastResult != "not modified" {
+		t.Errorf("State before flush = %+v, %v", st, err)
+	}
+	// A Save after a SaveState wins, and the flush does not undo it.
+	save(t, s, blog, item(blog, "b2", t0))
+	if err := s.FlushStates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, c)
+	states, _ := s.States(ctx)
+	if got := states["news"].LastResult; got != "not modified" {
+		t.Errorf("news after reopen: %q, want the flushed state", got)
+	}
+	if got := states["blog"].LastResult; got != "new 1" {
+		t.Errorf("blog after reopen: %q, want the state of the later Save", got)
+	}
+}

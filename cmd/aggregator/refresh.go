@@ -311,6 +311,10 @@ func (a *app) runPass(ctx context.Context, sources []aggregator.Source, tick tim
 			report(o)
 		}
 	})
+	// The states of sources that brought nothing new, in one commit.
+	if err := a.store.FlushStates(context.WithoutCancel(ctx)); err != nil {
+		dbErr = errors.Join(dbErr, err)
+	}
 	a.logger.Info("fetch pass done", "sources", len(sources), "changed", changed, "failed", failed,
 		"waiting", waiting, "took", a.now().Sub(tick).Round(time.Millisecond))
 	if err := ctx.Err(); err != nil {
