@@ -273,6 +273,18 @@ func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (ch
 	return false, true, nil
 }
 
+// encode returns r as stored. json.Marshal would escape every < and > of
+// the HTML content as \u003c: a quarter more bytes on disk, for nothing.
+func (r itemRecord) encode() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // with returns r with the content of it: what Prepare may change.
 func (r itemRecord) with(it aggregator.Item) itemRecord {
 	r.Title, r.Link, r.Content, r.Summary, r.Author = it.Title, it.Link, it.Content, it.Summary, it.Author
@@ -299,7 +311,7 @@ func newRecord(it aggregator.Item, hash []byte) itemRecord {
 }
 
 func (w *indexWriter) putRecord(key []byte, rec itemRecord) error {
-	v, err := json.Marshal(rec)
+	v, err := rec.encode()
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func (s *Store) prepareSelected(sel *selection) error {
 			if v == nil || json.Unmarshal(v, &stored) != nil || !bytes.Equal(stored.Hash, rec.Hash) {
 				continue // pruned or changed since: the new version gets its turn
 			}
-			b, err := json.Marshal(rec)
+			b, err := rec.encode()
 			if err != nil {
 				return err
 			}
