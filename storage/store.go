@@ -66,6 +66,11 @@ type Options struct {
 	// Prepare.
 	Prepare func(*aggregator.Item)
 
+	// MaxSize caps the database file, a guard for the disk: a write that
+	// would grow the file past it fails, and what was stored stays. 0 is
+	// no cap.
+	MaxSize int64
+
 	// BatchDelay is how long a save waits for concurrent saves to share
 	// its commit, and so its fsync: 0 → 10ms; negative → every save commits
 	// alone (for tests that count time exactly).
@@ -117,7 +122,7 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, MaxSize: int(opts.MaxSize)})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open database %s: %w", path, ErrLocked)
 	}

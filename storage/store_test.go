@@ -497,3 +497,41 @@ func TestSaveStateFlushedInOneCommit(t *testing.T) {
 		t.Errorf("blog after reopen: %q, want the state of the later Save", got)
 	}
 }
+
+// TestWriteFailureLosesNothing: when the disk (here, MaxSize) refuses a
+// feed's write, Save fails whole, the feed's state stays as it was so that
+// the source is fetched again, and everything stored before is still read.
+func TestWriteFailureLosesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	c := &clock{t: t0}
+	s, err := Open(path, Options{Now: c.Now, MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	save(t, s, news, item(news, "n1", t0.Add(-time.Hour)))
+	var big []aggregator.Item
+	for i := range 500 {
+		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
+		it.Content = strings.Repeat("x", 8<<10)
+		big = append(big, it)
+	}
+	_, err = s.Save(ctx, blog, big, func(SaveResult) aggregator.SourceState {
+		return aggregator.SourceState{Name: "blog", ETag: `"new"`}
+	})
+	if err == nil {
+		t.Fatal("Save of 4 MB into a database capped at 1 MiB succeeded")
+	}
+	if st, _ := s.State(ctx, "blog"); st.ETag == `"new"` {
+		t.Error("the failed Save's state was recorded: the source would not be fetched again")
+	}
+	wantIDs(t, s, "", 10, "n1")
+	if err := s.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+	// The next, smaller write goes through.
+	save(t, s, blog, big[:5]...)
+	wantIDs(t, s, "", 3, "b000", "b001", "b002")
+}
