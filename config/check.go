@@ -51,6 +51,7 @@ func (ck *checker) build(r *raw) *Config {
 		Listen:      ck.listen(r.Listen),
 		Database:    ck.database(r.Database),
 		DatabaseSet: r.Database != "",
+		DatabaseMax: ck.size("database_max_size", r.DBMaxSize, 0),
 		Schedule:    cmp.Or(r.Schedule, defaultSchedule),
 		Fetch: Fetch{
 			Timeout:     ck.duration("fetch.timeout", r.Fetch.Timeout, defaultTimeout, false),

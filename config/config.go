@@ -25,6 +25,7 @@ type Config struct {
 	Listen      string // host:port to serve on; default "127.0.0.1:8080"
 	Database    string // absolute path of the bbolt file; default "aggregator.db" beside the config file
 	DatabaseSet bool   // whether the file names the database, rather than leaving Database the default
+	DatabaseMax int64  // largest the database file may grow, a guard for the disk; 0, the default, is no limit
 	Schedule    string // cron spec of the fetch pass; default "@every 15m"
 	Fetch       Fetch
 	Publish     Publish

@@ -22,6 +22,7 @@ type raw struct {
 	BaseURL     string                `yaml:"base_url"`
 	Listen      string                `yaml:"listen"`
 	Database    string                `yaml:"database"`
+	DBMaxSize   string                `yaml:"database_max_size"`
 	Schedule    string                `yaml:"schedule"`
 	Fetch       rawFetch              `yaml:"fetch"`
 	Publish     rawPublish            `yaml:"publish"`

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -231,4 +232,46 @@ func loadConfig(t *testing.T, path string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestDiskFullDuringPass: when the database cannot grow (database_max_size
+// stands in for a full disk), the feed that hit it fails with the reason,
+// the other sources are stored, the failing one is tried again on the next
+// pass rather than marked done, and the database stays whole.
+func TestDiskFullDuringPass(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	var big strings.Builder
+	big.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title><link>http://big.example/</link><description>d</description>`)
+	for i := range 300 {
+		fmt.Fprintf(&big, "<item><title>%d</title><guid>big-%d</guid><description>%s</description></item>", i, i, strings.Repeat("word ", 2000))
+	}
+	big.WriteString("</channel></rss>")
+	src.set("/news.rss", []byte(big.String()))
+	dir := t.TempDir()
+	configPath := writeConfig(t, dir, freeAddr(t), src.URL)
+	cfg, _ := os.ReadFile(configPath)
+	os.WriteFile(configPath, append([]byte("database_max_size: 1MiB\n"), cfg...), 0o644)
+
+	for pass, blog := range []string{"blog: new 2", "blog: not modified"} {
+		// The pass goes on, but fetch exits 1: the database failed.
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{"fetch", "-config", configPath}, &stdout, &stderr); code != exitFail {
+			t.Errorf("pass %d: fetch exited %d, want %d", pass+1, code, exitFail)
+		}
+		out := stdout.String()
+		wantLines(t, out, blog)
+		// Tried again on the second pass, not "not modified".
+		if !strings.Contains(out, "news: error: database: ") || !strings.Contains(out, "maximum size") {
+			t.Errorf("pass %d: fetch output %q, want news failing on the database's maximum size", pass+1, out)
+		}
+	}
+	store, err := storage.Open(loadConfig(t, configPath).Database, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Verify(context.Background()); err != nil {
+		t.Error(err)
+	}
 }

@@ -93,6 +93,7 @@ func openStore(cfg *config.Config, logger *slog.Logger, sh *shared, batchDelay t
 	return storage.Open(cfg.Database, storage.Options{
 		Logger:     logger,
 		BatchDelay: batchDelay,
+		MaxSize:    cfg.DatabaseMax,
 		// Each version of an item is sanitized once, when it is first
 		// published: a pass stores thousands of items, a render shows a few
 		// hundred, and sanitizing costs as much as parsing.
