@@ -386,12 +386,16 @@ func errorList(errs []*config.Error) string {
 func TestLoadItemKeys(t *testing.T) {
 	t.Parallel()
 	cfg := mustLoad(t, `publish: {per_source: 5, max_age: 30d}
+database_max_size: 1MiB
 sources:
   - url: https://a.example/feed
     identity: link
     dedup: false
   - url: https://b.example/feed
 `)
+	if cfg.DatabaseMax != 1<<20 {
+		t.Errorf("DatabaseMax = %d, want 1 MiB", cfg.DatabaseMax)
+	}
 	if cfg.Publish.PerSource != 5 || cfg.Publish.MaxAge != 30*24*time.Hour {
 		t.Errorf("Publish = %+v, want per_source 5 and max_age 720h", cfg.Publish)
 	}
