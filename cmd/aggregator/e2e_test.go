@@ -372,3 +372,47 @@ func TestOddPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowClients: clients that open connections and trickle or stall
+// their request headers neither keep others from being served nor hold
+// their connections past the header timeout.
+func TestSlowClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the server's header timeout")
+	}
+	t.Parallel()
+	src := newSourceServer(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	d := startServe(t, writeConfig(t, dir, addr, src.URL))
+	defer d.stop(t)
+	waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 3 })
+
+	var slow []net.Conn
+	for range 100 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("GET /feed.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, c)
+	}
+	// Others are served meanwhile.
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + addr + "/feed.atom")
+	if err != nil {
+		t.Fatalf("with 100 stalled clients: %v", err)
+	}
+	resp.Body.Close()
+	// The stalled ones are cut off after the header timeout (10 s).
+	for _, c := range slow {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("stalled connection not closed by the server: %v", err)
+		}
+	}
+}
