@@ -19,7 +19,8 @@ var trackingParams = map[string]bool{
 // of one article share: scheme and host lower-cased, the default port, an
 // empty path and the fragment dropped, utm_* and other tracking parameters
 // removed, and the remaining query parameters sorted. It returns "" for a
-// link that is empty, relative or not http(s), which matches nothing.
+// link that is empty, relative, not http(s) or has a query that does not
+// parse, which matches nothing.
 func CanonicalLink(link string) string {
 	u, err := url.Parse(strings.TrimSpace(link))
 	if err != nil || u.Host == "" || u.Opaque != "" {
@@ -50,14 +51,15 @@ func CanonicalLink(link string) string {
 	}
 	if u.RawQuery != "" {
 		q, err := url.ParseQuery(u.RawQuery)
-		if err == nil {
-			for k := range q {
-				if lk := strings.ToLower(k); strings.HasPrefix(lk, "utm_") || trackingParams[lk] {
-					delete(q, k)
-				}
-			}
-			u.RawQuery = q.Encode()
+		if err != nil {
+			return "" // a broken query matches nothing rather than something by accident
 		}
+		for k := range q {
+			if lk := strings.ToLower(k); strings.HasPrefix(lk, "utm_") || trackingParams[lk] {
+				delete(q, k)
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	u.ForceQuery = false
 	return u.String()

@@ -23,6 +23,7 @@ func TestCanonicalLink(t *testing.T) {
 		{"not http", "mailto:a@b.example", ""},
 		{"empty", "", ""},
 		{"unparseable", "http://%zz/", ""},
+		{"broken query", "http://a.example/p?x=%zz", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
