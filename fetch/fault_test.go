@@ -378,19 +378,7 @@ func TestTimeouts(t *testing.T) {
 		handler http.HandlerFunc
 		took    time.Duration
 	}{
-		{"trickling body", func(w http.ResponseWriter, r *http.Request) {
-			for _, b := range feed {
-				if _, err := w.Write([]byte{b}); err != nil {
-					return
-				}
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}, 30 * time.Second},
+		{"trickling body", pipenet.Trickle(feed), 30 * time.Second},
 		{"no headers", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():

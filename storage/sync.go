@@ -98,11 +98,7 @@ func (s *Store) configure(tx *bolt.Tx, src aggregator.Source) error {
 		if len(gone) == 0 && len(added) == 0 {
 			return nil
 		}
-		goneIdx, err := existingSections(tx, gone)
-		if err != nil {
-			return err
-		}
-		if err := deleteIndexEntries(tx, src.Name, goneIdx); err != nil {
+		if err := deleteIndexEntries(tx, src.Name, existingSections(tx, gone)); err != nil {
 			return err
 		}
 		addedIdx, err := publicIndexes(tx, added)
@@ -129,14 +125,14 @@ func diff(a, b []string) []string {
 	return out
 }
 
-func existingSections(tx *bolt.Tx, names []string) ([]*bolt.Bucket, error) {
+func existingSections(tx *bolt.Tx, names []string) []*bolt.Bucket {
 	var out []*bolt.Bucket
 	for _, name := range names {
 		if b := tx.Bucket(bucketSections).Bucket([]byte(name)); b != nil {
 			out = append(out, b)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // eachSourceItem calls fn with the index key of every item of the named

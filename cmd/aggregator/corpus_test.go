@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -63,13 +62,5 @@ func (c *corpus) config(t *testing.T, header string) *config.Config {
 		rel, _ := filepath.Rel(corpusDir, c.files[name])
 		fmt.Fprintf(&b, "  - {name: %s, url: %q}\n", name, c.srv.URL+"/corpus/"+filepath.ToSlash(rel))
 	}
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeAndLoadConfig(t, dir, b.String())
 }

@@ -99,19 +99,7 @@ func newFaultServer(t *testing.T) *faultServer {
 				}
 			}
 		}},
-		"trickle.test": {"/": func(w http.ResponseWriter, r *http.Request) {
-			for _, b := range news {
-				if _, err := w.Write([]byte{b}); err != nil {
-					return
-				}
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}},
+		"trickle.test":   {"/": pipenet.Trickle(news)},
 		"truncated.test": {"/": static(fetchData("rss-truncated.xml"), "application/rss+xml")},
 		"html.test":      {"/": static(fetchData("not-a-feed.html"), "text/html")},
 		"charset.test": {
@@ -188,15 +176,7 @@ func faultConfig(t *testing.T, extra string) *config.Config {
 	for _, s := range faultSources {
 		fmt.Fprintf(&b, "  - {name: %s, url: %q}\n", s[0], s[1])
 	}
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeAndLoadConfig(t, dir, b.String())
 }
 
 func openTestApp(t *testing.T, cfg *config.Config, n *pipenet.Net) *app {

@@ -225,6 +225,16 @@ func configAddr(t *testing.T, path string) string {
 	return loadConfig(t, path).Listen
 }
 
+// writeAndLoadConfig writes text as dir/config.yaml and loads it.
+func writeAndLoadConfig(t *testing.T, dir, text string) *config.Config {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(t, path)
+}
+
 func loadConfig(t *testing.T, path string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(path)

@@ -9,7 +9,26 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+	"time"
 )
+
+// Trickle returns a handler that sends body one byte a second, until the
+// client goes away: on a Net inside a synctest bubble the seconds are fake.
+func Trickle(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, b := range body {
+			if _, err := w.Write([]byte{b}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
 
 // Net is an in-memory network of HTTP servers, one per host name: its
 // connections are net.Pipes, so that inside a testing/synctest bubble the
