@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -60,17 +59,18 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	}
 	sel := newSelection(q)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		index := tx.Bucket(bucketByTime)
+		var indexes []*bolt.Bucket
 		if q.Section != "" {
-			index = tx.Bucket(bucketSections).Bucket([]byte(q.Section))
-			if index == nil {
-				return nil
+			if b := tx.Bucket(bucketSections).Bucket([]byte(q.Section)); b != nil {
+				indexes = append(indexes, b)
 			}
+		} else {
+			indexes = allIndexes(tx)
 		}
 		all := tx.Bucket(bucketItems)
-		c := index.Cursor()
+		c := newMergedCursor(indexes)
 		budget := q.Limit + scanBudget
-		for k, _ := c.Last(); k != nil && !sel.full() && budget > 0; k, _ = c.Prev() {
+		for k := c.last(); k != nil && !sel.full() && budget > 0; k = c.prev() {
 			budget--
 			if len(k) != 32 {
 				continue
@@ -83,8 +83,8 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 				s.logger.Error("index entry without item", "key", fmt.Sprintf("%x", k))
 				continue
 			}
-			var rec itemRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeRecord(v)
+			if err != nil {
 				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
 			}
 			sel.offer(bytes.Clone(k[8:]), rec)
@@ -98,6 +98,70 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 		return nil, err
 	}
 	return sel.items(), nil
+}
+
+// allIndexes returns every date index: by_time (the sources in no section)
+// and each section's. Together they list every configured source.
+func allIndexes(tx *bolt.Tx) []*bolt.Bucket {
+	indexes := []*bolt.Bucket{tx.Bucket(bucketByTime)}
+	parent := tx.Bucket(bucketSections)
+	parent.ForEachBucket(func(name []byte) error {
+		indexes = append(indexes, parent.Bucket(name))
+		return nil
+	})
+	return indexes
+}
+
+// mergedCursor walks several date indexes backwards as one, newest key
+// first. A key in several of them (an item of a source in several
+// sections) comes once.
+type mergedCursor struct {
+	cursors []*bolt.Cursor
+	heads   [][]byte // the current key of each cursor; nil when it is done
+}
+
+func newMergedCursor(indexes []*bolt.Bucket) *mergedCursor {
+	m := &mergedCursor{heads: make([][]byte, len(indexes))}
+	for _, b := range indexes {
+		m.cursors = append(m.cursors, b.Cursor())
+	}
+	return m
+}
+
+// last positions every cursor on its newest key and returns the newest.
+func (m *mergedCursor) last() []byte {
+	for i, c := range m.cursors {
+		m.heads[i], _ = c.Last()
+	}
+	return m.max()
+}
+
+// prev moves past the key last returned and returns the next newest.
+func (m *mergedCursor) prev() []byte {
+	top := m.max()
+	if top == nil {
+		return nil
+	}
+	// top stays valid as the cursors move: keys live in the transaction's
+	// pages, which no cursor changes.
+	for i, c := range m.cursors {
+		if m.heads[i] != nil && bytes.Equal(m.heads[i], top) {
+			m.heads[i], _ = c.Prev()
+		}
+	}
+	return m.max()
+}
+
+// max is the greatest current key. There are few indexes (the sections),
+// so a scan of the heads beats a heap.
+func (m *mergedCursor) max() []byte {
+	var top []byte
+	for _, k := range m.heads {
+		if k != nil && (top == nil || bytes.Compare(k, top) > 0) {
+			top = k
+		}
+	}
+	return top
 }
 
 // prepareSelected applies Options.Prepare to the selected items that have
@@ -126,16 +190,14 @@ func (s *Store) prepareSelected(sel *selection) error {
 		all := tx.Bucket(bucketItems)
 		for _, i := range todo {
 			rec, key := sel.recs[i], sel.keys[i]
-			var stored itemRecord
 			v := all.Get(key)
-			if v == nil || json.Unmarshal(v, &stored) != nil || !bytes.Equal(stored.Hash, rec.Hash) {
-				continue // pruned or changed since: the new version gets its turn
+			if v == nil {
+				continue // pruned since
 			}
-			b, err := rec.encode()
-			if err != nil {
-				return err
+			if stored, err := decodeRecord(v); err != nil || !bytes.Equal(stored.Hash, rec.Hash) {
+				continue // changed since: the new version gets its turn
 			}
-			if err := all.Put(key, b); err != nil {
+			if err := all.Put(key, rec.encode()); err != nil {
 				return err
 			}
 		}

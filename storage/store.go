@@ -5,8 +5,8 @@
 //
 //	meta        "schema" → version
 //	sources     name → JSON sourceRecord (state, sections, item count)
-//	items       srcKey(8) ‖ itemKey(16) → JSON itemRecord
-//	by_time     sort(8) ‖ srcKey(8) ‖ itemKey(16) → empty, every configured source
+//	items       srcKey(8) ‖ itemKey(16) → itemRecord (record.go)
+//	by_time     sort(8) ‖ srcKey(8) ‖ itemKey(16) → empty, configured sources in no section
 //	sections/N  same keys as by_time, the sources of section N
 //	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty, for retention
 //	tombstones  srcKey(8) ‖ itemKey(16) → empty, items pruned but still listed
@@ -37,7 +37,9 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-const schemaVersion = "1"
+// schemaVersion 2: by_time lists only the sources in no section (in 1 it
+// listed all), and item records are binary (in 1 JSON, still read).
+const schemaVersion = "2"
 
 var (
 	bucketMeta       = []byte("meta")
@@ -163,10 +165,33 @@ func (s *Store) init() error {
 			return meta.Put([]byte("schema"), []byte(schemaVersion))
 		case schemaVersion:
 			return nil
+		case "1":
+			return migrateFrom1(tx)
 		default:
 			return fmt.Errorf("database schema %q is not %q: it was written by another version", v, schemaVersion)
 		}
 	})
+}
+
+// migrateFrom1 brings a database of schema 1 to 2: the items of sources in
+// sections leave by_time, which the merged feed no longer needs. Records
+// stay JSON until they are stored again.
+func migrateFrom1(tx *bolt.Tx) error {
+	byTime := []*bolt.Bucket{tx.Bucket(bucketByTime)}
+	err := tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+		var rec sourceRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("source %q: corrupt record: %w", k, err)
+		}
+		if rec.Removed || len(rec.Sections) == 0 {
+			return nil
+		}
+		return deleteIndexEntries(tx, string(k), byTime)
+	})
+	if err != nil {
+		return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
+	}
+	return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte(schemaVersion))
 }
 
 // Close writes the states waiting for FlushStates and closes the database.

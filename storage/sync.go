@@ -98,14 +98,21 @@ func (s *Store) configure(tx *bolt.Tx, src aggregator.Source) error {
 		if len(gone) == 0 && len(added) == 0 {
 			return nil
 		}
-		if err := deleteIndexEntries(tx, src.Name, existingSections(tx, gone)); err != nil {
+		goneIdx := existingSections(tx, gone)
+		if len(rec.Sections) == 0 {
+			goneIdx = append(goneIdx, tx.Bucket(bucketByTime))
+		}
+		if err := deleteIndexEntries(tx, src.Name, goneIdx); err != nil {
 			return err
 		}
-		addedIdx, err := publicIndexes(tx, added)
+		addedIdx, err := sectionIndexes(tx, added)
 		if err != nil {
 			return err
 		}
-		if err := addIndexEntries(tx, src.Name, addedIdx[1:]); err != nil {
+		if len(src.Sections) == 0 {
+			addedIdx = append(addedIdx, tx.Bucket(bucketByTime))
+		}
+		if err := addIndexEntries(tx, src.Name, addedIdx); err != nil {
 			return err
 		}
 	}

@@ -55,8 +55,8 @@ func verifyIndexes(tx *bolt.Tx) error {
 	byTime, bySource := tx.Bucket(bucketByTime), tx.Bucket(bucketBySource)
 	sections := tx.Bucket(bucketSections)
 	err = tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
-		var rec itemRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
+		rec, err := decodeRecord(v)
+		if err != nil {
 			fail("item %x: corrupt record: %v", k, err)
 			return nil
 		}
@@ -77,7 +77,7 @@ func verifyIndexes(tx *bolt.Tx) error {
 			return nil
 		}
 		ik := indexKey(rec.Sort, srcKey, itKey)
-		if byTime.Get(ik) == nil {
+		if len(src.Sections) == 0 && byTime.Get(ik) == nil {
 			fail("item %q of %q missing from by_time", rec.ID, rec.SourceID)
 		}
 		for _, sec := range src.Sections {
@@ -109,22 +109,32 @@ func verifyIndexes(tx *bolt.Tx) error {
 	}
 	// Every item has an entry, and every entry an item: with equal numbers,
 	// no item is indexed twice.
-	var total, public int
+	var total int
+	public := make(map[string]int) // items listed per date index; "" is by_time
 	for key, n := range counts {
 		total += n
-		if !sources[key].Removed {
-			public += n
+		src := sources[key]
+		switch {
+		case src.Removed:
+		case len(src.Sections) == 0:
+			public[""] += n
+		default:
+			for _, sec := range src.Sections {
+				public[sec] += n
+			}
 		}
 	}
 	fromIndex := func(k []byte) []byte { return k[8:] }
-	if n := check("by_time", byTime, fromIndex); n != public {
-		fail("by_time has %d entries for %d items", n, public)
+	if n := check("by_time", byTime, fromIndex); n != public[""] {
+		fail("by_time has %d entries for %d items", n, public[""])
 	}
 	if n := check("by_source", bySource, func(k []byte) []byte { return concat(k[:8], k[16:]) }); n != total {
 		fail("by_source has %d entries for %d items", n, total)
 	}
 	err = sections.ForEachBucket(func(name []byte) error {
-		check("section "+string(name), sections.Bucket(name), fromIndex)
+		if n := check("section "+string(name), sections.Bucket(name), fromIndex); n != public[string(name)] {
+			fail("section %q has %d entries for %d items", name, n, public[string(name)])
+		}
 		return nil
 	})
 	if err != nil {

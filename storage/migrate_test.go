@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// testdata/schema1.db was written by the store of schema 1 (JSON records,
+// every configured source in by_time): blog (section go) b1 b2, news
+// (news) n1, loose (no section) l1, two (go and news) t1, and gone (news)
+// g1, dropped from the config. Opening it migrates it in place.
+func TestMigrateFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile("testdata/schema1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, path, &clock{t: t0})
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify after migration: %v", err)
+	}
+	wantIDs(t, s, "", 10, "b1", "n1", "l1", "t1", "b2")
+	wantIDs(t, s, "go", 10, "b1", "t1", "b2")
+	wantIDs(t, s, "news", 10, "n1", "t1")
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("schema")); string(v) != schemaVersion {
+			t.Errorf("schema after migration = %q, want %q", v, schemaVersion)
+		}
+		if n := tx.Bucket(bucketByTime).Stats().KeyN; n != 1 {
+			t.Errorf("by_time holds %d entries after migration, want 1 (l1)", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The old JSON records are read as they are; one that changes is
+	// stored again in the binary form, in its place.
+	b1 := item(blog, "b1", t0.Add(-time.Hour))
+	b1.Title = "edited"
+	if res := save(t, s, blog, b1, item(blog, "b2", t0.Add(-5*time.Hour))); res.Updated != 1 || res.New != 0 {
+		t.Errorf("save of one edited item = %+v, want 1 updated", res)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bucketItems)
+		if v := items.Get(concat(sourceKey("blog"), itemKey("b1"))); len(v) == 0 || v[0] != recordBinary {
+			t.Errorf("edited record starts %q, want the binary form", v[:min(len(v), 1)])
+		}
+		if v := items.Get(concat(sourceKey("blog"), itemKey("b2"))); !bytes.HasPrefix(v, []byte("{")) {
+			t.Errorf("unchanged record rewritten: starts %q", v[:min(len(v), 1)])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, s, "", 10, "b1", "n1", "l1", "t1", "b2")
+	if items, err := s.RecentItems(ctx, "go", 1); err != nil || len(items) != 1 || items[0].Title != "edited" {
+		t.Errorf("newest of go = %+v, %v; want the edited b1", items, err)
+	}
+
+	// gone comes back into the config: into its section, not by_time.
+	gone := aggregator.Source{Name: "gone", URL: "http://gone.example/feed", Sections: []string{"news"}}
+	two := aggregator.Source{Name: "two", URL: "http://two.example/feed", Sections: []string{"go", "news"}}
+	loose := aggregator.Source{Name: "loose", URL: "http://loose.example/feed"}
+	if err := s.SyncSources(ctx, []aggregator.Source{blog, news, loose, two, gone}); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, s, "news", 10, "g1", "n1", "t1")
+	wantIDs(t, s, "", 10, "b1", "g1", "n1", "l1", "t1", "b2")
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}
+
+// A source in no section is listed by by_time alone; moving it into a
+// section and out again moves its entries, and the merged feed lists every
+// item once, whatever sections its source is in.
+func TestSectionlessSources(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	loose := aggregator.Source{Name: "loose", URL: "http://loose.example/feed"}
+	two := aggregator.Source{Name: "two", URL: "http://two.example/feed", Sections: []string{"go", "news"}}
+	step := func(what string, sources ...aggregator.Source) {
+		t.Helper()
+		if err := s.SyncSources(ctx, sources); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if err := s.Verify(ctx); err != nil {
+			t.Fatalf("%s: Verify: %v", what, err)
+		}
+	}
+	step("start", blog, loose, two)
+	save(t, s, blog, item(blog, "b1", t0.Add(-time.Hour)))
+	save(t, s, loose, item(loose, "l1", t0.Add(-2*time.Hour)), item(loose, "l2", t0.Add(-4*time.Hour)))
+	save(t, s, two, item(two, "t1", t0.Add(-3*time.Hour)))
+	wantIDs(t, s, "", 10, "b1", "l1", "t1", "l2")
+	wantIDs(t, s, "go", 10, "b1", "t1")
+	wantIDs(t, s, "news", 10, "t1")
+
+	loose.Sections = []string{"news"}
+	step("loose into news", blog, loose, two)
+	wantIDs(t, s, "", 10, "b1", "l1", "t1", "l2")
+	wantIDs(t, s, "news", 10, "l1", "t1", "l2")
+
+	loose.Sections, two.Sections = nil, nil
+	step("both out of every section", blog, loose, two)
+	wantIDs(t, s, "", 10, "b1", "l1", "t1", "l2")
+	wantIDs(t, s, "news", 10)
+	wantIDs(t, s, "go", 10, "b1")
+
+	step("loose dropped", blog, two)
+	wantIDs(t, s, "", 10, "b1", "t1")
+	save(t, s, two, item(two, "t2", t0.Add(-10*time.Minute)))
+	wantIDs(t, s, "", 3, "t2", "b1", "t1")
+}

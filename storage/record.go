@@ -1,0 +1,219 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/planetgo/aggregator"
+)
+
+// Item records are stored in a compact binary form: a format byte, then the
+// fields of itemRecord in a fixed order, strings as a uvarint length and
+// their bytes. Encoding them as JSON cost a twentieth of a first pass's CPU
+// and a fifth more bytes on disk (every quote of the HTML escaped).
+// Databases written before the binary form hold JSON records, which start
+// with '{'; decodeRecord reads both, and a record is rewritten in the
+// binary form whenever it is stored again.
+const recordBinary byte = 1
+
+// encode returns r as stored: the format byte, the hash (first, so that
+// storedHash need not read the rest), the strings, categories,
+// enclosures, dates, sort value and prepared flag.
+func (r itemRecord) encode() []byte {
+	n := 64 + len(r.ID) + len(r.SourceID) + len(r.Title) + len(r.Link) + len(r.Content) +
+		len(r.Summary) + len(r.Author) + len(r.Canon) + len(r.Hash)
+	for _, c := range r.Categories {
+		n += 2 + len(c)
+	}
+	for _, e := range r.Enclosures {
+		n += 12 + len(e.URL) + len(e.Type)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, recordBinary)
+	b = appendString(b, string(r.Hash)) // first, for storedHash
+	for _, s := range []string{r.ID, r.SourceID, r.Title, r.Link, r.Content, r.Summary, r.Author, r.Canon} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Categories)))
+	for _, c := range r.Categories {
+		b = appendString(b, c)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Enclosures)))
+	for _, e := range r.Enclosures {
+		b = appendString(b, e.URL)
+		b = appendString(b, e.Type)
+		b = binary.AppendVarint(b, e.Length)
+	}
+	for _, t := range []time.Time{r.Published, r.Updated, r.FirstSeen} {
+		b = appendTime(b, t)
+	}
+	b = binary.AppendUvarint(b, r.Sort)
+	prepared := byte(0)
+	if r.Prepared {
+		prepared = 1
+	}
+	return append(b, prepared)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendTime writes the zero time as a single 0, any other as 1, its Unix
+// seconds and nanoseconds: every year a feed can state survives the trip.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+var errTruncated = errors.New("record truncated")
+
+// decodeRecord reads a stored item record, binary or (from older
+// databases) JSON. It returns an error, never panics, on bytes that are not
+// a record.
+func decodeRecord(v []byte) (itemRecord, error) {
+	var r itemRecord
+	if len(v) > 0 && v[0] == '{' {
+		err := json.Unmarshal(v, &r)
+		return r, err
+	}
+	if len(v) == 0 || v[0] != recordBinary {
+		return r, errors.New("unknown record format")
+	}
+	d := decoder{b: v[1:]}
+	if h := d.string(); h != "" {
+		r.Hash = []byte(h)
+	}
+	for _, s := range []*string{&r.ID, &r.SourceID, &r.Title, &r.Link, &r.Content, &r.Summary, &r.Author, &r.Canon} {
+		*s = d.string()
+	}
+	if n := d.count(1); n > 0 {
+		r.Categories = make([]string, n)
+		for i := range r.Categories {
+			r.Categories[i] = d.string()
+		}
+	}
+	if n := d.count(3); n > 0 {
+		r.Enclosures = make([]aggregator.Enclosure, n)
+		for i := range r.Enclosures {
+			e := &r.Enclosures[i]
+			e.URL, e.Type, e.Length = d.string(), d.string(), d.varint()
+		}
+	}
+	for _, t := range []*time.Time{&r.Published, &r.Updated, &r.FirstSeen} {
+		*t = d.time()
+	}
+	r.Sort = d.uvarint()
+	r.Prepared = d.byte() == 1
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes after the record", len(d.b))
+	}
+	return r, d.err
+}
+
+// storedHash returns the content hash of a stored record, reading no more
+// of a binary one than the hash.
+func storedHash(v []byte) ([]byte, error) {
+	if len(v) > 0 && v[0] == recordBinary {
+		d := decoder{b: v[1:]}
+		n := d.uvarint()
+		if d.err != nil || n > uint64(len(d.b)) {
+			return nil, errTruncated
+		}
+		return d.b[:n], nil
+	}
+	r, err := decodeRecord(v)
+	return r.Hash, err
+}
+
+// decoder reads the binary record form. After its first error it reads
+// zero values and keeps the error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) varint() int64 {
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+// count reads a number of elements each at least min bytes long, refusing
+// one the rest of the record cannot hold.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min) {
+		d.fail(errTruncated)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	switch d.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+		sec, nsec := d.varint(), d.uvarint()
+		if nsec >= 1e9 || sec < math.MinInt64/2 || sec > math.MaxInt64/2 {
+			d.fail(errors.New("bad time"))
+			return time.Time{}
+		}
+		return time.Unix(sec, int64(nsec)).UTC()
+	default:
+		d.fail(errors.New("bad time"))
+		return time.Time{}
+	}
+}
