@@ -77,6 +77,11 @@ type Options struct {
 	// its commit, and so its fsync: 0 → 10ms; negative → every save commits
 	// alone (for tests that count time exactly).
 	BatchDelay time.Duration
+
+	// MapRelease is how often writes hand the database pages mapped into
+	// memory back to the page cache (see mapped.go): 0 → 1s; negative →
+	// never.
+	MapRelease time.Duration
 }
 
 // Store is the bbolt database of items and source states. Its methods are
@@ -100,6 +105,11 @@ type Store struct {
 	// its update of states, when it could not tell its pending state is
 	// older: Saves hold it shared, FlushStates alone.
 	flushMu sync.RWMutex
+
+	// mapRelease is Options.MapRelease; lastRelease, written only inside
+	// write transactions, when the mapped pages were last released.
+	mapRelease  time.Duration
+	lastRelease time.Time
 }
 
 type pendingState struct {
@@ -140,7 +150,10 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.BatchDelay = 10 * time.Millisecond
 	}
 	db.MaxBatchDelay = max(opts.BatchDelay, 0)
-	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0}
+	if opts.MapRelease == 0 {
+		opts.MapRelease = defaultMapRelease
+	}
+	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0, mapRelease: opts.MapRelease}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -422,6 +435,7 @@ func (s *Store) FlushStates(ctx context.Context) error {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		defer s.maybeReleaseMapped(tx)
 		for name, p := range pending {
 			if s.superseded(name, p) {
 				continue // a Save committed a newer state meanwhile
@@ -461,10 +475,17 @@ func (s *Store) FlushStates(ctx context.Context) error {
 // (fn may then run twice, so it must start from scratch each time), or
 // alone.
 func (s *Store) write(fn func(*bolt.Tx) error) error {
-	if s.batch {
-		return s.db.Batch(fn)
+	do := func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		s.maybeReleaseMapped(tx)
+		return nil
 	}
-	return s.db.Update(fn)
+	if s.batch {
+		return s.db.Batch(do)
+	}
+	return s.db.Update(do)
 }
 
 func sourceKey(name string) []byte {
