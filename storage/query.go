@@ -94,9 +94,7 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.prepareSelected(sel); err != nil {
-		return nil, err
-	}
+	s.prepareSelected(sel)
 	return sel.items(), nil
 }
 
@@ -167,9 +165,10 @@ func (m *mergedCursor) max() []byte {
 // prepareSelected applies Options.Prepare to the selected items that have
 // not had it, outside any transaction, then stores the results, so that it
 // runs once per version of an item, and only for items that are published.
-func (s *Store) prepareSelected(sel *selection) error {
+// A failure to store them is logged, not returned.
+func (s *Store) prepareSelected(sel *selection) {
 	if s.prepare == nil {
-		return nil
+		return
 	}
 	var todo []int
 	for i, rec := range sel.recs {
@@ -178,7 +177,7 @@ func (s *Store) prepareSelected(sel *selection) error {
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return
 	}
 	for _, i := range todo {
 		it := sel.recs[i].item()
@@ -204,9 +203,11 @@ func (s *Store) prepareSelected(sel *selection) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store prepared items: %w", err)
+		// The prepared items are published all the same; they are prepared
+		// again until a store succeeds. A full disk must not stop the
+		// outputs.
+		s.logger.Warn("store prepared items", "items", len(todo), "err", err)
 	}
-	return nil
 }
 
 // selection gathers a query's items as the walk offers them, newest first.

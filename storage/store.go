@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -134,11 +135,20 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 	}
+	if err := checkTruncated(path); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	_, statErr := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, MaxSize: int(opts.MaxSize)})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open database %s: %w", path, ErrLocked)
 	}
 	if err != nil {
+		if errors.Is(statErr, fs.ErrNotExist) {
+			// Creating it failed (a full disk): leave no half-written file
+			// for the next start to trip on.
+			os.Remove(path)
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	// Saves of concurrent fetches share a commit, and so an fsync: each

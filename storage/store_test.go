@@ -535,3 +535,45 @@ func TestWriteFailureLosesNothing(t *testing.T) {
 	save(t, s, blog, big[:5]...)
 	wantIDs(t, s, "", 3, "b000", "b001", "b002")
 }
+
+// A failure to store the prepared items (a full disk) does not stop the
+// outputs: Items returns them prepared all the same, and prepares them
+// again next time.
+func TestPreparedItemsPublishedWhenStoreFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clock{t: t0}
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, MaxSize: 1 << 20, Prepare: func(it *aggregator.Item) {
+		it.Content = "prepared: " + it.Content
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stored := 0
+	for i := 0; ; i++ {
+		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
+		it.Content = strings.Repeat("x", 8<<10)
+		if _, err := s.Save(ctx, blog, []aggregator.Item{it}, func(SaveResult) aggregator.SourceState { return aggregator.SourceState{} }); err != nil {
+			break
+		}
+		stored++
+	}
+	if stored < 50 {
+		t.Fatalf("only %d items fit in 1 MiB", stored)
+	}
+	for range 2 {
+		items, err := s.Items(ctx, Query{Limit: 50})
+		if err != nil {
+			t.Fatalf("Items on a full database: %v", err)
+		}
+		if len(items) != 50 {
+			t.Fatalf("Items returned %d, want 50", len(items))
+		}
+		for _, it := range items {
+			if !strings.HasPrefix(it.Content, "prepared: x") {
+				t.Fatalf("item %s published unprepared: %.20q", it.ID, it.Content)
+			}
+		}
+	}
+}

@@ -529,6 +529,16 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 	if err != nil {
 		a.logger.Error("store failed", "source", src.Name, "err", err)
 		o.err = &storeError{err}
+		// Shown by the status; the validators stay those of the last fetch
+		// stored, so that the next pass fetches the feed again in full, and
+		// no backoff: the source did nothing wrong.
+		failed := prev
+		failed.LastAttempt = start.UTC()
+		failed.LastError, failed.ErrorKind = o.err.Error(), "database"
+		failed.LastResult = "error: " + o.err.Error() + "; retried next pass"
+		if serr := a.store.SaveState(ctx, src, failed); serr == nil {
+			o.state = failed
+		}
 		return o
 	}
 	o.saved, o.state = saved, st
