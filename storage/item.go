@@ -114,10 +114,7 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		if !ok {
 			rec.Sections = src.Sections
 		}
-		w, err := newIndexWriter(tx, src.Name, rec)
-		if err != nil {
-			return err
-		}
+		w := newIndexWriter(tx, src.Name)
 		seen := make(map[string]bool, len(items))
 		for i, it := range items {
 			k := itemKey(it.ID)
@@ -137,6 +134,7 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 				res.Updated++
 			}
 		}
+		s.catalog.saving(src.Name, rec, w.newest)
 		if err := w.flush(); err != nil {
 			return err
 		}
@@ -154,15 +152,13 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 	return res, nil
 }
 
-// indexWriter writes one source's items and keeps every index in step.
+// indexWriter writes one source's items and their by_source entries.
 type indexWriter struct {
-	srcName    string
 	srcKey     []byte
-	rec        sourceRecord
 	items      *bolt.Bucket
 	bySource   *bolt.Bucket
 	tombstones *bolt.Bucket
-	indexes    []*bolt.Bucket // by_time and the source's sections, unless removed
+	newest     uint64 // the greatest sort value of the new items
 
 	// Writes wait here until flush, which applies them bucket by bucket in
 	// key order. bbolt keeps a transaction's inserts into one page in one
@@ -195,56 +191,17 @@ func (w *indexWriter) flush() error {
 	return nil
 }
 
-func newIndexWriter(tx *bolt.Tx, name string, rec sourceRecord) (*indexWriter, error) {
+func newIndexWriter(tx *bolt.Tx, name string) *indexWriter {
 	w := &indexWriter{
-		srcName:    name,
 		srcKey:     sourceKey(name),
-		rec:        rec,
 		items:      tx.Bucket(bucketItems),
 		bySource:   tx.Bucket(bucketBySource),
 		tombstones: tx.Bucket(bucketTombstones),
 	}
-	if rec.Removed {
-		return w, nil
-	}
-	indexes, err := publicIndexes(tx, rec.Sections)
-	if err != nil {
-		return nil, err
-	}
-	w.indexes = indexes
-	// Index keys grow with time: pack pages densely (not persisted by bbolt).
-	for _, b := range append(w.indexes, w.bySource) {
-		b.FillPercent = 0.9
-	}
-	return w, nil
-}
-
-// publicIndexes returns the date indexes that list a source of the given
-// sections: the buckets of its sections, creating those missing, or by_time
-// for a source in no section. Each item of a single-section source is in
-// one date index: the merged feed walks them all together (mergedCursor),
-// and every date index entry costs a leaf page rewritten per commit,
-// because a feed's items spread over the whole index by date.
-func publicIndexes(tx *bolt.Tx, sections []string) ([]*bolt.Bucket, error) {
-	if len(sections) == 0 {
-		return []*bolt.Bucket{tx.Bucket(bucketByTime)}, nil
-	}
-	return sectionIndexes(tx, sections)
-}
-
-// sectionIndexes returns the buckets of the named sections, creating those
-// missing.
-func sectionIndexes(tx *bolt.Tx, sections []string) ([]*bolt.Bucket, error) {
-	var indexes []*bolt.Bucket
-	parent := tx.Bucket(bucketSections)
-	for _, name := range sections {
-		b, err := parent.CreateBucketIfNotExists([]byte(name))
-		if err != nil {
-			return nil, fmt.Errorf("section %q: %w", name, err)
-		}
-		indexes = append(indexes, b)
-	}
-	return indexes, nil
+	// A source's new items mostly go to the end of its range: pack pages
+	// densely (not persisted by bbolt).
+	w.bySource.FillPercent = 0.9
+	return w
 }
 
 // put stores it under key k, reporting whether it changed a stored item and
@@ -277,10 +234,7 @@ func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (ch
 	rec.Sort = sortValue(rec.item().Date())
 	w.putRecord(fullKey, rec)
 	w.stage(w.bySource, sourceIndexKey(w.srcKey, rec.Sort, k), nil)
-	ik := indexKey(rec.Sort, w.srcKey, k)
-	for _, b := range w.indexes {
-		w.stage(b, ik, nil)
-	}
+	w.newest = max(w.newest, rec.Sort)
 	return false, true, nil
 }
 

@@ -104,12 +104,6 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 		if excess == 0 && cutoff == 0 {
 			return nil
 		}
-		var indexes []*bolt.Bucket
-		if !rec.Removed {
-			if indexes, err = publicIndexes(tx, rec.Sections); err != nil {
-				return err
-			}
-		}
 		srcKey := sourceKey(name)
 		var doomed [][]byte
 		c := tx.Bucket(bucketBySource).Cursor()
@@ -123,7 +117,7 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 			doomed = append(doomed, bytes.Clone(k))
 		}
 		for _, k := range doomed {
-			if err := deleteItem(tx, k, indexes); err != nil {
+			if err := deleteItem(tx, k); err != nil {
 				return err
 			}
 		}
@@ -140,16 +134,10 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 	return deleted, err
 }
 
-// deleteItem removes the item of by_source key k from every bucket and
-// leaves its tombstone.
-func deleteItem(tx *bolt.Tx, k []byte, indexes []*bolt.Bucket) error {
+// deleteItem removes the item of by_source key k and its entry, and leaves
+// its tombstone.
+func deleteItem(tx *bolt.Tx, k []byte) error {
 	srcKey, itKey := k[:8], k[16:]
-	ik := indexKey(binary.BigEndian.Uint64(k[8:16]), srcKey, itKey)
-	for _, b := range indexes {
-		if err := b.Delete(ik); err != nil {
-			return err
-		}
-	}
 	fullKey := concat(srcKey, itKey)
 	if err := tx.Bucket(bucketItems).Delete(fullKey); err != nil {
 		return err

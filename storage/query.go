@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -42,10 +43,11 @@ func (s *Store) RecentItems(ctx context.Context, section string, limit int) ([]a
 	return s.Items(ctx, Query{Section: section, Limit: limit})
 }
 
-// Items returns the items q selects, newest first by Item.Date(). It walks
-// the section's (or all sources') date index backwards from the newest
-// entry, so its cost follows the number of items returned and skipped, not
-// the size of the store.
+// Items returns the items q selects, newest first by Item.Date(). It merges
+// the by_source ranges of the sources q covers, taking a source into the
+// merge only when its newest item could come next (see catalog.go), so its
+// cost follows the number of items returned and skipped and the number of
+// sources covered, not the number of items stored.
 func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -57,37 +59,48 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if !q.Since.IsZero() {
 		since = sortValue(q.Since)
 	}
+	cands := s.catalog.candidates(q.Section)
 	sel := newSelection(q)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		var indexes []*bolt.Bucket
-		if q.Section != "" {
-			if b := tx.Bucket(bucketSections).Bucket([]byte(q.Section)); b != nil {
-				indexes = append(indexes, b)
+		all, bySource := tx.Bucket(bucketItems), tx.Bucket(bucketBySource)
+		var m sourceMerge
+		next := 0
+		for budget := q.Limit + scanBudget; !sel.full() && budget > 0; budget-- {
+			// Every source whose newest item could beat the merge's
+			// newest joins it; the others wait, in order of their newest.
+			for next < len(cands) && cands[next].newest >= since && (m.Len() == 0 || cands[next].newest >= m.newest()) {
+				c := bySource.Cursor()
+				if k := lastOfSource(c, cands[next].key); k != nil {
+					heap.Push(&m, sourceCursor{c: c, key: k})
+				}
+				next++
 			}
-		} else {
-			indexes = allIndexes(tx)
-		}
-		all := tx.Bucket(bucketItems)
-		c := newMergedCursor(indexes)
-		budget := q.Limit + scanBudget
-		for k := c.last(); k != nil && !sel.full() && budget > 0; k = c.prev() {
-			budget--
-			if len(k) != 32 {
-				continue
-			}
-			if binary.BigEndian.Uint64(k[:8]) < since {
+			if m.Len() == 0 {
 				break
 			}
-			v := all.Get(k[8:])
+			top := &m[0]
+			k := top.key
+			if binary.BigEndian.Uint64(k[8:16]) < since {
+				heap.Pop(&m) // the rest of this source is older still
+				continue
+			}
+			itemKey := concat(k[:8], k[16:])
+			if prev, _ := top.c.Prev(); len(prev) == 32 && bytes.HasPrefix(prev, k[:8]) {
+				top.key = prev
+				heap.Fix(&m, 0)
+			} else {
+				heap.Pop(&m)
+			}
+			v := all.Get(itemKey)
 			if v == nil {
 				s.logger.Error("index entry without item", "key", fmt.Sprintf("%x", k))
 				continue
 			}
 			rec, err := decodeRecord(v)
 			if err != nil {
-				return fmt.Errorf("item %x: corrupt record: %w", k[8:], err)
+				return fmt.Errorf("item %x: corrupt record: %w", itemKey, err)
 			}
-			sel.offer(bytes.Clone(k[8:]), rec)
+			sel.offer(itemKey, rec)
 		}
 		return nil
 	})
@@ -98,69 +111,40 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	return sel.items(), nil
 }
 
-// allIndexes returns every date index: by_time (the sources in no section)
-// and each section's. Together they list every configured source.
-func allIndexes(tx *bolt.Tx) []*bolt.Bucket {
-	indexes := []*bolt.Bucket{tx.Bucket(bucketByTime)}
-	parent := tx.Bucket(bucketSections)
-	parent.ForEachBucket(func(name []byte) error {
-		indexes = append(indexes, parent.Bucket(name))
-		return nil
-	})
-	return indexes
+// sourceCursor walks one source's by_source range backwards; key is its
+// current entry.
+type sourceCursor struct {
+	c   *bolt.Cursor
+	key []byte // srcKey(8) ‖ sort(8) ‖ itemKey(16)
 }
 
-// mergedCursor walks several date indexes backwards as one, newest key
-// first. A key in several of them (an item of a source in several
-// sections) comes once.
-type mergedCursor struct {
-	cursors []*bolt.Cursor
-	heads   [][]byte // the current key of each cursor; nil when it is done
+// sourceMerge is a heap of source cursors, the newest entry on top: by sort
+// value, then source key, then item key, the order of the items across
+// sources.
+type sourceMerge []sourceCursor
+
+func (m sourceMerge) Len() int { return len(m) }
+func (m sourceMerge) Less(i, j int) bool {
+	a, b := m[i].key, m[j].key
+	if c := bytes.Compare(a[8:16], b[8:16]); c != 0 {
+		return c > 0
+	}
+	if c := bytes.Compare(a[:8], b[:8]); c != 0 {
+		return c > 0
+	}
+	return bytes.Compare(a[16:], b[16:]) > 0
+}
+func (m sourceMerge) Swap(i, j int) { m[i], m[j] = m[j], m[i] }
+func (m *sourceMerge) Push(x any)   { *m = append(*m, x.(sourceCursor)) }
+func (m *sourceMerge) Pop() any {
+	old := *m
+	x := old[len(old)-1]
+	*m = old[:len(old)-1]
+	return x
 }
 
-func newMergedCursor(indexes []*bolt.Bucket) *mergedCursor {
-	m := &mergedCursor{heads: make([][]byte, len(indexes))}
-	for _, b := range indexes {
-		m.cursors = append(m.cursors, b.Cursor())
-	}
-	return m
-}
-
-// last positions every cursor on its newest key and returns the newest.
-func (m *mergedCursor) last() []byte {
-	for i, c := range m.cursors {
-		m.heads[i], _ = c.Last()
-	}
-	return m.max()
-}
-
-// prev moves past the key last returned and returns the next newest.
-func (m *mergedCursor) prev() []byte {
-	top := m.max()
-	if top == nil {
-		return nil
-	}
-	// top stays valid as the cursors move: keys live in the transaction's
-	// pages, which no cursor changes.
-	for i, c := range m.cursors {
-		if m.heads[i] != nil && bytes.Equal(m.heads[i], top) {
-			m.heads[i], _ = c.Prev()
-		}
-	}
-	return m.max()
-}
-
-// max is the greatest current key. There are few indexes (the sections),
-// so a scan of the heads beats a heap.
-func (m *mergedCursor) max() []byte {
-	var top []byte
-	for _, k := range m.heads {
-		if k != nil && (top == nil || bytes.Compare(k, top) > 0) {
-			top = k
-		}
-	}
-	return top
-}
+// newest is the sort value of the newest entry in the merge.
+func (m sourceMerge) newest() uint64 { return binary.BigEndian.Uint64(m[0].key[8:16]) }
 
 // prepareSelected applies Options.Prepare to the selected items that have
 // not had it, outside any transaction, then stores the results, so that it

@@ -6,15 +6,15 @@
 //	meta        "schema" → version
 //	sources     name → JSON sourceRecord (state, sections, item count)
 //	items       srcKey(8) ‖ itemKey(16) → itemRecord (record.go)
-//	by_time     sort(8) ‖ srcKey(8) ‖ itemKey(16) → empty, configured sources in no section
-//	sections/N  same keys as by_time, the sources of section N
-//	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty, for retention
+//	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty
 //	tombstones  srcKey(8) ‖ itemKey(16) → empty, items pruned but still listed
 //
 // srcKey is a hash of the source name, itemKey a hash of the item's identity
-// within its source, and sort the big-endian nanoseconds of Item.Date(). The
-// newest N items of all sources, or of one section, are the last N keys of
-// by_time or sections/N: a reverse cursor walk, never a scan.
+// within its source, and sort the big-endian nanoseconds of Item.Date(). A
+// source's items, newest last, are one range of by_source: retention walks
+// it from the start, and a query merges the ends of the ranges of the
+// sources it covers (query.go, catalog.go). There is no index by date across
+// sources, on purpose (see catalog.go).
 package storage
 
 import (
@@ -38,16 +38,14 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// schemaVersion 2: by_time lists only the sources in no section (in 1 it
-// listed all), and item records are binary (in 1 JSON, still read).
+// schemaVersion 2: no date indexes (1 had by_time and sections/N), and item
+// records are binary (in 1 JSON, still read).
 const schemaVersion = "2"
 
 var (
 	bucketMeta       = []byte("meta")
 	bucketSources    = []byte("sources")
 	bucketItems      = []byte("items")
-	bucketByTime     = []byte("by_time")
-	bucketSections   = []byte("sections")
 	bucketBySource   = []byte("by_source")
 	bucketTombstones = []byte("tombstones")
 )
@@ -106,6 +104,8 @@ type Store struct {
 	// its update of states, when it could not tell its pending state is
 	// older: Saves hold it shared, FlushStates alone.
 	flushMu sync.RWMutex
+
+	catalog catalog // what queries need of every source
 
 	// mapRelease is Options.MapRelease; lastRelease, written only inside
 	// write transactions, when the mapped pages were last released.
@@ -177,7 +177,7 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketSources, bucketItems, bucketByTime, bucketSections, bucketBySource, bucketTombstones} {
+		for _, name := range [][]byte{bucketMeta, bucketSources, bucketItems, bucketBySource, bucketTombstones} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -196,23 +196,14 @@ func (s *Store) init() error {
 	})
 }
 
-// migrateFrom1 brings a database of schema 1 to 2: the items of sources in
-// sections leave by_time, which the merged feed no longer needs. Records
-// stay JSON until they are stored again.
+// migrateFrom1 brings a database of schema 1 to 2: the date indexes go
+// (queries merge the sources' own ranges). Records stay JSON until they
+// are stored again.
 func migrateFrom1(tx *bolt.Tx) error {
-	byTime := []*bolt.Bucket{tx.Bucket(bucketByTime)}
-	err := tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-		var rec sourceRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("source %q: corrupt record: %w", k, err)
+	for _, name := range [][]byte{[]byte("by_time"), []byte("sections")} {
+		if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
 		}
-		if rec.Removed || len(rec.Sections) == 0 {
-			return nil
-		}
-		return deleteIndexEntries(tx, string(k), byTime)
-	})
-	if err != nil {
-		return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
 	}
 	return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte(schemaVersion))
 }
@@ -370,10 +361,13 @@ func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, 
 	return maps.Clone(s.states), nil
 }
 
-// loadStates reads every source's state into s.states.
+// loadStates reads every source's state into s.states, and the catalog.
 func (s *Store) loadStates() error {
 	states := make(map[string]aggregator.SourceState)
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := s.catalog.load(tx); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
 			var rec sourceRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -515,14 +509,6 @@ func sortValue(t time.Time) uint64 {
 		return 0
 	}
 	return uint64(t.UnixNano())
-}
-
-// indexKey is the by_time and sections key of an item.
-func indexKey(sort uint64, srcKey, itKey []byte) []byte {
-	k := make([]byte, 0, 32)
-	k = binary.BigEndian.AppendUint64(k, sort)
-	k = append(k, srcKey...)
-	return append(k, itKey...)
 }
 
 // sourceIndexKey is the by_source key of an item.

@@ -11,9 +11,9 @@ import (
 )
 
 // Verify checks that the database is whole: bbolt's own page checks, then
-// that every item is in the indexes its source's configuration calls for,
-// that every index entry leads to an item, and that each source's item count
-// is right. It returns every problem found, joined, or nil.
+// that every item is stored under its keys and has its by_source entry,
+// that every entry leads to an item, and that each source's item count is
+// right. It returns every problem found, joined, or nil.
 func (s *Store) Verify(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -52,8 +52,7 @@ func verifyIndexes(tx *bolt.Tx) error {
 		return err
 	}
 	counts := make(map[string]int)
-	byTime, bySource := tx.Bucket(bucketByTime), tx.Bucket(bucketBySource)
-	sections := tx.Bucket(bucketSections)
+	bySource := tx.Bucket(bucketBySource)
 	err = tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 		rec, err := decodeRecord(v)
 		if err != nil {
@@ -61,8 +60,7 @@ func verifyIndexes(tx *bolt.Tx) error {
 			return nil
 		}
 		srcKey, itKey := k[:8], k[8:]
-		src, ok := sources[string(srcKey)]
-		if !ok {
+		if _, ok := sources[string(srcKey)]; !ok {
 			fail("item %q of unknown source %q", rec.ID, rec.SourceID)
 			return nil
 		}
@@ -72,18 +70,6 @@ func verifyIndexes(tx *bolt.Tx) error {
 		counts[string(srcKey)]++
 		if bySource.Get(sourceIndexKey(srcKey, rec.Sort, itKey)) == nil {
 			fail("item %q of %q missing from by_source", rec.ID, rec.SourceID)
-		}
-		if src.Removed {
-			return nil
-		}
-		ik := indexKey(rec.Sort, srcKey, itKey)
-		if len(src.Sections) == 0 && byTime.Get(ik) == nil {
-			fail("item %q of %q missing from by_time", rec.ID, rec.SourceID)
-		}
-		for _, sec := range src.Sections {
-			if b := sections.Bucket([]byte(sec)); b == nil || b.Get(ik) == nil {
-				fail("item %q of %q missing from section %q", rec.ID, rec.SourceID, sec)
-			}
 		}
 		return nil
 	})
@@ -95,50 +81,22 @@ func verifyIndexes(tx *bolt.Tx) error {
 			fail("source %q counts %d items, holds %d", names[key], src.Count, counts[key])
 		}
 	}
-	items := tx.Bucket(bucketItems)
-	check := func(where string, b *bolt.Bucket, itemOf func(k []byte) []byte) int {
-		n := 0
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
-			if len(k) != 32 || items.Get(itemOf(k)) == nil {
-				fail("%s entry %x leads to no item", where, k)
-			}
-		}
-		return n
-	}
 	// Every item has an entry, and every entry an item: with equal numbers,
 	// no item is indexed twice.
-	var total int
-	public := make(map[string]int) // items listed per date index; "" is by_time
-	for key, n := range counts {
+	total := 0
+	for _, n := range counts {
 		total += n
-		src := sources[key]
-		switch {
-		case src.Removed:
-		case len(src.Sections) == 0:
-			public[""] += n
-		default:
-			for _, sec := range src.Sections {
-				public[sec] += n
-			}
+	}
+	items, entries := tx.Bucket(bucketItems), 0
+	c := bySource.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		entries++
+		if len(k) != 32 || items.Get(concat(k[:8], k[16:])) == nil {
+			fail("by_source entry %x leads to no item", k)
 		}
 	}
-	fromIndex := func(k []byte) []byte { return k[8:] }
-	if n := check("by_time", byTime, fromIndex); n != public[""] {
-		fail("by_time has %d entries for %d items", n, public[""])
-	}
-	if n := check("by_source", bySource, func(k []byte) []byte { return concat(k[:8], k[16:]) }); n != total {
-		fail("by_source has %d entries for %d items", n, total)
-	}
-	err = sections.ForEachBucket(func(name []byte) error {
-		if n := check("section "+string(name), sections.Bucket(name), fromIndex); n != public[string(name)] {
-			fail("section %q has %d entries for %d items", name, n, public[string(name)])
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	if entries != total {
+		fail("by_source has %d entries for %d items", entries, total)
 	}
 	return errors.Join(errs...)
 }
