@@ -4,6 +4,7 @@
 package fetch
 
 import (
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -279,11 +280,13 @@ func (c *Client) do(ctx context.Context, u *url.URL, prev aggregator.SourceState
 		return Result{}, nil, "", serr
 	}
 	var r io.Reader = resp.Body
+	sizeHint := int64(0)
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		if resp.ContentLength > c.opts.MaxBytes {
 			return Result{}, nil, "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
 		}
+		sizeHint = resp.ContentLength
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(resp.Body)
 		if err != nil {
@@ -294,7 +297,7 @@ func (c *Client) do(ctx context.Context, u *url.URL, prev aggregator.SourceState
 	default:
 		return Result{}, nil, "", &ParseError{Err: fmt.Errorf("unsupported Content-Encoding %q", enc)}
 	}
-	body, err := c.readBody(r)
+	body, err := c.readBody(r, sizeHint)
 	if err != nil {
 		return Result{}, nil, "", c.readError(ctx, err)
 	}
@@ -362,11 +365,19 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 
 // readBody reads at most MaxBytes: a larger body is an error, never parsed
 // truncated.
-func (c *Client) readBody(r io.Reader) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, c.opts.MaxBytes+1))
-	if err != nil {
+//
+// sizeHint, the length the server announced (0 if none), sizes the buffer
+// at once: growing it from nothing, as io.ReadAll does, allocates twice the
+// body and copies it along the way.
+func (c *Client) readBody(r io.Reader, sizeHint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if sizeHint > 0 {
+		buf.Grow(int(min(sizeHint, c.opts.MaxBytes)) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, c.opts.MaxBytes+1)); err != nil {
 		return nil, err
 	}
+	body := buf.Bytes()
 	if int64(len(body)) > c.opts.MaxBytes {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, c.opts.MaxBytes)
 	}
@@ -382,10 +393,12 @@ func (c *Client) readFile(u *url.URL, prev aggregator.SourceState) (Result, []by
 	}
 	defer f.Close()
 	var res Result
+	size := int64(0)
 	if fi, err := f.Stat(); err == nil {
 		res.LastModified = fi.ModTime().UTC().Format(http.TimeFormat)
+		size = fi.Size()
 	}
-	body, err := c.readBody(f)
+	body, err := c.readBody(f, size)
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("%w: %w", errFile, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -52,12 +53,14 @@ func (r itemRecord) item() aggregator.Item {
 }
 
 // contentHash covers what a reader sees of an item. Dates are left out: a
-// feed that only bumps its updated date has not changed the item.
+// feed that only bumps its updated date has not changed the item. The
+// fields are length-prefixed into a pooled buffer and hashed at once.
 func contentHash(it aggregator.Item) []byte {
-	h := sha256.New()
+	bp := hashBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
 	field := func(s string) {
-		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
-		h.Write([]byte(s))
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
 	field(it.Title)
 	field(it.Link)
@@ -73,8 +76,13 @@ func contentHash(it aggregator.Item) []byte {
 		field(e.Type)
 		field(strconv.FormatInt(e.Length, 10))
 	}
-	return h.Sum(nil)[:16]
+	sum := sha256.Sum256(b)
+	*bp = b
+	hashBuffers.Put(bp)
+	return sum[:16]
 }
+
+var hashBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // SaveResult counts what a Save changed.
 type SaveResult struct {
