@@ -42,7 +42,7 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 	body, etag := out.body, out.etag
 	gzipped := acceptsGzip(r.Header.Values("Accept-Encoding"))
 	if gzipped {
-		body, etag = out.gzipped, out.gzipETag
+		body, etag = out.gzipBody(), out.gzipETag
 	}
 	h := w.Header()
 	prepared := out.headers(gzipped, s.cacheControl)

@@ -393,3 +393,31 @@ func TestConcurrentRebuildAndServe(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A rebuild compresses nothing: the gzip of an output is made by the first
+// request that wants it, once, however many ask at the same moment.
+func TestGzipMadeOnFirstRequest(t *testing.T) {
+	t.Parallel()
+	s := mustSite(t, newTestStore(), testOptions())
+	for path, out := range *s.outputs.Load() {
+		if out.gzipped != nil {
+			t.Fatalf("%s compressed by the rebuild", path)
+		}
+	}
+	bodies := make([][]byte, 16)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() {
+			bodies[i] = body(t, request(t, s, "GET", "/feed.atom", http.Header{"Accept-Encoding": {"gzip"}}))
+		})
+	}
+	wg.Wait()
+	for i := range bodies {
+		if !bytes.Equal(bodies[i], bodies[0]) || len(bodies[i]) == 0 {
+			t.Fatalf("concurrent first gzip requests got different bodies")
+		}
+	}
+	if out := (*s.outputs.Load())["/feed.rss"]; out.gzipped != nil {
+		t.Error("/feed.rss compressed though nobody asked for it")
+	}
+}

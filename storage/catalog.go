@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -42,39 +40,31 @@ type catalogEntry struct {
 	newest uint64
 }
 
-// load reads the catalog from the database: every source record and the
-// last by_source key of each. A Save may commit while it reads: what the
-// catalog already holds is kept where it could be newer (a bound raised, a
-// source the transaction does not show yet).
-func (c *catalog) load(tx *bolt.Tx) error {
-	loaded := make(map[string]*catalogEntry)
-	cur := tx.Bucket(bucketBySource).Cursor()
-	err := tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-		var rec sourceRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("source %q: corrupt record: %w", k, err)
-		}
-		e := &catalogEntry{key: sourceKey(string(k)), sections: rec.Sections, removed: rec.Removed}
-		if last := lastOfSource(cur, e.key); last != nil {
-			e.newest = binary.BigEndian.Uint64(last[8:16])
-		}
-		loaded[string(k)] = e
-		return nil
-	})
-	if err != nil {
-		return err
+// newCatalogEntry returns the entry of the source name of record rec, its
+// bound read with cur, a by_source cursor.
+func newCatalogEntry(name string, rec sourceRecord, cur *bolt.Cursor) *catalogEntry {
+	e := &catalogEntry{key: sourceKey(name), sections: rec.Sections, removed: rec.Removed}
+	if last := lastOfSource(cur, e.key); last != nil {
+		e.newest = binary.BigEndian.Uint64(last[8:16])
 	}
+	return e
+}
+
+// load replaces the catalog with entries read from the database (by
+// loadStates). A Save may have committed while they were read: what the
+// catalog already holds is kept where it could be newer (a bound raised, a
+// source the transaction did not show yet).
+func (c *catalog) load(entries map[string]*catalogEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for name, old := range c.entries {
-		if e, ok := loaded[name]; ok {
+		if e, ok := entries[name]; ok {
 			e.newest = max(e.newest, old.newest)
 		} else {
-			loaded[name] = old
+			entries[name] = old
 		}
 	}
-	c.entries = loaded
-	return nil
+	c.entries = entries
 }
 
 // lastOfSource returns the newest by_source key of the source srcKey, or

@@ -364,22 +364,23 @@ func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, 
 // loadStates reads every source's state into s.states, and the catalog.
 func (s *Store) loadStates() error {
 	states := make(map[string]aggregator.SourceState)
+	entries := make(map[string]*catalogEntry)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := s.catalog.load(tx); err != nil {
-			return err
-		}
+		cur := tx.Bucket(bucketBySource).Cursor()
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
 			var rec sourceRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("source %q: corrupt record: %w", k, err)
 			}
 			states[string(k)] = rec.state(string(k))
+			entries[string(k)] = newCatalogEntry(string(k), rec, cur)
 			return nil
 		})
 	})
 	if err != nil {
 		return err
 	}
+	s.catalog.load(entries)
 	s.statesMu.Lock()
 	s.states = states
 	s.statesMu.Unlock()

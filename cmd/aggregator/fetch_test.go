@@ -285,3 +285,32 @@ func TestDiskFullDuringPass(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The fetch command renders the outputs after a pass that stored something
+// (which prepares the newly published items), and skips it after one that
+// stored nothing: no process reads its outputs.
+func TestFetchRendersOnlyChanges(t *testing.T) {
+	t.Parallel()
+	src := newSourceServer(t)
+	configPath := writeConfig(t, t.TempDir(), freeAddr(t), src.URL)
+	renders := func(args ...string) int {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		args = append([]string{"fetch", "-config", configPath, "-log-level", "debug"}, args...)
+		if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("fetch exited %d:\n%s%s", code, stdout.String(), stderr.String())
+		}
+		return strings.Count(stderr.String(), `msg="rebuilt outputs"`)
+	}
+	if n := renders(); n != 1 {
+		t.Errorf("first fetch rendered %d times, want 1", n)
+	}
+	if n := renders(); n != 0 {
+		t.Errorf("fetch of unchanged sources rendered %d times, want 0", n)
+	}
+	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
+	src.set("/blog.atom", bytes.Replace(blog, []byte("Generics, revisited"), []byte("Generics, again"), 1))
+	if n := renders(); n != 1 {
+		t.Errorf("fetch of a changed source rendered %d times, want 1", n)
+	}
+}

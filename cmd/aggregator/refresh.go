@@ -32,6 +32,8 @@ type app struct {
 	policy  *policy
 	metrics *metrics // nil outside serve
 	shared  *shared
+
+	renderChangesOnly bool // appOptions.renderChangesOnly
 }
 
 // shared is what every app of one daemon shares: a reload builds a new app
@@ -58,6 +60,11 @@ type appOptions struct {
 	ignoreRetryAfter bool                                                              // fetch -force
 	metrics          *metrics                                                          // nil → none
 	batchDelay       time.Duration                                                     // storage.Options.BatchDelay
+	// renderChangesOnly skips the rendering after a pass that stored and
+	// pruned nothing: for the fetch command, whose outputs nobody reads.
+	// A daemon renders after every pass: its pages show each source's
+	// health.
+	renderChangesOnly bool
 }
 
 // openApp opens the database and builds the fetcher and the site for cfg.
@@ -135,6 +142,8 @@ func newApp(ctx context.Context, cfg *config.Config, store *storage.Store, logge
 		policy:  pol,
 		metrics: opts.metrics,
 		shared:  sh,
+
+		renderChangesOnly: opts.renderChangesOnly,
 	}
 	a.site = publish.NewSite(newFeedStore(store, cfg, time.Now), siteOptions(cfg, logger))
 	if err := a.restoreHostBlocks(ctx); err != nil {
@@ -321,15 +330,17 @@ func (a *app) runPass(ctx context.Context, sources []aggregator.Source, tick tim
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := a.republish(ctx); err != nil {
+	if err := a.republish(ctx, changed > 0); err != nil {
 		return errors.Join(dbErr, err)
 	}
 	return dbErr
 }
 
-// republish prunes old items and renders the outputs again.
-// A pass that began before a reload publishes with the config now in force.
-func (a *app) republish(ctx context.Context) error {
+// republish prunes old items and renders the outputs again; changed says
+// whether the pass stored anything. A pass that began before a reload
+// publishes with the config now in force.
+func (a *app) republish(ctx context.Context, changed bool) error {
+	renderChangesOnly := a.renderChangesOnly
 	a = a.latest()
 	a.shared.publishMu.Lock()
 	defer a.shared.publishMu.Unlock()
@@ -339,6 +350,9 @@ func (a *app) republish(ctx context.Context) error {
 	}
 	if n > 0 {
 		a.logger.Info("pruned", "items", n)
+	}
+	if renderChangesOnly && !changed && n == 0 {
+		return nil
 	}
 	if err := a.site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)

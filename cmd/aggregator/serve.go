@@ -166,7 +166,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	if err != nil {
 		return err
 	}
-	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force})
+	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force, renderChangesOnly: true})
 	if err != nil {
 		return err
 	}
