@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/planetgo/aggregator"
 )
@@ -26,7 +28,10 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 	if err != nil {
 		return nil, nil, fmt.Errorf("read source states: %w", err)
 	}
-	out := make(map[string]renderedBody, len(s.routes))
+	// Read the feeds' items one feed after another (the first to publish
+	// an item prepares it, and the next finds it done), then render every
+	// route at once.
+	var jobs []renderJob
 	fingerprints := make(map[string]string, len(s.sections)+1)
 	var docs []*feedDoc // the merged feed, then each section's
 	for _, sec := range append([]Section{{}}, s.sections...) {
@@ -46,42 +51,59 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 		}
 		stats.rendered++
 		for _, f := range feedFormats() {
-			body, err := f.render(doc)
-			if err != nil {
-				return nil, nil, fmt.Errorf("render %s%s: %w", doc.path, f.ext(), err)
-			}
-			out[doc.path+f.ext()] = renderedBody{f, body}
+			jobs = append(jobs, renderJob{doc.path + f.ext(), f, func() ([]byte, error) { return f.render(doc) }})
 		}
 	}
 	nav := sectionNav(docs, s.headings)
 	for i, doc := range docs {
-		path := "/"
+		page, list := "/", opmlPath
 		if i > 0 {
-			path = doc.path + htmlFormat.ext()
+			page, list = doc.path+htmlFormat.ext(), doc.path+opmlFormat.ext()
 		}
-		body, err := s.renderPage(docs, nav, i, states)
-		if err != nil {
-			return nil, nil, fmt.Errorf("render page %s: %w", path, err)
-		}
-		out[path] = renderedBody{htmlFormat, body}
+		jobs = append(jobs,
+			renderJob{page, htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, states) }},
+			renderJob{list, opmlFormat, func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
 	}
-	for i := range docs {
-		path := opmlPath
-		if i > 0 {
-			path = docs[i].path + opmlFormat.ext()
-		}
-		body, err := s.renderOPML(docs, i, states)
-		if err != nil {
-			return nil, nil, fmt.Errorf("render %s: %w", path, err)
-		}
-		out[path] = renderedBody{opmlFormat, body}
+	jobs = append(jobs, renderJob{healthPath, atomFormat, func() ([]byte, error) { return s.renderHealth(states) }})
+	out, err := runRenderJobs(jobs)
+	return out, fingerprints, err
+}
+
+// renderJob renders one route.
+type renderJob struct {
+	path   string
+	format format
+	render func() ([]byte, error)
+}
+
+// runRenderJobs runs the jobs on every CPU and returns their bodies by path,
+// or the first error in the jobs' order. Rendering only reads what the jobs
+// were given.
+func runRenderJobs(jobs []renderJob) (map[string]renderedBody, error) {
+	bodies := make([][]byte, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := range next {
+				bodies[i], errs[i] = jobs[i].render()
+			}
+		})
 	}
-	body, err := s.renderHealth(states)
-	if err != nil {
-		return nil, nil, fmt.Errorf("render %s: %w", healthPath, err)
+	for i := range jobs {
+		next <- i
 	}
-	out[healthPath] = renderedBody{atomFormat, body}
-	return out, fingerprints, nil
+	close(next)
+	wg.Wait()
+	out := make(map[string]renderedBody, len(jobs))
+	for i, j := range jobs {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("render %s: %w", j.path, errs[i])
+		}
+		out[j.path] = renderedBody{j.format, bodies[i]}
+	}
+	return out, nil
 }
 
 // fingerprint is a hash of everything in d that its feeds show, so that a

@@ -24,7 +24,7 @@ import (
 // net/http.(*conn).serve) are the benchmark's, not the daemon's. bench/
 // measures the pass against its baseline; this is for the profile.
 func BenchmarkFirstPass(b *testing.B) {
-	configPath, db, sources := benchPlanet(b)
+	configPath, db, sources, _ := benchPlanet(b)
 	for b.Loop() {
 		b.StopTimer()
 		if err := os.RemoveAll(db); err != nil {
@@ -38,22 +38,35 @@ func BenchmarkFirstPass(b *testing.B) {
 // BenchmarkUnchangedPass is BenchmarkFirstPass's planet fetched again: every
 // source answers 304.
 func BenchmarkUnchangedPass(b *testing.B) {
-	configPath, _, sources := benchPlanet(b)
+	configPath, _, sources, _ := benchPlanet(b)
 	benchFetch(b, configPath, ": new 50\n", sources)
 	for b.Loop() {
 		benchFetch(b, configPath, ": not modified\n", sources)
 	}
 }
 
+// BenchmarkSmallChangePass is BenchmarkFirstPass's planet fetched again
+// after every tenth source gained one item.
+func BenchmarkSmallChangePass(b *testing.B) {
+	configPath, _, sources, feeds := benchPlanet(b)
+	benchFetch(b, configPath, ": new 50\n", sources)
+	for b.Loop() {
+		b.StopTimer()
+		changed := feeds.Bump(10)
+		b.StartTimer()
+		benchFetch(b, configPath, ": new 1\n", changed)
+	}
+}
+
 // benchPlanet starts the feed server and writes the config of the
 // benchmark planet: 1,000 sources of 50 items (20 with -short) in four
 // sections.
-func benchPlanet(b *testing.B) (configPath, db string, sources int) {
+func benchPlanet(b *testing.B) (configPath, db string, sources int, feeds *synth.Feeds) {
 	sources = 1000
 	if testing.Short() {
 		sources = 20
 	}
-	feeds := synth.New(sources, 50)
+	feeds = synth.New(sources, 50)
 	srv := httptest.NewServer(feeds)
 	b.Cleanup(srv.Close)
 	dir := b.TempDir()
@@ -67,7 +80,7 @@ func benchPlanet(b *testing.B) (configPath, db string, sources int) {
 	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	return configPath, db, sources
+	return configPath, db, sources, feeds
 }
 
 // benchFetch runs `aggregator fetch` and checks that every source's result
