@@ -126,14 +126,18 @@ func etagListMatches(list, etag string) bool {
 func acceptsGzip(fields []string) bool {
 	gzipQ, anyQ := -1.0, -1.0
 	for _, field := range fields {
-		for _, part := range strings.Split(field, ",") {
+		// Split by hand: this runs for every request, and strings.Split
+		// allocates.
+		for field != "" {
+			var part string
+			part, field, _ = strings.Cut(field, ",")
 			coding, params, _ := strings.Cut(part, ";")
-			q := qvalue(params)
-			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip":
-				gzipQ = max(gzipQ, q)
-			case "*":
-				anyQ = max(anyQ, q)
+			coding = strings.TrimSpace(coding)
+			switch {
+			case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+				gzipQ = max(gzipQ, qvalue(params))
+			case coding == "*":
+				anyQ = max(anyQ, qvalue(params))
 			}
 		}
 	}
@@ -146,7 +150,9 @@ func acceptsGzip(fields []string) bool {
 // qvalue is the weight in the parameters of one Accept-Encoding member: 1
 // when absent, 0 when malformed.
 func qvalue(params string) float64 {
-	for _, p := range strings.Split(params, ";") {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
 		name, value, _ := strings.Cut(p, "=")
 		if strings.EqualFold(strings.TrimSpace(name), "q") {
 			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)

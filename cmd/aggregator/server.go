@@ -42,14 +42,32 @@ type server struct {
 func (d *server) current() *app { return d.shared.current.Load() }
 
 // handler serves the current app's site, /status.json, /metrics and
-// /healthz, counting requests by route and status.
+// /healthz, counting requests by route and status. It dispatches with a
+// switch rather than a ServeMux, whose matching took 5 allocations and
+// more time than the site's own handler on every feed request. The site
+// answers 404 to any path it does not know (it never cleans or redirects).
 func (d *server) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) })
-	mux.Handle("GET /metrics", d.metrics.handler())
-	mux.HandleFunc("GET /healthz", d.serveHealth)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { d.current().site.ServeHTTP(w, r) })
-	return d.metrics.instrument(mux)
+	metrics := d.metrics.handler()
+	return d.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var h http.HandlerFunc
+		switch r.URL.Path {
+		case "/status.json":
+			h = func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) }
+		case "/metrics":
+			h = metrics.ServeHTTP
+		case "/healthz":
+			h = d.serveHealth
+		default:
+			d.current().site.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h(w, r)
+	}))
 }
 
 // serveHealth answers 200 when the process is up and the database
