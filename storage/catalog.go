@@ -25,6 +25,16 @@ import (
 type catalog struct {
 	mu      sync.RWMutex
 	entries map[string]*catalogEntry // by source name
+	// version counts changes to entries; sorted holds each section's
+	// candidates as of a version, so that renders between two changes
+	// (the serving of every feed, the pages) do not sort every source again.
+	version uint64
+	sorted  map[string]sortedCandidates
+}
+
+type sortedCandidates struct {
+	version uint64
+	list    []candidate
 }
 
 type catalogEntry struct {
@@ -57,6 +67,7 @@ func newCatalogEntry(name string, rec sourceRecord, cur *bolt.Cursor) *catalogEn
 func (c *catalog) load(entries map[string]*catalogEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.version++
 	for name, old := range c.entries {
 		if e, ok := entries[name]; ok {
 			e.newest = max(e.newest, old.newest)
@@ -98,6 +109,7 @@ func (c *catalog) saving(name string, rec sourceRecord, newest uint64) {
 	}
 	e.sections, e.removed = rec.Sections, rec.Removed
 	e.newest = max(e.newest, newest)
+	c.version++
 }
 
 // candidate is a source a query covers.
@@ -107,9 +119,15 @@ type candidate struct {
 }
 
 // candidates returns the configured sources of section ("" for all),
-// newest first by their bound.
+// newest first by their bound. The list is shared: callers must not modify
+// it.
 func (c *catalog) candidates(section string) []candidate {
 	c.mu.RLock()
+	if s, ok := c.sorted[section]; ok && s.version == c.version {
+		c.mu.RUnlock()
+		return s.list
+	}
+	version := c.version
 	out := make([]candidate, 0, len(c.entries))
 	for _, e := range c.entries {
 		if e.removed {
@@ -127,5 +145,13 @@ func (c *catalog) candidates(section string) []candidate {
 		}
 		return bytes.Compare(b.key, a.key)
 	})
+	c.mu.Lock()
+	if c.version == version {
+		if c.sorted == nil {
+			c.sorted = make(map[string]sortedCandidates)
+		}
+		c.sorted[section] = sortedCandidates{version, out}
+	}
+	c.mu.Unlock()
 	return out
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -59,9 +61,12 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if !q.Since.IsZero() {
 		since = sortValue(q.Since)
 	}
-	cands := s.catalog.candidates(q.Section)
 	sel := newSelection(q)
 	err := s.db.View(func(tx *bolt.Tx) error {
+		// After the transaction began: every commit it shows raised its
+		// sources' bounds before committing, so the bounds read now cover
+		// every item it holds.
+		cands := s.catalog.candidates(q.Section)
 		all, bySource := tx.Bucket(bucketItems), tx.Bucket(bucketBySource)
 		var m sourceMerge
 		next := 0
@@ -163,12 +168,24 @@ func (s *Store) prepareSelected(sel *selection) {
 	if len(todo) == 0 {
 		return
 	}
-	for _, i := range todo {
-		it := sel.recs[i].item()
-		s.prepare(&it)
-		sel.recs[i] = sel.recs[i].with(it)
-		sel.recs[i].Prepared = true
+	// On every CPU: a render waits for it, and each item is its own.
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for i := range next {
+				it := sel.recs[i].item()
+				s.prepare(&it)
+				sel.recs[i] = sel.recs[i].with(it)
+				sel.recs[i].Prepared = true
+			}
+		})
 	}
+	for _, i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		all := tx.Bucket(bucketItems)
 		for _, i := range todo {

@@ -64,7 +64,7 @@ type Options struct {
 	// stored: the place for work such as sanitizing that is too costly for
 	// every stored item but cheap for the few that are published. Whether
 	// an item changed is judged on the item as the feed gave it, before
-	// Prepare.
+	// Prepare. It runs on several items at once.
 	Prepare func(*aggregator.Item)
 
 	// MaxSize caps the database file, a guard for the disk: a write that
@@ -97,6 +97,11 @@ type Store struct {
 	// is written after each commit that changes a state.
 	statesMu sync.RWMutex
 	states   map[string]aggregator.SourceState
+	// statesCopy is what States returns: a copy of states made at the
+	// first call after a change and shared until the next (nil then), so
+	// that renders and scrapes between two passes do not copy thousands of
+	// states each.
+	statesCopy map[string]aggregator.SourceState
 	// dirty holds the states SaveState recorded that FlushStates has not
 	// yet written.
 	dirty map[string]pendingState
@@ -351,14 +356,24 @@ func (s *Store) State(ctx context.Context, name string) (aggregator.SourceState,
 }
 
 // States returns the state of every source the store knows, keyed by name,
-// including sources no longer in the config.
+// including sources no longer in the config. The map is shared with other
+// callers: it must not be modified.
 func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.statesMu.RLock()
-	defer s.statesMu.RUnlock()
-	return maps.Clone(s.states), nil
+	states := s.statesCopy
+	s.statesMu.RUnlock()
+	if states != nil {
+		return states, nil
+	}
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	if s.statesCopy == nil {
+		s.statesCopy = maps.Clone(s.states)
+	}
+	return s.statesCopy, nil
 }
 
 // loadStates reads every source's state into s.states, and the catalog.
@@ -382,7 +397,7 @@ func (s *Store) loadStates() error {
 	}
 	s.catalog.load(entries)
 	s.statesMu.Lock()
-	s.states = states
+	s.states, s.statesCopy = states, nil
 	s.statesMu.Unlock()
 	return nil
 }
@@ -400,6 +415,7 @@ func (s *Store) stateSaved(name string, st sourceState) {
 	s.statesMu.Lock()
 	defer s.statesMu.Unlock()
 	s.states[name] = sourceRecord{State: st}.state(name)
+	s.statesCopy = nil
 	delete(s.dirty, name)
 }
 
@@ -417,6 +433,7 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 	s.statesMu.Lock()
 	defer s.statesMu.Unlock()
 	s.states[src.Name] = sourceRecord{State: rs}.state(src.Name)
+	s.statesCopy = nil
 	if s.dirty == nil {
 		s.dirty = make(map[string]pendingState)
 	}
@@ -451,6 +468,7 @@ func (s *Store) FlushStates(ctx context.Context) error {
 			}
 			if !ok {
 				rec.Sections = p.sections
+				s.catalog.saving(name, rec, 0)
 			}
 			rec.State = p.state
 			if err := putSource(tx, name, rec); err != nil {

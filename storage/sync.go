@@ -17,28 +17,35 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	configured := make(map[string]aggregator.Source, len(sources))
+	// The catalog mirrors every source record: it tells what to change
+	// without decoding them all, and a config that changed nothing costs
+	// no transaction.
+	configured := make(map[string]bool, len(sources))
+	var changed []aggregator.Source
+	var gone []string
+	s.catalog.mu.RLock()
 	for _, src := range sources {
-		configured[src.Name] = src
+		configured[src.Name] = true
+		if e := s.catalog.entries[src.Name]; e == nil || e.removed || !slices.Equal(e.sections, src.Sections) {
+			changed = append(changed, src)
+		}
+	}
+	for name, e := range s.catalog.entries {
+		if !e.removed && !configured[name] {
+			gone = append(gone, name)
+		}
+	}
+	s.catalog.mu.RUnlock()
+	if len(changed) == 0 && len(gone) == 0 {
+		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		var stored []string
-		err := tx.Bucket(bucketSources).ForEach(func(k, _ []byte) error {
-			stored = append(stored, string(k))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, name := range stored {
-			if _, ok := configured[name]; ok {
-				continue
-			}
+		for _, name := range gone {
 			if err := s.unconfigure(tx, name); err != nil {
 				return err
 			}
 		}
-		for _, src := range sources {
+		for _, src := range changed {
 			if err := s.configure(tx, src); err != nil {
 				return err
 			}
