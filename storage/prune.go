@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -68,8 +67,8 @@ func (s *Store) pruneCandidates(ctx context.Context, maxItems int, cutoff uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bySource := tx.Bucket(bucketBySource).Cursor()
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-			var rec sourceRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeSourceRecord(v)
+			if err != nil {
 				return fmt.Errorf("source %q: corrupt record: %w", k, err)
 			}
 			if maxItems > 0 && rec.Count > maxItems {

@@ -217,3 +217,88 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 }
+
+// Source records are binary too, in the same way: a format byte, then the
+// state's fields in the order of sourceState, the sections, the removed
+// flag and the item count. A pass writes the state of every source it
+// fetched and a start reads them all; as JSON that was a fiftieth of a
+// pass that found little new. Records of older databases are JSON, read
+// as such and rewritten binary when next stored.
+
+// encode returns r as stored.
+func (r sourceRecord) encode() []byte {
+	st := r.State
+	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastResult)+len(st.LastError)+len(st.URL))
+	b = append(b, recordBinary)
+	for _, s := range []string{st.FeedTitle, st.SiteLink, st.ETag, st.LastModified, st.BodyHash} {
+		b = appendString(b, s)
+	}
+	b = appendTime(b, st.LastAttempt)
+	b = appendTime(b, st.LastSuccess)
+	for _, s := range []string{st.LastResult, st.LastError, st.ErrorKind} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, int64(st.ConsecutiveFailures))
+	b = appendTime(b, st.NextAttempt)
+	b = appendString(b, st.URL)
+	b = appendString(b, st.RedirectTo)
+	b = binary.AppendVarint(b, int64(st.RedirectCount))
+	b = appendString(b, st.MovedTo)
+	b = appendBool(b, st.Gone)
+	b = appendTime(b, st.RetryAfter)
+	b = appendString(b, st.RetryAfterHost)
+	b = binary.AppendUvarint(b, uint64(len(r.Sections)))
+	for _, s := range r.Sections {
+		b = appendString(b, s)
+	}
+	b = appendBool(b, r.Removed)
+	return binary.AppendVarint(b, int64(r.Count))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// decodeSourceRecord reads a stored source record, binary or JSON.
+func decodeSourceRecord(v []byte) (sourceRecord, error) {
+	var r sourceRecord
+	if len(v) > 0 && v[0] == '{' {
+		err := json.Unmarshal(v, &r)
+		return r, err
+	}
+	if len(v) == 0 || v[0] != recordBinary {
+		return r, errors.New("unknown record format")
+	}
+	d := decoder{b: v[1:]}
+	st := &r.State
+	for _, s := range []*string{&st.FeedTitle, &st.SiteLink, &st.ETag, &st.LastModified, &st.BodyHash} {
+		*s = d.string()
+	}
+	st.LastAttempt, st.LastSuccess = d.time(), d.time()
+	for _, s := range []*string{&st.LastResult, &st.LastError, &st.ErrorKind} {
+		*s = d.string()
+	}
+	st.ConsecutiveFailures = int(d.varint())
+	st.NextAttempt = d.time()
+	st.URL, st.RedirectTo = d.string(), d.string()
+	st.RedirectCount = int(d.varint())
+	st.MovedTo = d.string()
+	st.Gone = d.byte() == 1
+	st.RetryAfter = d.time()
+	st.RetryAfterHost = d.string()
+	if n := d.count(1); n > 0 {
+		r.Sections = make([]string, n)
+		for i := range r.Sections {
+			r.Sections[i] = d.string()
+		}
+	}
+	r.Removed = d.byte() == 1
+	r.Count = int(d.varint())
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes after the record", len(d.b))
+	}
+	return r, d.err
+}

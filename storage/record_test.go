@@ -79,14 +79,20 @@ func TestRecordReadsJSON(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRecord: no bytes make decodeRecord panic, and what it accepts
-// in the binary form survives a round trip.
+// FuzzDecodeRecord: no bytes make decodeRecord or decodeSourceRecord
+// panic, and what they accept in the binary form survives a round trip.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
 		f.Add(r.encode())
 	}
 	f.Add([]byte(`{"id":"x","sort":1}`))
+	f.Add(sourceRecord{Sections: []string{"a"}, Count: 3}.encode())
 	f.Fuzz(func(t *testing.T, v []byte) {
+		if sr, err := decodeSourceRecord(v); err == nil && v[0] == recordBinary {
+			if again, err := decodeSourceRecord(sr.encode()); err != nil || !reflect.DeepEqual(again, sr) {
+				t.Fatalf("source record round trip: %+v, %v; want %+v", again, err, sr)
+			}
+		}
 		r, err := decodeRecord(v)
 		if err != nil || v[0] != recordBinary {
 			return
@@ -99,4 +105,44 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record:\n got %+v\nwant %+v", again, r)
 		}
 	})
+}
+
+func TestSourceRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 29, 1, 2, 3, 4, time.UTC)
+	for _, r := range []sourceRecord{
+		{},
+		{
+			State: sourceState{
+				FeedTitle: "Blog ü", SiteLink: "https://b.example/", ETag: `W/"x"`, LastModified: "Sun, 29 Nov 2026 01:02:03 GMT",
+				BodyHash: "abc", LastAttempt: at, LastSuccess: at.Add(-time.Hour), LastResult: "new 3", LastError: "timeout",
+				ErrorKind: "timeout", ConsecutiveFailures: 2, NextAttempt: at.Add(time.Hour), URL: "https://b.example/feed",
+				RedirectTo: "https://c.example/feed", RedirectCount: 3, MovedTo: "https://c.example/feed", Gone: true,
+				RetryAfter: at.Add(time.Minute), RetryAfterHost: "b.example",
+			},
+			Sections: []string{"go", "news"}, Removed: true, Count: 12345,
+		},
+	} {
+		v := r.encode()
+		got, err := decodeSourceRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
+		}
+		for n := range len(v) {
+			if _, err := decodeSourceRecord(v[:n]); err == nil {
+				t.Fatalf("decode of a record cut to %d of %d bytes succeeded", n, len(v))
+			}
+		}
+	}
+	legacy := `{"State":{"feed_title":"T","etag":"\"e\"","last_attempt":"2026-11-29T01:02:03Z","consecutive_failures":1},"Sections":["a"],"Removed":false,"Count":7}`
+	r, err := decodeSourceRecord([]byte(legacy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sourceRecord{State: sourceState{FeedTitle: "T", ETag: `"e"`, LastAttempt: time.Date(2026, 11, 29, 1, 2, 3, 0, time.UTC), ConsecutiveFailures: 1}, Sections: []string{"a"}, Count: 7}
+	if !reflect.DeepEqual(r, want) {
+		t.Errorf("legacy record:\n got %+v\nwant %+v", r, want)
+	}
 }

@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -242,12 +241,13 @@ func (s *Store) Check(ctx context.Context) error {
 type sourceRecord struct {
 	State    sourceState
 	Sections []string
-	Removed  bool // no longer in the config: its items are out of by_time and sections
+	Removed  bool // no longer in the config: its items are out of the outputs
 	Count    int  // items stored
 }
 
-// sourceState mirrors aggregator.SourceState with JSON tags kept private to
-// storage, so the root type stays free of encoding concerns.
+// sourceState mirrors aggregator.SourceState, so the root type stays free of
+// encoding concerns. Its JSON tags read the records of older databases
+// (record.go writes the binary form).
 type sourceState struct {
 	FeedTitle           string    `json:"feed_title,omitempty"`
 	SiteLink            string    `json:"site_link,omitempty"`
@@ -326,18 +326,15 @@ func getSource(tx *bolt.Tx, name string) (sourceRecord, bool, error) {
 	if v == nil {
 		return rec, false, nil
 	}
-	if err := json.Unmarshal(v, &rec); err != nil {
+	rec, err := decodeSourceRecord(v)
+	if err != nil {
 		return rec, false, fmt.Errorf("source %q: corrupt record: %w", name, err)
 	}
 	return rec, true, nil
 }
 
 func putSource(tx *bolt.Tx, name string, rec sourceRecord) error {
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketSources).Put([]byte(name), v)
+	return tx.Bucket(bucketSources).Put([]byte(name), rec.encode())
 }
 
 // State returns the stored state of the named source, or an error wrapping
@@ -383,8 +380,8 @@ func (s *Store) loadStates() error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(bucketBySource).Cursor()
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-			var rec sourceRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeSourceRecord(v)
+			if err != nil {
 				return fmt.Errorf("source %q: corrupt record: %w", k, err)
 			}
 			states[string(k)] = rec.state(string(k))

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -40,8 +39,8 @@ func verifyIndexes(tx *bolt.Tx) error {
 	sources := make(map[string]sourceRecord) // by srcKey
 	names := make(map[string]string)
 	err := tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-		var rec sourceRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
+		rec, err := decodeSourceRecord(v)
+		if err != nil {
 			return fmt.Errorf("source %q: corrupt record: %w", k, err)
 		}
 		key := string(sourceKey(string(k)))
