@@ -404,6 +404,10 @@ func TestGzipMadeOnFirstRequest(t *testing.T) {
 			t.Fatalf("%s compressed by the rebuild", path)
 		}
 	}
+	// A plain request, and a 304, compress nothing either.
+	plain := request(t, s, "GET", "/feed.rss", nil)
+	body(t, plain)
+	body(t, request(t, s, "GET", "/feed.rss", http.Header{"If-None-Match": {plain.Header.Get("ETag")}}))
 	bodies := make([][]byte, 16)
 	var wg sync.WaitGroup
 	for i := range bodies {
@@ -418,6 +422,6 @@ func TestGzipMadeOnFirstRequest(t *testing.T) {
 		}
 	}
 	if out := (*s.outputs.Load())["/feed.rss"]; out.gzipped != nil {
-		t.Error("/feed.rss compressed though nobody asked for it")
+		t.Error("/feed.rss compressed though nobody asked for it gzipped")
 	}
 }

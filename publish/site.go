@@ -97,10 +97,10 @@ type output struct {
 	// the first request that needs them, once: a pass re-renders outputs
 	// that no client may ask for before the next, and compressing them all
 	// was half the time of a pass in which no source changed.
-	gzipOnce              sync.Once
-	gzipped               []byte
-	headersOnce           sync.Once
-	plainHeaders, gzHeads http.Header
+	gzipOnce             sync.Once
+	gzipped              []byte
+	plainOnce, gzOnce    sync.Once
+	plainHeaders, gzHead http.Header
 }
 
 // gzipBody returns the gzip of out's body, compressing it at the first call.
@@ -117,34 +117,32 @@ func (out *output) gzipBody() []byte {
 }
 
 // headers returns the response headers of a 200 of out's plain or gzip
-// variant. cacheControl must be the same at every call: the headers are
-// built at the first.
+// variant, each built at its first request. cacheControl must be the same
+// at every call.
 func (out *output) headers(gzipped bool, cacheControl string) http.Header {
-	out.headersOnce.Do(func() {
-		build := func(etag string, body []byte, encoding string) http.Header {
-			h := http.Header{
-				"Etag":                   {etag},
-				"Last-Modified":          {out.lastModified.Format(http.TimeFormat)},
-				"Cache-Control":          {cacheControl},
-				"Vary":                   {"Accept-Encoding"},
-				"X-Content-Type-Options": {"nosniff"},
-				"Content-Type":           {out.contentType},
-				"Content-Length":         {strconv.Itoa(len(body))},
-			}
-			if out.csp != "" {
-				h["Content-Security-Policy"] = []string{out.csp}
-			}
-			if encoding != "" {
-				h["Content-Encoding"] = []string{encoding}
-			}
-			return h
+	build := func(etag string, body []byte, encoding string) http.Header {
+		h := http.Header{
+			"Etag":                   {etag},
+			"Last-Modified":          {out.lastModified.Format(http.TimeFormat)},
+			"Cache-Control":          {cacheControl},
+			"Vary":                   {"Accept-Encoding"},
+			"X-Content-Type-Options": {"nosniff"},
+			"Content-Type":           {out.contentType},
+			"Content-Length":         {strconv.Itoa(len(body))},
 		}
-		out.plainHeaders = build(out.etag, out.body, "")
-		out.gzHeads = build(out.gzipETag, out.gzipBody(), "gzip")
-	})
-	if gzipped {
-		return out.gzHeads
+		if out.csp != "" {
+			h["Content-Security-Policy"] = []string{out.csp}
+		}
+		if encoding != "" {
+			h["Content-Encoding"] = []string{encoding}
+		}
+		return h
 	}
+	if gzipped {
+		out.gzOnce.Do(func() { out.gzHead = build(out.gzipETag, out.gzipBody(), "gzip") })
+		return out.gzHead
+	}
+	out.plainOnce.Do(func() { out.plainHeaders = build(out.etag, out.body, "") })
 	return out.plainHeaders
 }
 

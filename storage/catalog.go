@@ -95,7 +95,8 @@ func lastOfSource(c *bolt.Cursor, srcKey []byte) []byte {
 }
 
 // saving records, before the commit, that a Save of the named source, of
-// the given record, may store items up to sort value newest.
+// the given record, may store items up to sort value newest; and, after
+// their commits, the records SyncSources and FlushStates wrote.
 func (c *catalog) saving(name string, rec sourceRecord, newest uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -106,6 +107,9 @@ func (c *catalog) saving(name string, rec sourceRecord, newest uint64) {
 	if !ok {
 		e = &catalogEntry{key: sourceKey(name)}
 		c.entries[name] = e
+	}
+	if ok && e.removed == rec.Removed && newest <= e.newest && slices.Equal(e.sections, rec.Sections) {
+		return // nothing a query sees changed: the sorted lists stay
 	}
 	e.sections, e.removed = rec.Sections, rec.Removed
 	e.newest = max(e.newest, newest)

@@ -4,7 +4,7 @@
 // Layout (every key is fixed-length binary, so cursors walk them in order):
 //
 //	meta        "schema" → version
-//	sources     name → JSON sourceRecord (state, sections, item count)
+//	sources     name → sourceRecord (record.go: state, sections, item count)
 //	items       srcKey(8) ‖ itemKey(16) → itemRecord (record.go)
 //	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty
 //	tombstones  srcKey(8) ‖ itemKey(16) → empty, items pruned but still listed
@@ -191,7 +191,8 @@ func (s *Store) init() error {
 		case "":
 			return meta.Put([]byte("schema"), []byte(schemaVersion))
 		case schemaVersion:
-			return nil
+			// Development builds of schema 2 kept the date indexes.
+			return dropDateIndexes(tx)
 		case "1":
 			return migrateFrom1(tx)
 		default:
@@ -204,12 +205,20 @@ func (s *Store) init() error {
 // (queries merge the sources' own ranges). Records stay JSON until they
 // are stored again.
 func migrateFrom1(tx *bolt.Tx) error {
-	for _, name := range [][]byte{[]byte("by_time"), []byte("sections")} {
-		if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-			return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
-		}
+	if err := dropDateIndexes(tx); err != nil {
+		return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
 	}
 	return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte(schemaVersion))
+}
+
+// dropDateIndexes deletes the date indexes of schema 1, if there are any.
+func dropDateIndexes(tx *bolt.Tx) error {
+	for _, name := range [][]byte{[]byte("by_time"), []byte("sections")} {
+		if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close writes the states waiting for FlushStates and closes the database.

@@ -577,3 +577,39 @@ func TestPreparedItemsPublishedWhenStoreFails(t *testing.T) {
 		}
 	}
 }
+
+// A config change leaves alone the states recorded since the last flush:
+// they are still written by the next one.
+func TestSyncSourcesKeepsPendingStates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	c := &clock{t: t0}
+	s := mustOpen(t, path, c)
+	if err := s.SyncSources(ctx, []aggregator.Source{blog}); err != nil {
+		t.Fatal(err)
+	}
+	save(t, s, blog, item(blog, "b1", t0.Add(-time.Hour)))
+	want := aggregator.SourceState{Name: "blog", ETag: `"e2"`, LastResult: "not modified", NextAttempt: t0.Add(time.Hour)}
+	if err := s.SaveState(ctx, blog, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncSources(ctx, []aggregator.Source{blog, news}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		st, err := s.State(ctx, "blog")
+		if err != nil || st.ETag != want.ETag || !st.NextAttempt.Equal(want.NextAttempt) || st.LastResult != want.LastResult {
+			t.Errorf("%s: state = %+v, %v; want the one recorded before the config change", when, st, err)
+		}
+	}
+	check("after the config change", s)
+	if _, err := s.State(ctx, "news"); err != nil {
+		t.Errorf("state of the new source: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("after flush and reopen", mustOpen(t, path, c))
+}

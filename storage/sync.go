@@ -39,14 +39,16 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	if len(changed) == 0 && len(gone) == 0 {
 		return nil
 	}
+	written := make(map[string]sourceRecord)
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		clear(written)
 		for _, name := range gone {
-			if err := s.unconfigure(tx, name); err != nil {
+			if err := s.unconfigure(tx, name, written); err != nil {
 				return err
 			}
 		}
 		for _, src := range changed {
-			if err := s.configure(tx, src); err != nil {
+			if err := s.configure(tx, src, written); err != nil {
 				return err
 			}
 		}
@@ -55,30 +57,45 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	if err != nil {
 		return err
 	}
-	// New sources have a state now, if an empty one, and the catalog
-	// follows the records.
-	return s.loadStates()
+	// The catalog follows the records written, and a new source has a
+	// state, if an empty one. Only what this call wrote is touched: a
+	// state recorded or saved meanwhile stays as it is.
+	for name, rec := range written {
+		s.catalog.saving(name, rec, 0)
+	}
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	for name := range written {
+		if _, ok := s.states[name]; !ok {
+			s.states[name] = sourceRecord{}.state(name)
+			s.statesCopy = nil
+		}
+	}
+	return nil
 }
 
-func (s *Store) unconfigure(tx *bolt.Tx, name string) error {
-	rec, _, err := getSource(tx, name)
-	if err != nil || rec.Removed {
+func (s *Store) unconfigure(tx *bolt.Tx, name string, written map[string]sourceRecord) error {
+	rec, ok, err := getSource(tx, name)
+	if err != nil || !ok || rec.Removed {
 		return err
 	}
 	rec.Removed = true
 	s.logger.Info("source left the config", "source", name, "items_kept", rec.Count)
+	written[name] = rec
 	return putSource(tx, name, rec)
 }
 
-func (s *Store) configure(tx *bolt.Tx, src aggregator.Source) error {
+func (s *Store) configure(tx *bolt.Tx, src aggregator.Source, written map[string]sourceRecord) error {
 	rec, ok, err := getSource(tx, src.Name)
 	if err != nil {
 		return err
 	}
 	if ok && !rec.Removed && slices.Equal(rec.Sections, src.Sections) {
+		written[src.Name] = rec // the catalog was behind
 		return nil
 	}
 	rec.Removed = false
 	rec.Sections = slices.Clone(src.Sections)
+	written[src.Name] = rec
 	return putSource(tx, src.Name, rec)
 }

@@ -26,16 +26,28 @@ func checkTruncated(path string) error {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return nil
+	if err != nil || fi.Size() == 0 || !fi.Mode().IsRegular() {
+		return nil // new, or not a file: bbolt says what is wrong
 	}
 	size := fi.Size()
 	m0, ok0 := readMeta(f, 0)
+	var m1 meta
+	var ok1 bool
+	if ok0 {
+		m1, ok1 = readMeta(f, int64(m0.pageSize))
+	} else {
+		// Page 0 is torn: look for page 1 at every page size bbolt may
+		// have used, as bbolt does.
+		for ps := int64(1024); ps <= 64<<10 && !ok1; ps *= 2 {
+			if m1, ok1 = readMeta(f, ps); ok1 && int64(m1.pageSize) != ps {
+				ok1 = false
+			}
+		}
+	}
 	pageSize := int64(os.Getpagesize())
 	if ok0 {
 		pageSize = int64(m0.pageSize)
 	}
-	m1, ok1 := readMeta(f, pageSize)
 	m := m0
 	switch {
 	case ok0 && ok1 && m1.txid > m0.txid, !ok0 && ok1:

@@ -44,6 +44,20 @@ func TestOpenRefusesTruncatedFile(t *testing.T) {
 			t.Errorf("Open of the file cut to %d of %d bytes = %v, want an error naming it and saying it was cut short", n, len(whole), err)
 		}
 	}
+	// A torn meta page 0 is bbolt's to handle (it reads page 1), not cut
+	// short; a directory is not a database, and bbolt says so.
+	torn := filepath.Join(dir, "torn.db")
+	tornBytes := append([]byte(nil), whole...)
+	tornBytes[16+60] ^= 0xff // in page 0's checksum
+	if err := os.WriteFile(torn, tornBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkTruncated(torn); err != nil {
+		t.Errorf("a file with page 0 torn: %v, want it left to bbolt", err)
+	}
+	if err := checkTruncated(dir); err != nil {
+		t.Errorf("a directory: %v, want it left to bbolt", err)
+	}
 	// The whole file and an empty one open.
 	for _, b := range [][]byte{whole, nil} {
 		p := filepath.Join(dir, "ok.db")

@@ -53,6 +53,10 @@ func verifyIndexes(tx *bolt.Tx) error {
 	counts := make(map[string]int)
 	bySource := tx.Bucket(bucketBySource)
 	err = tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		if len(k) != 24 {
+			fail("items key %x is not 24 bytes", k)
+			return nil
+		}
 		rec, err := decodeRecord(v)
 		if err != nil {
 			fail("item %x: corrupt record: %v", k, err)
