@@ -342,6 +342,11 @@ func TestServeLifecycle(t *testing.T) {
 	if v, _ := metricValue(m, "aggregator_fetch_errors_total", "source", "broken", "kind", "http status 404"); v != 1 {
 		t.Errorf("aggregator_fetch_errors_total{broken, 404} = %v, want 1", v)
 	}
+	for _, name := range []string{"aggregator_fetches_total", "aggregator_fetch_bytes_total", "aggregator_items_stored_total", "aggregator_source_consecutive_failures"} {
+		if _, ok := metricValue(m, name, "source", "news"); ok {
+			t.Errorf("%s still has a series for news, which left the config", name)
+		}
+	}
 
 	// An invalid config: logged with its lines, and the old one kept.
 	if err := os.WriteFile(configPath, fmt.Appendf(nil, "listen: %s\nschedule: every 5m\nsources:\n  - {name: blog, url: nowhere}\n", addr), 0o644); err != nil {

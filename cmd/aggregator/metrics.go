@@ -131,6 +131,20 @@ func (m *metrics) fetched(o outcome) {
 	}
 }
 
+// forget drops the series of sources that left the config, so that a
+// scrape lists the sources configured (a pass of the old config still
+// running may bring one back until the next reload or restart).
+func (m *metrics) forget(sources []string) {
+	if m == nil {
+		return
+	}
+	for _, name := range sources {
+		for _, v := range []*prometheus.CounterVec{m.fetches, m.fetchErrors, m.fetchBytes, m.itemsStored} {
+			v.DeletePartialMatch(prometheus.Labels{"source": name})
+		}
+	}
+}
+
 // reloaded records a config reload.
 func (m *metrics) reloaded(ok bool) {
 	if ok {

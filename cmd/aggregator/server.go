@@ -168,6 +168,7 @@ func (d *server) reload(ctx context.Context) {
 	}
 	d.metrics.reloaded(true)
 	added, removed := sourceChanges(old.cfg, cfg)
+	d.metrics.forget(removed)
 	d.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
 	d.passes.Go(func() { d.runPass(a, a.cfg.Sources, false) })
 }
