@@ -66,11 +66,7 @@ func (s *Store) pruneCandidates(ctx context.Context, maxItems int, cutoff uint64
 	var names []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bySource := tx.Bucket(bucketBySource).Cursor()
-		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-			rec, err := decodeSourceRecord(v)
-			if err != nil {
-				return fmt.Errorf("source %q: corrupt record: %w", k, err)
-			}
+		return eachSource(tx, func(k []byte, rec sourceRecord) error {
 			if maxItems > 0 && rec.Count > maxItems {
 				names = append(names, string(k))
 				return nil

@@ -82,14 +82,10 @@ var errTruncated = errors.New("record truncated")
 // a record.
 func decodeRecord(v []byte) (itemRecord, error) {
 	var r itemRecord
-	if len(v) > 0 && v[0] == '{' {
-		err := json.Unmarshal(v, &r)
+	d, err := openRecord(v, &r)
+	if d == nil {
 		return r, err
 	}
-	if len(v) == 0 || v[0] != recordBinary {
-		return r, errors.New("unknown record format")
-	}
-	d := decoder{b: v[1:]}
 	if h := d.string(); h != "" {
 		r.Hash = []byte(h)
 	}
@@ -114,10 +110,20 @@ func decodeRecord(v []byte) (itemRecord, error) {
 	}
 	r.Sort = d.uvarint()
 	r.Prepared = d.byte() == 1
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes after the record", len(d.b))
+	return r, d.end()
+}
+
+// openRecord returns a decoder over the fields of the binary record v. A
+// JSON record (of an older database) it decodes into legacy itself, and
+// returns no decoder, as for bytes of no known format.
+func openRecord(v []byte, legacy any) (*decoder, error) {
+	switch {
+	case len(v) > 0 && v[0] == '{':
+		return nil, json.Unmarshal(v, legacy)
+	case len(v) == 0 || v[0] != recordBinary:
+		return nil, errors.New("unknown record format")
 	}
-	return r, d.err
+	return &decoder{b: v[1:]}, nil
 }
 
 // storedHash returns the content hash of a stored record, reading no more
@@ -140,6 +146,14 @@ func storedHash(v []byte) ([]byte, error) {
 type decoder struct {
 	b   []byte
 	err error
+}
+
+// end returns the first error, or one for bytes left after the record.
+func (d *decoder) end() error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d bytes after the record", len(d.b))
+	}
+	return d.err
 }
 
 func (d *decoder) fail(err error) {
@@ -265,14 +279,10 @@ func appendBool(b []byte, v bool) []byte {
 // decodeSourceRecord reads a stored source record, binary or JSON.
 func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	var r sourceRecord
-	if len(v) > 0 && v[0] == '{' {
-		err := json.Unmarshal(v, &r)
+	d, err := openRecord(v, &r)
+	if d == nil {
 		return r, err
 	}
-	if len(v) == 0 || v[0] != recordBinary {
-		return r, errors.New("unknown record format")
-	}
-	d := decoder{b: v[1:]}
 	st := &r.State
 	for _, s := range []*string{&st.FeedTitle, &st.SiteLink, &st.ETag, &st.LastModified, &st.BodyHash} {
 		*s = d.string()
@@ -297,8 +307,5 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	}
 	r.Removed = d.byte() == 1
 	r.Count = int(d.varint())
-	if d.err == nil && len(d.b) > 0 {
-		d.err = fmt.Errorf("%d bytes after the record", len(d.b))
-	}
-	return r, d.err
+	return r, d.end()
 }

@@ -342,6 +342,18 @@ func getSource(tx *bolt.Tx, name string) (sourceRecord, bool, error) {
 	return rec, true, nil
 }
 
+// eachSource calls fn with the name and record of every source, in name
+// order, stopping at the first error or corrupt record.
+func eachSource(tx *bolt.Tx, fn func(name []byte, rec sourceRecord) error) error {
+	return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+		rec, err := decodeSourceRecord(v)
+		if err != nil {
+			return fmt.Errorf("source %q: corrupt record: %w", k, err)
+		}
+		return fn(k, rec)
+	})
+}
+
 func putSource(tx *bolt.Tx, name string, rec sourceRecord) error {
 	return tx.Bucket(bucketSources).Put([]byte(name), rec.encode())
 }
@@ -388,11 +400,7 @@ func (s *Store) loadStates() error {
 	entries := make(map[string]*catalogEntry)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(bucketBySource).Cursor()
-		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-			rec, err := decodeSourceRecord(v)
-			if err != nil {
-				return fmt.Errorf("source %q: corrupt record: %w", k, err)
-			}
+		return eachSource(tx, func(k []byte, rec sourceRecord) error {
 			states[string(k)] = rec.state(string(k))
 			entries[string(k)] = newCatalogEntry(string(k), rec, cur)
 			return nil

@@ -38,11 +38,7 @@ func verifyIndexes(tx *bolt.Tx) error {
 	}
 	sources := make(map[string]sourceRecord) // by srcKey
 	names := make(map[string]string)
-	err := tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
-		rec, err := decodeSourceRecord(v)
-		if err != nil {
-			return fmt.Errorf("source %q: corrupt record: %w", k, err)
-		}
+	err := eachSource(tx, func(k []byte, rec sourceRecord) error {
 		key := string(sourceKey(string(k)))
 		sources[key], names[key] = rec, string(k)
 		return nil

@@ -408,12 +408,7 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 		}))
 		n.Handle("new.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(blog) }))
 		dir := t.TempDir()
-		path := filepath.Join(dir, "config.yaml")
-		os.WriteFile(path, fmt.Appendf(nil, "database: %s\nsources:\n  - {name: moved, url: \"http://old.test/feed\"}\n", filepath.Join(dir, "db")), 0o644)
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeAndLoadConfig(t, dir, fmt.Sprintf("database: %s\nsources:\n  - {name: moved, url: \"http://old.test/feed\"}\n", filepath.Join(dir, "db")))
 		a := openTestApp(t, cfg, n)
 		defer a.close()
 		var out bytes.Buffer
@@ -460,12 +455,7 @@ func TestJitterSpreadsAPass(t *testing.T) {
 				w.Write(blog)
 			}))
 		}
-		path := filepath.Join(dir, "config.yaml")
-		os.WriteFile(path, []byte(b.String()), 0o644)
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeAndLoadConfig(t, dir, b.String())
 		a := openTestApp(t, cfg, n)
 		defer a.close()
 		t0 = time.Now()

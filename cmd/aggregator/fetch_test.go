@@ -75,10 +75,7 @@ func TestFetchCommand(t *testing.T) {
 	out := runFetch(t, configPath)
 	wantLines(t, out, "blog: updated 1", "news: error: not a feed")
 
-	cfg, err := config.Load(configPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadConfig(t, configPath)
 	store, err := storage.Open(cfg.Database, storage.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/config"
 	"golang.org/x/net/html"
 )
 
@@ -52,14 +51,7 @@ func ingestSections(t *testing.T, sources []testSource) *app {
 	for _, s := range sources {
 		fmt.Fprintf(&cfg, "  - {name: %s, url: %q, sections: [%s]}\n", s.name, s.url, s.name)
 	}
-	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := writeAndLoadConfig(t, dir, cfg.String())
 	a, err := openApp(t.Context(), c, discardLogger())
 	if err != nil {
 		t.Fatal(err)
