@@ -75,6 +75,26 @@ func (n *notifySocket) messages() []string {
 	return slices.Clone(n.msgs)
 }
 
+// flush waits until the reader has taken every datagram sent so far: it
+// sends one of its own and polls, with a deadline, until it arrives
+// (a unix datagram socket keeps their order).
+func (n *notifySocket) flush(t *testing.T) {
+	t.Helper()
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("TEST_FLUSH=1")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); n.index("TEST_FLUSH=1", 0) < 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the notify socket's reader took nothing for 5 s")
+		}
+	}
+}
+
 // index is the position of the first message at or after from that holds
 // state, or -1.
 func (n *notifySocket) index(state string, from int) int {
@@ -324,6 +344,7 @@ func TestServeLifecycle(t *testing.T) {
 		f, err := gofeed.NewParser().Parse(bytes.NewReader(getOK(base + "/feed.atom")))
 		return err == nil && len(f.Items) == 2
 	})
+	sock.flush(t)
 	if i := sock.index("RELOADING=1", readyBefore); i < 0 || sock.index("READY=1", i) < 0 {
 		t.Errorf("no RELOADING then READY around the reload: %q", sock.messages()[readyBefore:])
 	}
@@ -370,6 +391,7 @@ func TestServeLifecycle(t *testing.T) {
 	p.signal(t, syscall.SIGTERM)
 	took := p.waitExit(t, 10*time.Second)
 	t.Logf("stopped in %v", took.Round(time.Millisecond))
+	sock.flush(t)
 	if sock.index("STOPPING=1", 0) < 0 {
 		t.Errorf("no STOPPING: %q", sock.messages())
 	}
