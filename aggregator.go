@@ -27,6 +27,11 @@ type Source struct {
 	// KeepDuplicates exempts the source's items from cross-source
 	// deduplication by canonical link.
 	KeepDuplicates bool
+
+	// RenamedFrom lists names the source had before: its state, items and
+	// the public ids of its items carry over from the first of them the
+	// store knows, so that readers see no change.
+	RenamedFrom []string
 }
 
 // The values of Source.Identity.
@@ -40,8 +45,15 @@ const (
 type SourceState struct {
 	Name string // Source.Name
 
-	FeedTitle string // the title the feed gives itself
-	SiteLink  string // the feed's link to its web site
+	FeedTitle   string    // the title the feed gives itself
+	SiteLink    string    // the feed's link to its web site
+	FeedID      string    // the feed's own id (Atom's atom:id); empty when it gives none
+	FeedUpdated time.Time // UTC; when the feed says it last changed, else its newest item's date; zero when unknown
+
+	// PublishedAs is the name the public ids of the source's items are made
+	// from: the source's name when the store first saw it, kept through
+	// renames (Source.RenamedFrom). Storage owns it: "" means Name.
+	PublishedAs string
 
 	// Validators for the next conditional request, and the hash of the last
 	// body parsed, so that an unchanged 200 is not parsed again.
@@ -100,6 +112,11 @@ type Item struct {
 	Published time.Time // zero when the feed gives none
 	Updated   time.Time // zero when the feed gives none
 	FirstSeen time.Time // set by storage when the item is first stored
+
+	// AlsoIn names the other sources whose copies of this article (same
+	// canonical link) a query collapsed into this one, in the order it
+	// met them; set by queries, never stored.
+	AlsoIn []string
 }
 
 // Enclosure is a file attached to an item, such as a podcast episode.

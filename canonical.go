@@ -16,9 +16,11 @@ var trackingParams = map[string]bool{
 }
 
 // CanonicalLink returns the form of an absolute http(s) link that two copies
-// of one article share: scheme and host lower-cased, the default port, an
-// empty path and the fragment dropped, utm_* and other tracking parameters
-// removed, and the remaining query parameters sorted. It returns "" for a
+// of one article share: scheme and host lower-cased, the default port and
+// user info dropped, an empty path made "/", utm_* and other tracking
+// parameters removed, and the remaining query parameters sorted. The
+// fragment is kept: "/2026/12/06#a1" and "#a2" of a day page, a changelog
+// or a podcast's show notes are two articles. It returns "" for a
 // link that is empty, relative, not http(s) or has a query that does not
 // parse, which matches nothing.
 func CanonicalLink(link string) string {
@@ -45,7 +47,6 @@ func CanonicalLink(link string) string {
 		u.Host += ":" + port
 	}
 	u.User = nil
-	u.Fragment, u.RawFragment = "", ""
 	if u.Path == "" {
 		u.Path, u.RawPath = "/", ""
 	}

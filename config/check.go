@@ -257,6 +257,7 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 	byName := make(map[string]seen)
 	byURL := make(map[string]seen)
 	var list []aggregator.Source
+	var renames []rename
 	for _, item := range seq.Content {
 		src, nameLine, derived, ok := ck.source(item, defined)
 		if !ok {
@@ -280,9 +281,57 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 		} else {
 			byName[src.Name] = seen{src.Name, nameLine}
 		}
+		rs := ck.renamedFrom(item, src.Name)
+		for _, r := range rs {
+			src.RenamedFrom = append(src.RenamedFrom, r.old)
+		}
+		renames = append(renames, rs...)
 		list = append(list, src)
 	}
+	claimed := make(map[string]rename)
+	for _, r := range renames {
+		if other, ok := byName[r.old]; ok {
+			ck.errorf(r.line, "source %q: renamed_from %q is the name of the source at line %d; a name can be renamed from only once it is gone", r.source, r.old, other.line)
+		} else if first, ok := claimed[r.old]; ok {
+			ck.errorf(r.line, "source %q: renamed_from %q is claimed by source %q at line %d too", r.source, r.old, first.source, first.line)
+		} else {
+			claimed[r.old] = r
+		}
+	}
 	return list
+}
+
+// rename is one name of a source's renamed_from list.
+type rename struct {
+	source, old string
+	line        int
+}
+
+// renamedFrom returns the names item's renamed_from lists, recording those
+// that are no names, the source's own, or listed twice.
+func (ck *checker) renamedFrom(item *yaml.Node, name string) []rename {
+	n, ok := lookup(item, "renamed_from")
+	if !ok || resolve(n).Kind != yaml.SequenceNode {
+		return nil // none, or a type error said what is wrong
+	}
+	var out []rename
+	listed := make(map[string]bool)
+	for _, s := range resolve(n).Content {
+		old := resolve(s).Value
+		switch {
+		case resolve(s).Kind != yaml.ScalarNode || isNull(s):
+		case !isName(old):
+			ck.errorf(s.Line, "source %q: renamed_from %q %s", name, old, nameRule)
+		case old == name:
+			ck.errorf(s.Line, "source %q: renamed_from lists its own name", name)
+		case listed[old]:
+			ck.errorf(s.Line, "source %q: renamed_from %q is listed twice", name, old)
+		default:
+			listed[old] = true
+			out = append(out, rename{source: name, old: old, line: s.Line})
+		}
+	}
+	return out
 }
 
 // source returns the source item describes, the line of its name and whether
@@ -290,7 +339,7 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 // compared with the others.
 func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
-		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:")
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:")
 		return src, 0, false, false
 	}
 	if resolve(item).Kind != yaml.MappingNode {

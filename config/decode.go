@@ -69,6 +69,8 @@ type rawSource struct {
 	Schedule string   `yaml:"schedule"`
 	Identity string   `yaml:"identity"`
 	Dedup    *bool    `yaml:"dedup"`
+	// RenamedFrom is decoded by checker.renamedFrom, which keeps lines.
+	RenamedFrom []string `yaml:"renamed_from"`
 }
 
 // maxFileSize is the largest config file Load reads.

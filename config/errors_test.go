@@ -37,6 +37,12 @@ func TestLoadErrors(t *testing.T) {
 		{"section list expected", src + "    sections: go\n", 3, `sections: want a list of names, got "go"`},
 		{"repeated key", "title: a\ntitle: b\n" + minimal, 2, `key "title" is already set at line 1`},
 		{"repeated source key", src + "    url: https://go.dev/\n", 3, `key "url" is already set at line 2`},
+		{"renamed_from a configured name", src + "    name: go\n    renamed_from: [blog]\n  - url: https://go.dev/x\n    name: blog\n", 4, `source "go": renamed_from "blog" is the name of the source at line 6`},
+		{"renamed_from claimed twice", src + "    name: go\n    renamed_from: [old]\n  - url: https://go.dev/x\n    renamed_from:\n      - old\n", 7, `renamed_from "old" is claimed by source "go" at line 4 too`},
+		{"renamed_from own name", src + "    name: go\n    renamed_from: [go]\n", 4, `renamed_from lists its own name`},
+		{"renamed_from not a name", src + "    renamed_from: [\"Old Name\"]\n", 3, `renamed_from "Old Name"`},
+		{"renamed_from listed twice", src + "    renamed_from: [a, a]\n", 3, `renamed_from "a" is listed twice`},
+		{"renamed_from not a list", src + "    renamed_from: old\n", 3, `renamed_from`},
 
 		// Durations.
 		{"duration without unit", "fetch:\n  timeout: 30\n" + minimal, 2, `fetch.timeout "30" is not a duration`},

@@ -149,7 +149,9 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		if err := w.forgetTombstones(seen); err != nil {
 			return err
 		}
+		published := rec.State.PublishedAs
 		rec.State = recordState(state(res))
+		rec.State.PublishedAs = published // the store's to keep
 		saved = rec.State
 		return putSource(tx, src.Name, rec)
 	})

@@ -51,6 +51,7 @@ func modelItems(t *testing.T, s *Store, q Query, covered map[string]bool) []stri
 		}
 		sel.offer(e.key, e.rec)
 	}
+	sel.compact()
 	ids := []string{}
 	for _, it := range sel.items() {
 		ids = append(ids, it.SourceID+"/"+it.ID)

@@ -127,3 +127,79 @@ func TestSectionlessSources(t *testing.T) {
 	save(t, s, two, item(two, "t2", t0.Add(-10*time.Minute)))
 	wantIDs(t, s, "", 3, "t2", "b1", "t1")
 }
+
+// testdata/schema2.db was written by the store of schema 2 (canonical
+// links without their fragment, source records of format 1): blog (go) b1
+// b2, news (news) n1 linking to b1 with a tracking parameter, day (go) d1
+// d2 d3 on one day page (#a1 #a2 #a3), and oldname (news) o1 o2; every
+// source has a feed title, site link, validators and a result.
+func TestMigrateFromSchema2(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile("testdata/schema2.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: t0.Add(time.Hour)}
+	s := mustOpen(t, path, c)
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify after migration: %v", err)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("schema")); string(v) != schemaVersion {
+			t.Errorf("schema after migration = %q, want %q", v, schemaVersion)
+		}
+		v := tx.Bucket(bucketItems).Get(concat(sourceKey("day"), itemKey("d2")))
+		rec, err := decodeRecord(v)
+		if err != nil || rec.Canon != "http://day.example/2026/11/01#a2" {
+			t.Errorf("canon of d2 after migration = %q, %v; want it with its fragment", rec.Canon, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.State(ctx, "blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := aggregator.SourceState{Name: "blog", FeedTitle: "Title of blog", SiteLink: "http://blog.example/",
+		ETag: `"e-blog"`, LastModified: "Sun, 01 Nov 2026 12:00:00 GMT", BodyHash: "h-blog",
+		LastAttempt: t0, LastSuccess: t0, LastResult: "new 2", URL: blog.URL, NextAttempt: t0.Add(15 * time.Minute)}
+	if st != want {
+		t.Errorf("state of blog after migration:\n got %+v\nwant %+v", st, want)
+	}
+	if st, _ := s.State(ctx, "news"); st.FeedTitle != "News" || st.LastResult != "not modified" {
+		t.Errorf("state of news after migration = %+v, want the one flushed at close", st)
+	}
+	// Every item of the day page, and the news copy of b1 collapsed.
+	wantQuery(t, s, Query{Limit: 20, Dedup: true}, "n1", "d1", "d2", "d3", "b2", "o1", "o2")
+	wantQuery(t, s, Query{Limit: 20, Dedup: true, Origin: func(source, link string) bool { return source == "blog" }},
+		"b1", "d1", "d2", "d3", "b2", "o1", "o2")
+
+	// A state stored now keeps the new fields, in the new form.
+	day := aggregator.Source{Name: "day", URL: "http://day.example/feed.rss", Sections: []string{"go"}}
+	st, _ = s.State(ctx, "day")
+	st.FeedID, st.FeedUpdated = "tag:day.example,2026:feed", t0.Add(-time.Hour)
+	if _, err := s.Save(ctx, day, nil, func(SaveResult) aggregator.SourceState { return st }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, path, c)
+	got, err := s.State(ctx, "day")
+	if err != nil || got.FeedID != st.FeedID || !got.FeedUpdated.Equal(st.FeedUpdated) || got.FeedTitle != "Title of day" {
+		t.Errorf("state of day after reopening = %+v, %v; want feed id and updated kept", got, err)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketSources).Get([]byte("day")); len(v) == 0 || v[0] != sourceRecordV2 {
+			t.Errorf("source record of day starts %q, want format %d", v[:min(len(v), 1)], sourceRecordV2)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

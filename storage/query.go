@@ -31,6 +31,11 @@ type Query struct {
 	// in KeepDuplicates are never collapsed.
 	Dedup          bool
 	KeepDuplicates map[string]bool
+	// Origin, if set, reports whether link is on the own site of the
+	// source named: a copy from the article's origin wins over the others,
+	// whenever it is met, so that no source can hide another's post by
+	// listing its link first.
+	Origin func(source, link string) bool
 }
 
 // scanBudget bounds how many index entries one query reads beyond its
@@ -112,6 +117,7 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	sel.compact()
 	s.prepareSelected(sel)
 	return sel.items(), nil
 }
@@ -212,56 +218,180 @@ func (s *Store) prepareSelected(sel *selection) {
 }
 
 // selection gathers a query's items as the walk offers them, newest first.
+//
+// Deduplication works on groups: the copies of one article (one canonical
+// link) from different sources. A group publishes the copies of one source,
+// its winner, and credits the others (Item.AlsoIn); a source's own items
+// are never collapsed into each other, however alike their links. The
+// winner is the copy from the article's origin (Query.Origin) if one was
+// met, else the source whose copy was first seen; the copies of a source
+// that stops winning are kept aside, in case it wins again.
 type selection struct {
 	q        Query
 	recs     []itemRecord
 	keys     [][]byte       // items bucket key of each of recs
-	bySource map[string]int // items taken per source
-	byCanon  map[string]int // index in recs of the copy taken of each link
+	dead     []bool         // recs collapsed into another source's copy
+	live     int            // recs not dead
+	bySource map[string]int // live items taken per source
+	groups   map[string]*group
+}
+
+// group is the copies of one article met so far, by source; sources[0] is
+// the winner.
+type group struct {
+	sources []groupSource
+}
+
+type groupSource struct {
+	name      string
+	recs      []int     // its copies, indexes in selection.recs
+	firstSeen time.Time // the earliest FirstSeen of its copies
+	origin    bool      // the source is the article's origin
+}
+
+// beats reports whether a's copies win over b's.
+func (a *groupSource) beats(b *groupSource) bool {
+	if a.origin != b.origin {
+		return a.origin
+	}
+	return a.firstSeen.Before(b.firstSeen)
 }
 
 func newSelection(q Query) *selection {
-	return &selection{q: q, bySource: make(map[string]int), byCanon: make(map[string]int)}
+	return &selection{q: q, bySource: make(map[string]int), groups: make(map[string]*group)}
 }
 
-func (s *selection) full() bool { return len(s.recs) >= s.q.Limit }
+func (s *selection) full() bool { return s.live >= s.q.Limit }
 
 func (s *selection) capped(source string) bool {
 	return s.q.PerSource > 0 && s.bySource[source] >= s.q.PerSource
 }
 
 func (s *selection) offer(key []byte, rec itemRecord) {
-	dedup := s.q.Dedup && rec.Canon != "" && !s.q.KeepDuplicates[rec.SourceID]
-	if dedup {
-		if i, ok := s.byCanon[rec.Canon]; ok {
-			// A copy of an article already taken: the one first seen wins.
-			old := s.recs[i]
-			if rec.FirstSeen.Before(old.FirstSeen) && (rec.SourceID == old.SourceID || !s.capped(rec.SourceID)) {
-				s.bySource[old.SourceID]--
-				s.bySource[rec.SourceID]++
-				s.recs[i], s.keys[i] = rec, key
-			}
-			return
-		}
-	}
-	if s.capped(rec.SourceID) {
+	if !s.q.Dedup || rec.Canon == "" || s.q.KeepDuplicates[rec.SourceID] {
+		s.take(key, rec)
 		return
 	}
-	if dedup {
-		s.byCanon[rec.Canon] = len(s.recs)
+	g := s.groups[rec.Canon]
+	if g == nil {
+		if i := s.take(key, rec); i >= 0 {
+			s.groups[rec.Canon] = &group{sources: []groupSource{{name: rec.SourceID, recs: []int{i}, firstSeen: rec.FirstSeen}}}
+		}
+		return
 	}
-	s.bySource[rec.SourceID]++
-	s.recs = append(s.recs, rec)
-	s.keys = append(s.keys, key)
+	if g.sources[0].name == rec.SourceID {
+		// Another item of the winning source: its own, never a duplicate.
+		if i := s.take(key, rec); i >= 0 {
+			w := &g.sources[0]
+			w.recs = append(w.recs, i)
+			w.firstSeen = minTime(w.firstSeen, rec.FirstSeen)
+		}
+		return
+	}
+	if len(g.sources) == 1 && s.q.Origin != nil {
+		w := &g.sources[0]
+		w.origin = s.q.Origin(w.name, s.recs[w.recs[0]].Link)
+	}
+	i := s.add(key, rec, true)
+	j := slices.IndexFunc(g.sources, func(gs groupSource) bool { return gs.name == rec.SourceID })
+	if j < 0 {
+		origin := s.q.Origin != nil && s.q.Origin(rec.SourceID, rec.Link)
+		g.sources = append(g.sources, groupSource{name: rec.SourceID, firstSeen: rec.FirstSeen, origin: origin})
+		j = len(g.sources) - 1
+	}
+	gs := &g.sources[j]
+	gs.recs = append(gs.recs, i)
+	gs.firstSeen = minTime(gs.firstSeen, rec.FirstSeen)
+	w := &g.sources[0]
+	if !gs.beats(w) || s.q.PerSource > 0 && s.bySource[gs.name]+len(gs.recs) > s.q.PerSource {
+		return
+	}
+	// The newcomer's source wins: its copies come to life, the old
+	// winner's are collapsed into them.
+	for _, k := range w.recs {
+		s.setDead(k, true)
+	}
+	for _, k := range gs.recs {
+		s.setDead(k, false)
+	}
+	// The others keep the order they were met in.
+	won := g.sources[j]
+	copy(g.sources[1:j+1], g.sources[:j])
+	g.sources[0] = won
 }
 
-func (s *selection) items() []aggregator.Item {
+// take adds rec as a live item unless its source is capped, and returns
+// its index, or -1.
+func (s *selection) take(key []byte, rec itemRecord) int {
+	if s.capped(rec.SourceID) {
+		return -1
+	}
+	return s.add(key, rec, false)
+}
+
+func (s *selection) add(key []byte, rec itemRecord, dead bool) int {
+	s.recs = append(s.recs, rec)
+	s.keys = append(s.keys, key)
+	s.dead = append(s.dead, true)
+	i := len(s.recs) - 1
+	s.setDead(i, dead)
+	return i
+}
+
+func (s *selection) setDead(i int, dead bool) {
+	if s.dead[i] == dead {
+		return
+	}
+	s.dead[i] = dead
+	d := 1
+	if dead {
+		d = -1
+	}
+	s.live += d
+	s.bySource[s.recs[i].SourceID] += d
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// compact drops the dead records, and the live ones past the limit that
+// a winner's copies coming back to life pushed out: the oldest.
+func (s *selection) compact() {
+	type taken struct {
+		rec itemRecord
+		key []byte
+	}
+	var out []taken
+	for i, rec := range s.recs {
+		if !s.dead[i] {
+			out = append(out, taken{rec, s.keys[i]})
+		}
+	}
 	// A copy that won over a newer one goes to its own place in the order.
-	recs := slices.Clone(s.recs)
-	slices.SortStableFunc(recs, func(a, b itemRecord) int { return cmp.Compare(b.Sort, a.Sort) })
-	out := make([]aggregator.Item, len(recs))
-	for i, rec := range recs {
+	slices.SortStableFunc(out, func(a, b taken) int { return cmp.Compare(b.rec.Sort, a.rec.Sort) })
+	out = out[:min(len(out), s.q.Limit)]
+	s.recs, s.keys, s.dead = s.recs[:0], s.keys[:0], s.dead[:0]
+	for _, t := range out {
+		s.recs, s.keys, s.dead = append(s.recs, t.rec), append(s.keys, t.key), append(s.dead, false)
+	}
+	s.live = len(s.recs)
+}
+
+// items returns the selected items, newest first, each with the other
+// sources its article was collapsed from. Call compact first.
+func (s *selection) items() []aggregator.Item {
+	out := make([]aggregator.Item, len(s.recs))
+	for i, rec := range s.recs {
 		out[i] = rec.item()
+		if g := s.groups[rec.Canon]; g != nil && len(g.sources) > 1 && g.sources[0].name == rec.SourceID {
+			for _, other := range g.sources[1:] {
+				out[i].AlsoIn = append(out[i].AlsoIn, other.name)
+			}
+		}
 	}
 	return out
 }

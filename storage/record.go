@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -19,6 +20,11 @@ import (
 // with '{'; decodeRecord reads both, and a record is rewritten in the
 // binary form whenever it is stored again.
 const recordBinary byte = 1
+
+// sourceRecordV2 starts a source record of schema 3: the fields of the
+// binary form, then the feed's id, its updated time and the name its items
+// are published as. Records of format 1 lack those three, read as empty.
+const sourceRecordV2 byte = 2
 
 // encode returns r as stored: the format byte, the hash (first, so that
 // storedHash need not read the rest), the strings, categories,
@@ -82,7 +88,7 @@ var errTruncated = errors.New("record truncated")
 // a record.
 func decodeRecord(v []byte) (itemRecord, error) {
 	var r itemRecord
-	d, err := openRecord(v, &r)
+	d, err := openRecord(v, &r, recordBinary)
 	if d == nil {
 		return r, err
 	}
@@ -115,12 +121,12 @@ func decodeRecord(v []byte) (itemRecord, error) {
 
 // openRecord returns a decoder over the fields of the binary record v. A
 // JSON record (of an older database) it decodes into legacy itself, and
-// returns no decoder, as for bytes of no known format.
-func openRecord(v []byte, legacy any) (*decoder, error) {
+// returns no decoder, as for bytes of none of the binary formats given.
+func openRecord(v []byte, legacy any, formats ...byte) (*decoder, error) {
 	switch {
 	case len(v) > 0 && v[0] == '{':
 		return nil, json.Unmarshal(v, legacy)
-	case len(v) == 0 || v[0] != recordBinary:
+	case len(v) == 0 || !slices.Contains(formats, v[0]):
 		return nil, errors.New("unknown record format")
 	}
 	return &decoder{b: v[1:]}, nil
@@ -242,8 +248,8 @@ func (d *decoder) time() time.Time {
 // encode returns r as stored.
 func (r sourceRecord) encode() []byte {
 	st := r.State
-	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastResult)+len(st.LastError)+len(st.URL))
-	b = append(b, recordBinary)
+	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastResult)+len(st.LastError)+len(st.URL)+len(st.FeedID))
+	b = append(b, sourceRecordV2)
 	for _, s := range []string{st.FeedTitle, st.SiteLink, st.ETag, st.LastModified, st.BodyHash} {
 		b = appendString(b, s)
 	}
@@ -266,7 +272,10 @@ func (r sourceRecord) encode() []byte {
 		b = appendString(b, s)
 	}
 	b = appendBool(b, r.Removed)
-	return binary.AppendVarint(b, int64(r.Count))
+	b = binary.AppendVarint(b, int64(r.Count))
+	b = appendString(b, st.FeedID)
+	b = appendTime(b, st.FeedUpdated)
+	return appendString(b, st.PublishedAs)
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -279,10 +288,11 @@ func appendBool(b []byte, v bool) []byte {
 // decodeSourceRecord reads a stored source record, binary or JSON.
 func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	var r sourceRecord
-	d, err := openRecord(v, &r)
+	d, err := openRecord(v, &r, recordBinary, sourceRecordV2)
 	if d == nil {
 		return r, err
 	}
+	format := v[0]
 	st := &r.State
 	for _, s := range []*string{&st.FeedTitle, &st.SiteLink, &st.ETag, &st.LastModified, &st.BodyHash} {
 		*s = d.string()
@@ -307,5 +317,10 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	}
 	r.Removed = d.byte() == 1
 	r.Count = int(d.varint())
+	if format == sourceRecordV2 {
+		st.FeedID = d.string()
+		st.FeedUpdated = d.time()
+		st.PublishedAs = d.string()
+	}
 	return r, d.end()
 }

@@ -37,9 +37,11 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// schemaVersion 2: no date indexes (1 had by_time and sections/N), and item
+// schemaVersion 3: canonical links keep their fragment, and source records
+// hold the feed's id and updated time and the name items are published as
+// (migrate.go). 2: no date indexes (1 had by_time and sections/N), and item
 // records are binary (in 1 JSON, still read).
-const schemaVersion = "2"
+const schemaVersion = "3"
 
 var (
 	bucketMeta       = []byte("meta")
@@ -191,10 +193,18 @@ func (s *Store) init() error {
 		case "":
 			return meta.Put([]byte("schema"), []byte(schemaVersion))
 		case schemaVersion:
+			return nil
+		case "2":
 			// Development builds of schema 2 kept the date indexes.
-			return dropDateIndexes(tx)
+			if err := dropDateIndexes(tx); err != nil {
+				return err
+			}
+			return migrateFrom2(tx)
 		case "1":
-			return migrateFrom1(tx)
+			if err := migrateFrom1(tx); err != nil {
+				return err
+			}
+			return migrateFrom2(tx)
 		default:
 			return fmt.Errorf("database schema %q is not %q: it was written by another version", v, schemaVersion)
 		}
@@ -206,9 +216,9 @@ func (s *Store) init() error {
 // are stored again.
 func migrateFrom1(tx *bolt.Tx) error {
 	if err := dropDateIndexes(tx); err != nil {
-		return fmt.Errorf("migrate schema 1 to %s: %w", schemaVersion, err)
+		return fmt.Errorf("migrate schema 1 to 2: %w", err)
 	}
-	return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte(schemaVersion))
+	return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte("2"))
 }
 
 // dropDateIndexes deletes the date indexes of schema 1, if there are any.
@@ -277,6 +287,9 @@ type sourceState struct {
 	Gone                bool      `json:"gone,omitempty"`
 	RetryAfter          time.Time `json:"retry_after,omitzero"`
 	RetryAfterHost      string    `json:"retry_after_host,omitempty"`
+	FeedID              string    `json:"-"` // schema 3 on, binary records only
+	FeedUpdated         time.Time `json:"-"`
+	PublishedAs         string    `json:"-"`
 }
 
 func (r sourceRecord) state(name string) aggregator.SourceState {
@@ -302,6 +315,9 @@ func (r sourceRecord) state(name string) aggregator.SourceState {
 		Gone:                st.Gone,
 		RetryAfter:          st.RetryAfter,
 		RetryAfterHost:      st.RetryAfterHost,
+		FeedID:              st.FeedID,
+		FeedUpdated:         st.FeedUpdated,
+		PublishedAs:         st.PublishedAs,
 	}
 }
 
@@ -326,6 +342,9 @@ func recordState(st aggregator.SourceState) sourceState {
 		Gone:                st.Gone,
 		RetryAfter:          st.RetryAfter.UTC(),
 		RetryAfterHost:      st.RetryAfterHost,
+		FeedID:              st.FeedID,
+		FeedUpdated:         st.FeedUpdated.UTC(),
+		PublishedAs:         st.PublishedAs,
 	}
 }
 
@@ -446,6 +465,7 @@ func (s *Store) SaveState(ctx context.Context, src aggregator.Source, st aggrega
 	rs := recordState(st)
 	s.statesMu.Lock()
 	defer s.statesMu.Unlock()
+	rs.PublishedAs = s.states[src.Name].PublishedAs // the store's to keep
 	s.states[src.Name] = sourceRecord{State: rs}.state(src.Name)
 	s.statesCopy = nil
 	if s.dirty == nil {
@@ -484,7 +504,9 @@ func (s *Store) FlushStates(ctx context.Context) error {
 				rec.Sections = p.sections
 				s.catalog.saving(name, rec, 0)
 			}
+			published := rec.State.PublishedAs
 			rec.State = p.state
+			rec.State.PublishedAs = published // the store's to keep
 			if err := putSource(tx, name, rec); err != nil {
 				return err
 			}
