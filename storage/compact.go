@@ -18,8 +18,10 @@ const compactTxSize = 64 << 20
 // live data, then puts it in place of the old one: bbolt reuses freed pages
 // but never shrinks its file. It holds the database's lock throughout, so
 // it fails with an error wrapping ErrLocked when a daemon has the database
-// open, and no daemon can open it while it runs. It returns the file's size
-// before and after.
+// open, and no daemon can open it while it runs; one that was waiting for
+// the lock opens the new file (openLocked). The new file keeps the old
+// one's owner and mode, so that compacting as root leaves the database to
+// the daemon's user. It returns the file's size before and after.
 func Compact(path string, lockTimeout time.Duration) (before, after int64, err error) {
 	if lockTimeout <= 0 {
 		lockTimeout = time.Second
@@ -29,7 +31,7 @@ func Compact(path string, lockTimeout time.Duration) (before, after int64, err e
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
 	}
 	before = fi.Size()
-	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	src, err := openLocked(path, bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return 0, 0, fmt.Errorf("compact %s: %w", path, ErrLocked)
 	}
@@ -51,6 +53,12 @@ func Compact(path string, lockTimeout time.Duration) (before, after int64, err e
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
 	}
 	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
+	}
+	// The lock's file, not the Stat above: the file may have been
+	// replaced before we locked it.
+	if err := keepOwnerAndMode(tmp, path); err != nil {
 		os.Remove(tmp)
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
 	}

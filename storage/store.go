@@ -145,7 +145,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	_, statErr := os.Stat(path)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, MaxSize: int(opts.MaxSize)})
+	db, err := openLocked(path, bolt.Options{Timeout: opts.LockTimeout, MaxSize: int(opts.MaxSize)})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open database %s: %w", path, ErrLocked)
 	}

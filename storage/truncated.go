@@ -69,6 +69,8 @@ type meta struct {
 	pageSize uint32
 	pgid     uint64 // pages in use: the file holds at least this many
 	txid     uint64
+	root     uint64 // page of the root bucket
+	freelist uint64 // page of the freelist, or noFreelist
 }
 
 // readMeta reads the bbolt meta page at off and reports whether it is
@@ -96,5 +98,5 @@ func readMeta(r io.ReaderAt, off int64) (meta, bool) {
 	if ps < 512 || ps > 1<<20 {
 		return meta{}, false
 	}
-	return meta{pageSize: ps, pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
+	return meta{pageSize: ps, pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:]), root: le.Uint64(m[16:]), freelist: le.Uint64(m[32:])}, true
 }

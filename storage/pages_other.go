@@ -1,0 +1,22 @@
+//go:build !unix
+
+package storage
+
+import (
+	"io"
+	"os"
+)
+
+// mapFile reads the whole of f.
+func mapFile(f *os.File) ([]byte, func(), error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, func() {}, err
+	}
+	data := make([]byte, fi.Size())
+	_, err = f.ReadAt(data, 0)
+	if err == io.EOF {
+		err = nil
+	}
+	return data, func() {}, err
+}
