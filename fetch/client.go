@@ -38,6 +38,11 @@ type Options struct {
 	// recorded.
 	IgnoreRetryAfter bool
 
+	// Blocks keeps the Retry-After times hosts sent; share one between
+	// the Clients that follow each other in a process. nil → the Client's
+	// own.
+	Blocks *Blocks
+
 	Now func() time.Time // nil → time.Now
 }
 
@@ -108,10 +113,13 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Blocks == nil {
+		opts.Blocks = &Blocks{}
+	}
 	c := &Client{
 		opts:   opts,
 		parser: NewParser(),
-		hosts:  &hostGate{limit: opts.PerHost, gap: opts.HostInterval, now: opts.Now},
+		hosts:  &hostGate{limit: opts.PerHost, gap: opts.HostInterval, now: opts.Now, blocks: opts.Blocks},
 	}
 	if opts.Concurrency > 0 {
 		c.slots = make(chan struct{}, opts.Concurrency)

@@ -18,13 +18,46 @@ func Host(rawURL string) string {
 	return strings.ToLower(u.Hostname())
 }
 
+// Blocks remembers the hosts that asked for no requests before a time, by
+// the Retry-After of a 429 or 503 answer. Its zero value is empty, and it is
+// safe for concurrent use. Clients may share one (Options.Blocks): the
+// Client a config reload builds is given the old one's, so that an answer
+// the old Client gets in a pass still running holds for the new one too.
+type Blocks struct {
+	mu    sync.Mutex
+	until map[string]time.Time // lower-cased host name → no request before
+}
+
+// block records that host asked for no requests before until. An earlier
+// time than one already recorded changes nothing.
+func (b *Blocks) block(host string, until time.Time) {
+	host = strings.ToLower(host)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until.After(b.until[host]) {
+		if b.until == nil {
+			b.until = make(map[string]time.Time)
+		}
+		b.until[host] = until
+	}
+}
+
+// get returns the time before which host asked for no requests, or the
+// zero time.
+func (b *Blocks) get(host string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.until[strings.ToLower(host)]
+}
+
 // hostGate keeps the per-host rules: at most limit requests in flight to a
 // host, starts at least gap apart, and none before a Retry-After the host
-// sent.
+// sent (kept in blocks, which may outlive the gate).
 type hostGate struct {
-	limit int
-	gap   time.Duration
-	now   func() time.Time
+	limit  int
+	gap    time.Duration
+	now    func() time.Time
+	blocks *Blocks
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
@@ -33,7 +66,6 @@ type hostGate struct {
 type hostState struct {
 	slots     chan struct{}
 	nextStart time.Time // no request starts before this (gap)
-	blocked   time.Time // Retry-After: no request before this
 }
 
 func (g *hostGate) get(host string) *hostState {
@@ -93,30 +125,20 @@ func (g *hostGate) check(host string, ignoreBlock bool) error {
 	if ignoreBlock {
 		return nil
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if until := g.get(host).blocked; g.now().Before(until) {
-		return &HostBlockedError{Host: host, Until: until}
+	if until := g.blocks.get(host); g.now().Before(until) {
+		return &HostBlockedError{Host: strings.ToLower(host), Until: until}
 	}
 	return nil
 }
 
-// block records that host asked for no requests before until. An earlier
-// time than one already recorded changes nothing.
+// block records that host asked for no requests before until.
 func (g *hostGate) block(host string, until time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	h := g.get(strings.ToLower(host))
-	if until.After(h.blocked) {
-		h.blocked = until
-	}
+	g.blocks.block(host, until)
 }
 
 func (g *hostGate) blockedUntil(host string) time.Time {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if h, ok := g.hosts[strings.ToLower(host)]; ok && g.now().Before(h.blocked) {
-		return h.blocked
+	if until := g.blocks.get(host); g.now().Before(until) {
+		return until
 	}
 	return time.Time{}
 }

@@ -50,6 +50,11 @@ type shared struct {
 	// overlap never fetch the same source twice at once.
 	inFlightMu sync.Mutex
 	inFlight   map[string]bool
+
+	// hostBlocks are the hosts' Retry-After times, which every app's
+	// client shares: a 503 that reaches a pass begun before a reload
+	// holds for the passes after it.
+	hostBlocks fetch.Blocks
 }
 
 // appOptions are the optional settings of openAppWith; the zero value is
@@ -133,6 +138,7 @@ func newApp(ctx context.Context, cfg *config.Config, store *storage.Store, logge
 	}
 	fopts := fetchOptions(cfg)
 	fopts.Now, fopts.IgnoreRetryAfter = opts.now, opts.ignoreRetryAfter
+	fopts.Blocks = &sh.hostBlocks
 	a := &app{
 		cfg:     cfg,
 		store:   store,
