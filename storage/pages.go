@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,8 +15,9 @@ import (
 // a map of its own in which every read is bounds-checked, from the meta
 // page through every bucket's tree and the freelist, and refuses the file
 // if any page or element points outside it, a page is not of the kind its
-// parent says, or one is reachable twice or both reachable and free. Once
-// that holds, bbolt only ever reads inside the file. Values are not read:
+// parent says, one is reachable twice or both reachable and free, or keys
+// are out of order (bbolt's cursors would then miss them, and writes put
+// them twice). Once that holds, bbolt only ever reads inside the file. Values are not read:
 // a damaged record is the decoder's to report.
 
 // bbolt's page layout, in native byte order (go.etcd.io/bbolt
@@ -46,8 +48,9 @@ type pageWalker struct {
 	problems []error
 	lost     int // pages skipped as unreadable
 	// leaf, if set, is called with the path of bucket names and each
-	// key and value that is not a bucket.
-	leaf func(buckets [][]byte, k, v []byte)
+	// key and value that is not a bucket, and the pages leading to it.
+	leaf  func(buckets [][]byte, pages []uint64, k, v []byte)
+	stack []uint64 // the pages from the root bucket's down to this one
 }
 
 // checkPagesOf checks the pages of the open file f (see above). It
@@ -62,7 +65,10 @@ func checkPagesOf(f *os.File) error {
 	if err != nil {
 		return err
 	}
-	if len(w.problems) > 0 {
+	switch n := len(w.problems); {
+	case n > 3:
+		return fmt.Errorf("%w: %w (and more)", ErrCorrupt, errors.Join(w.problems[:3]...))
+	case n > 0:
 		return fmt.Errorf("%w: %w", ErrCorrupt, errors.Join(w.problems...))
 	}
 	return nil
@@ -72,7 +78,7 @@ func checkPagesOf(f *os.File) error {
 // sound meta page, calling leaf with every value, and checks the freelist.
 // It returns an error wrapping ErrCorrupt when no meta page is sound, and
 // otherwise the walker with the problems found.
-func walkPages(data []byte, leaf func(buckets [][]byte, k, v []byte)) (w *pageWalker, err error) {
+func walkPages(data []byte, leaf func(buckets [][]byte, pages []uint64, k, v []byte)) (w *pageWalker, err error) {
 	m, ok := newestMeta(data)
 	if !ok {
 		return nil, fmt.Errorf("%w: neither meta page is sound", ErrCorrupt)
@@ -162,11 +168,19 @@ func (w *pageWalker) page(id uint64, want uint16) []byte {
 	return w.data[start : start+(overflow+1)*w.pageSize]
 }
 
+// keyRange is where the keys of a page must lie: from lo, up to but not
+// including hi; nil is unbounded.
+type keyRange struct{ lo, hi []byte }
+
+func (r keyRange) holds(k []byte) bool {
+	return (r.lo == nil || bytes.Compare(k, r.lo) >= 0) && (r.hi == nil || bytes.Compare(k, r.hi) < 0)
+}
+
 // bucket walks the tree of a bucket: from page root, or from the inline
 // page when root is 0.
 func (w *pageWalker) bucket(path [][]byte, root uint64, inline []byte) {
 	if root == 0 {
-		w.node(path, inline, "inline page of bucket "+fmt.Sprintf("%q", path))
+		w.node(path, inline, 0, keyRange{})
 		return
 	}
 	p := w.page(root, branchPageFlag|leafPageFlag)
@@ -174,11 +188,25 @@ func (w *pageWalker) bucket(path [][]byte, root uint64, inline []byte) {
 		w.lost++
 		return
 	}
-	w.node(path, p, fmt.Sprintf("page %d", root))
+	w.stack = append(w.stack, root)
+	w.node(path, p, root, keyRange{})
+	w.stack = w.stack[:len(w.stack)-1]
 }
 
-// node checks the elements of page p (a branch or a leaf) and walks on.
-func (w *pageWalker) node(path [][]byte, p []byte, name string) {
+// pageName names page id in a problem; 0 is an inline bucket's page.
+type pageName uint64
+
+func (id pageName) String() string {
+	if id == 0 {
+		return "inline page"
+	}
+	return fmt.Sprintf("page %d", uint64(id))
+}
+
+// node checks the elements of page p (a branch or a leaf; id 0 when
+// inline), whose keys must lie in r, and walks on.
+func (w *pageWalker) node(path [][]byte, p []byte, id uint64, r keyRange) {
+	name := pageName(id)
 	if len(p) < pageHeaderSize {
 		w.fail("%s: shorter than a page header", name)
 		return
@@ -192,29 +220,28 @@ func (w *pageWalker) node(path [][]byte, p []byte, name string) {
 		w.fail("%s: a branch with no elements", name)
 		return
 	}
+	if flags&branchPageFlag != 0 {
+		w.branch(path, p, name, r, count)
+		return
+	}
+	var prev []byte
 	for i := range count {
 		at := pageHeaderSize + i*pageElementSize
 		e := p[at : at+pageElementSize]
-		if flags&branchPageFlag != 0 {
-			if _, ok := w.span(p, at, ne.Uint32(e[0:]), ne.Uint32(e[4:]), 0, name, i); !ok {
-				continue
-			}
-			child := ne.Uint64(e[8:])
-			if c := w.page(child, branchPageFlag|leafPageFlag); c != nil {
-				w.node(path, c, fmt.Sprintf("page %d", child))
-			} else {
-				w.lost++
-			}
-			continue
-		}
 		kv, ok := w.span(p, at, ne.Uint32(e[4:]), ne.Uint32(e[8:]), ne.Uint32(e[12:]), name, i)
 		if !ok {
 			continue
 		}
 		k, v := kv[:ne.Uint32(e[8:])], kv[ne.Uint32(e[8:]):]
+		if !r.holds(k) || (i > 0 && bytes.Compare(prev, k) >= 0) {
+			w.fail("%s: key %d out of order", name, i)
+			w.lost++
+			continue
+		}
+		prev = k
 		if ne.Uint32(e[0:])&bucketLeafFlag == 0 {
 			if w.leaf != nil {
-				w.leaf(path, k, v)
+				w.leaf(path, w.stack, k, v)
 			}
 			continue
 		}
@@ -226,9 +253,53 @@ func (w *pageWalker) node(path [][]byte, p []byte, name string) {
 	}
 }
 
+// branch checks the elements of branch page p and walks its children: the
+// keys of child i lie from key i (or r.lo for the first) to key i+1.
+func (w *pageWalker) branch(path [][]byte, p []byte, name pageName, r keyRange, count int) {
+	keys := make([][]byte, count)
+	for i := range count {
+		at := pageHeaderSize + i*pageElementSize
+		e := p[at : at+pageElementSize]
+		k, ok := w.span(p, at, ne.Uint32(e[0:]), ne.Uint32(e[4:]), 0, name, i)
+		if !ok || (i > 0 && keys[i-1] != nil && bytes.Compare(keys[i-1], k) >= 0) || (i > 0 && !r.holds(k)) {
+			if ok {
+				w.fail("%s: key %d out of order", name, i)
+			}
+			w.lost++
+			continue
+		}
+		keys[i] = k
+	}
+	for i := range count {
+		if keys[i] == nil {
+			continue
+		}
+		child := r
+		if i > 0 {
+			child.lo = keys[i]
+		}
+		child.hi = r.hi
+		for _, next := range keys[i+1:] {
+			if next != nil {
+				child.hi = next
+				break
+			}
+		}
+		at := pageHeaderSize + i*pageElementSize
+		id := ne.Uint64(p[at+8:])
+		if c := w.page(id, branchPageFlag|leafPageFlag); c != nil {
+			w.stack = append(w.stack, id)
+			w.node(path, c, id, child)
+			w.stack = w.stack[:len(w.stack)-1]
+		} else {
+			w.lost++
+		}
+	}
+}
+
 // span returns the key and value of the element at offset at of p, whose
 // pos counts from the element, checking they lie within p.
-func (w *pageWalker) span(p []byte, at int, pos, ksize, vsize uint32, name string, i int) ([]byte, bool) {
+func (w *pageWalker) span(p []byte, at int, pos, ksize, vsize uint32, name pageName, i int) ([]byte, bool) {
 	start := uint64(at) + uint64(pos)
 	end := start + uint64(ksize) + uint64(vsize)
 	if end > uint64(len(p)) {

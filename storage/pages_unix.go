@@ -4,6 +4,7 @@ package storage
 
 import (
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,4 +20,20 @@ func mapFile(f *os.File) ([]byte, func(), error) {
 		return nil, func() {}, err
 	}
 	return data, func() { unix.Munmap(data) }, nil
+}
+
+// lockShared takes a shared lock on f, as a read-only bbolt does, waiting
+// up to timeout: a daemon writing the file holds it exclusively.
+func lockShared(f *os.File, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err != unix.EWOULDBLOCK {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return ErrLocked
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

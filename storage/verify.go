@@ -12,12 +12,13 @@ import (
 // Verify checks that the database is whole: bbolt's own page checks, then
 // that every item is stored under its keys and has its by_source entry,
 // that every entry leads to an item, and that each source's item count is
-// right. It returns every problem found, joined, or nil.
+// right. It returns every problem found, joined and wrapping ErrCorrupt,
+// or nil.
 func (s *Store) Verify(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
@@ -27,6 +28,10 @@ func (s *Store) Verify(ctx context.Context) error {
 		}
 		return verifyIndexes(tx)
 	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
 }
 
 func verifyIndexes(tx *bolt.Tx) error {

@@ -6,6 +6,8 @@
 //	aggregator fetch   -config FILE [NAME…] fetch every (or the named) source now
 //	aggregator check   -config FILE         validate the config
 //	aggregator compact -config FILE         shrink the database (daemon stopped)
+//	aggregator verify  -config FILE         check the database
+//	aggregator salvage -config FILE -o NEW  copy what is readable of a damaged database
 //	aggregator sources -config FILE         each source with its state
 //	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file
 //	aggregator opml export -config FILE     the sources as OPML
@@ -26,13 +28,15 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/storage"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
 // otherwise the module version or VCS revision is used.
 var version = ""
 
-// Exit codes: 2 is a usage or config mistake, 1 any other failure.
+// Exit codes: 2 is a usage or config mistake, exitCorrupt (65) a damaged
+// database, 1 any other failure.
 const (
 	exitOK     = 0
 	exitFail   = 1
@@ -44,6 +48,8 @@ const usage = `usage:
   aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]
   aggregator check   [-config FILE]
   aggregator compact [-config FILE]
+  aggregator verify  [-config FILE]
+  aggregator salvage [-config FILE] -o NEW.db
   aggregator sources [-config FILE]
   aggregator opml import [-section NAME] FILE
   aggregator opml export [-config FILE]
@@ -79,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "fetch" {
 		force = fs.Bool("force", false, "fetch even from hosts whose Retry-After has not passed")
 	}
+	var salvageOut *string
+	if cmd == "salvage" {
+		salvageOut = fs.String("o", "", "the new database `file` to write")
+	}
 	if cmd == "serve" || cmd == "fetch" {
 		logFormat = fs.String("log-format", "text", "log format: text or json")
 		logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -90,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "serve", "fetch", "check", "compact", "sources":
+	case "serve", "fetch", "check", "compact", "sources", "verify", "salvage":
 	default:
 		fmt.Fprintf(stderr, "aggregator: unknown command %q\n%s", cmd, usage)
 		return exitConfig
@@ -130,12 +140,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = compact(cfg, stdout)
 	case "sources":
 		err = listSources(ctx, cfg, stdout, stderr)
+	case "verify":
+		err = verifyDatabase(ctx, cfg, stdout)
+	case "salvage":
+		err = salvage(cfg, *salvageOut, stdout)
 	}
 	if err != nil {
 		var usageErr *usageError
 		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
 		if errors.As(err, &usageErr) {
 			return exitConfig
+		}
+		if errors.Is(err, storage.ErrCorrupt) {
+			fmt.Fprintf(stderr, "aggregator %s: "+corruptHelp, cmd, cfg.Database, *configPath, *configPath)
+			return exitCorrupt
 		}
 		return exitFail
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// exitCorrupt is the exit status of a command that finds the database
+// damaged (sysexits.h EX_DATAERR). The systemd unit lists it in
+// RestartPreventExitStatus=: restarting cannot help, a person must
+// salvage the database.
+const exitCorrupt = 65
+
+// corruptHelp tells what to do about a damaged database.
+const corruptHelp = `the database %s is damaged; restarting will not help. Stop the daemon, then
+  aggregator verify -config %s                 lists the problems
+  aggregator salvage -config %s -o NEW.db      copies what is readable into NEW.db
+and move NEW.db in place of the database (keep the damaged file until the result is checked).
+`
+
+// verifyDatabase checks the database: its pages, then its indexes and
+// counts (storage.Store.Verify), and says ok or returns the problems.
+func verifyDatabase(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	if _, err := os.Stat(cfg.Database); err != nil {
+		return err
+	}
+	store, err := storage.Open(cfg.Database, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Verify(ctx); err != nil {
+		return fmt.Errorf("%s: %w", cfg.Database, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", cfg.Database)
+	return nil
+}
+
+// salvage copies what is readable of the database into the new file out,
+// and prints what was copied and what was lost.
+func salvage(cfg *config.Config, out string, stdout io.Writer) error {
+	if out == "" {
+		return &usageError{"salvage needs -o NEW.db, a file that does not exist yet"}
+	}
+	rep, err := storage.Salvage(cfg.Database, out, time.Second)
+	if errors.Is(err, fs.ErrExist) {
+		return &usageError{fmt.Sprintf("-o %s: the file exists; salvage writes a new one", out)}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s → %s: copied %d sources, %d items, %d tombstones\n", cfg.Database, out, rep.Sources, rep.Items, rep.Tombstones)
+	if rep.LostPages == 0 && rep.LostRecords == 0 && len(rep.Problems) == 0 {
+		fmt.Fprintln(stdout, "nothing was lost")
+	} else {
+		fmt.Fprintf(stdout, "lost: %d unreadable pages (and the pages below them), %d records that do not decode\n", rep.LostPages, rep.LostRecords)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(stdout, "  %v\n", p)
+		}
+	}
+	fmt.Fprintf(stdout, "with the daemon stopped, move %s in place of %s; the next fetch brings back what the feeds still list\n", out, cfg.Database)
+	return nil
+}

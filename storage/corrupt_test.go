@@ -1,0 +1,151 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeCorpusDB writes a database of a few MB through the store: several
+// sources, thousands of items, some pruned (tombstones, free pages).
+func writeCorpusDB(t testing.TB, path string) {
+	t.Helper()
+	s, err := Open(path, Options{BatchDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 8 {
+		src := aggregator.Source{Name: fmt.Sprintf("src%d", n), URL: fmt.Sprintf("http://s%d.example/feed", n), Sections: []string{"all", fmt.Sprintf("s%d", n%3)}}
+		var items []aggregator.Item
+		for i := range 400 {
+			it := item(src, fmt.Sprintf("%s-%04d", src.Name, i), t0.Add(-time.Duration(i)*time.Minute))
+			it.Content = strings.Repeat(fmt.Sprintf("<p>words of %d</p>", i), 40)
+			items = append(items, it)
+		}
+		if _, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState {
+			return aggregator.SourceState{Name: src.Name, LastResult: "new 400"}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Prune(context.Background(), Retention{MaxItems: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flipBits writes a copy of whole to path with bits flipped at random in
+// a few random pages, and returns the pages hit.
+func flipBits(t testing.TB, rng *rand.Rand, whole []byte, path string, pageSize int) []int {
+	t.Helper()
+	b := append([]byte(nil), whole...)
+	var pages []int
+	for range 1 + rng.IntN(3) {
+		p := 2 + rng.IntN(len(b)/pageSize-2) // the meta pages are checksummed
+		pages = append(pages, p)
+		for range 1 + rng.IntN(4) {
+			// Page headers and element tables are where a flip hurts:
+			// aim half the flips at the first 256 bytes of the page.
+			off := rng.IntN(pageSize)
+			if rng.IntN(2) == 0 {
+				off = rng.IntN(256)
+			}
+			b[p*pageSize+off] ^= 1 << rng.IntN(8)
+		}
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
+// A database with bits flipped in random pages either opens and reads, or
+// fails with an error wrapping ErrCorrupt that names the file; bbolt never
+// gets to panic or fault on it (a fault would kill this test's process).
+// Salvage then copies it into a file that opens and verifies, with every
+// item whose pages were not hit.
+func TestOpenAndSalvageCorruptPages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "orig.db")
+	writeCorpusDB(t, orig)
+	whole, err := os.ReadFile(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pages leading to each item, from the root bucket's to its leaf.
+	itemPages := make(map[string][]uint64)
+	if _, err := walkPages(whole, func(buckets [][]byte, pages []uint64, k, _ []byte) {
+		if string(buckets[0]) == string(bucketItems) {
+			itemPages[string(k)] = slices.Clone(pages)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(13, 6))
+	refused := 0
+	const trials = 100
+	for trial := range trials {
+		path := filepath.Join(dir, fmt.Sprintf("flip%d.db", trial))
+		hit := flipBits(t, rng, whole, path, os.Getpagesize())
+		s, err := Open(path, Options{BatchDelay: -1})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Errorf("trial %d (pages %v): Open = %v, want an error wrapping ErrCorrupt and naming the file", trial, hit, err)
+			}
+			refused++
+		} else {
+			// Reads and Verify may find damaged records, never crash.
+			s.RecentItems(context.Background(), "", 5000)
+			if err := s.Verify(context.Background()); err != nil && !errors.Is(err, ErrCorrupt) {
+				t.Errorf("trial %d: Verify = %v, want nil or ErrCorrupt", trial, err)
+			}
+			s.Close()
+		}
+
+		saved := path + ".salvaged"
+		rep, err := Salvage(path, saved, time.Second)
+		if err != nil {
+			t.Fatalf("trial %d (pages %v): Salvage: %v", trial, hit, err)
+		}
+		got, err := Open(saved, Options{BatchDelay: -1})
+		if err != nil {
+			t.Fatalf("trial %d (pages %v): Open of the salvaged file: %v", trial, hit, err)
+		}
+		if err := got.Verify(context.Background()); err != nil {
+			t.Errorf("trial %d (pages %v): the salvaged file does not verify: %v", trial, hit, err)
+		}
+		var missing []string
+		err = got.db.View(func(tx *bolt.Tx) error {
+			items := tx.Bucket(bucketItems)
+			for k, pages := range itemPages {
+				if !slices.ContainsFunc(pages, func(p uint64) bool { return slices.Contains(hit, int(p)) }) && items.Get([]byte(k)) == nil {
+					missing = append(missing, fmt.Sprintf("%x", k))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(missing) > 0 {
+			t.Errorf("trial %d (pages %v): salvage lost %d items of intact pages (report %+v)", trial, hit, len(missing), rep)
+		}
+		got.Close()
+		os.Remove(path)
+		os.Remove(saved)
+	}
+	t.Logf("%d of %d refused at Open", refused, trials)
+}
