@@ -18,8 +18,10 @@ import (
 
 // Feed is a parsed and normalised source feed.
 type Feed struct {
-	Title    string // plain text
-	SiteLink string // absolute URL of the web site; may be empty
+	Title    string    // plain text
+	SiteLink string    // absolute URL of the web site; may be empty
+	ID       string    // the feed's own id (Atom's atom:id); may be empty
+	Updated  time.Time // when the feed says it changed, else its newest item's date; zero when unknown
 	Items    []aggregator.Item
 
 	// TTL is how long an RSS feed's <ttl> says it may be cached; 0 when it
@@ -88,6 +90,10 @@ func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.
 		item.ID = identify(it, item)
 		out.Items = append(out.Items, item)
 	}
+	if f.FeedType == "atom" {
+		out.ID = atomFeedID(body)
+	}
+	out.Updated = feedUpdated(f, out.Items)
 	return out, nil
 }
 

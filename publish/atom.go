@@ -53,12 +53,15 @@ type atomCategory struct {
 	Term string `xml:"term,attr"`
 }
 
-// atomSource names the feed an entry came from. Its original atom:id is not
-// stored, so it has none rather than an invented one; every child of
-// atom:source is optional.
+// atomSource keeps the metadata of the feed an entry came from (RFC 4287
+// 4.2.11), so that readers can credit and deduplicate: its id (the feed's
+// own atom:id, else its URL), title, self and alternate links, and updated
+// time.
 type atomSource struct {
-	Title string `xml:"title"`
-	Links []feeds.AtomLink
+	ID      string `xml:"id"`
+	Title   string `xml:"title"`
+	Updated string `xml:"updated,omitempty"`
+	Links   []feeds.AtomLink
 }
 
 // renderAtom writes doc as Atom 1.0.
@@ -86,7 +89,10 @@ func newAtomEntry(e entry) atomEntry {
 		Title:   e.Title,
 		Updated: rfc3339(dateOrEpoch(e.Updated)),
 		Author:  &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: e.Author}},
-		Source:  &atomSource{Title: e.Source.Title},
+		Source:  &atomSource{ID: e.Source.ID, Title: e.Source.Title},
+	}
+	if !e.Source.Updated.IsZero() {
+		a.Source.Updated = rfc3339(e.Source.Updated)
 	}
 	if a.Title == "" {
 		a.Title = untitled

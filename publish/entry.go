@@ -143,19 +143,26 @@ type entry struct {
 	Published  time.Time              // Item.Date(); zero when it has none that can be written
 	Updated    time.Time              // Item.Updated, else Published
 	Source     sourceRef
+	AlsoIn     []sourceRef // the other configured sources whose copies were collapsed into this one
 }
 
 // sourceRef is the source an entry came from.
 type sourceRef struct {
-	Title    string // aggregator.DisplayTitle
-	SiteLink string // http(s) only; may be empty
-	FeedURL  string // http(s) only; empty for a local file
+	ID       string    // the source feed's own id, else its feed URL, else a urn:uuid of its name
+	Title    string    // aggregator.DisplayTitle
+	SiteLink string    // http(s) only; may be empty
+	FeedURL  string    // http(s) only; empty for a local file
+	Updated  time.Time // when the source feed last changed; zero when unknown
+
+	// publishedAs is the name its items' ids are made from
+	// (SourceState.PublishedAs, else its name).
+	publishedAs string
 }
 
 // newEntry converts it, from the source src.
 func newEntry(it aggregator.Item, src sourceRef) entry {
 	e := entry{
-		ID:        itemID(it.SourceID, it.ID),
+		ID:        itemID(src.publishedAs, it.ID),
 		Title:     clean(it.Title),
 		Link:      publicURL(it.Link),
 		Content:   clean(it.Content),
@@ -193,7 +200,8 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 // itemID is the public id of item id of source sourceID: a name-based UUID
 // (version 5 layout) of SHA-1(sourceID + "\x00" + id), so it is the same in
 // every format, on every render and across restarts, and two sources cannot
-// collide on the same GUID.
+// collide on the same GUID. sourceID is the name the source's items are
+// published as, which a rename keeps.
 func itemID(sourceID, id string) string {
 	h := sha1.New()
 	io.WriteString(h, sourceID)

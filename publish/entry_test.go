@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"regexp"
 	"testing"
 	"time"
@@ -138,5 +139,28 @@ func TestETagListMatches(t *testing.T) {
 				t.Errorf("etagListMatches(%q, %q) = %v, want %v", tt.list, etag, got, tt.want)
 			}
 		})
+	}
+}
+
+// A renamed source's items keep their public ids: they are made from the
+// name the store says the source is published as.
+func TestRenamedSourceKeepsIDs(t *testing.T) {
+	t.Parallel()
+	it := aggregator.Item{ID: "post-1", SourceID: "old", Title: "t", Link: "https://a.example/1", FirstSeen: fixedNow}
+	before := &fakeStore{items: []aggregator.Item{it}, sources: []aggregator.Source{{Name: "old", Title: "A", URL: "https://a.example/feed"}}}
+	opts := testOptions()
+	opts.Sources = before.sources
+	old := body(t, request(t, mustSite(t, before, opts), "GET", "/feed.atom", nil))
+
+	it.SourceID = "new"
+	after := &fakeStore{items: []aggregator.Item{it}, sources: []aggregator.Source{{Name: "new", Title: "A", URL: "https://a.example/feed", RenamedFrom: []string{"old"}}},
+		states: map[string]aggregator.SourceState{"new": {Name: "new", PublishedAs: "old"}}}
+	opts.Sources = after.sources
+	renamed := body(t, request(t, mustSite(t, after, opts), "GET", "/feed.atom", nil))
+	if !bytes.Equal(old, renamed) {
+		t.Errorf("feed after the rename differs:\n%s", firstDiff(renamed, old))
+	}
+	if id := itemID("old", "post-1"); !bytes.Contains(renamed, []byte("<id>"+id+"</id>")) {
+		t.Errorf("feed after the rename lacks the old id %s", id)
 	}
 }

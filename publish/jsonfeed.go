@@ -46,11 +46,20 @@ type jsonAttachment struct {
 }
 
 // jsonSource is an extension object (JSON Feed 1.1, "Extensions") naming
-// the feed an item came from.
+// the feed an item came from: its id as in atom:source, and the other
+// sources whose copies of the item were collapsed into it.
 type jsonSource struct {
-	Title       string `json:"title"`
-	HomePageURL string `json:"home_page_url,omitempty"`
-	FeedURL     string `json:"feed_url,omitempty"`
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	HomePageURL string         `json:"home_page_url,omitempty"`
+	FeedURL     string         `json:"feed_url,omitempty"`
+	AlsoIn      []jsonSourceIn `json:"also_in,omitempty"`
+}
+
+// jsonSourceIn is one other source that carried the item.
+type jsonSourceIn struct {
+	Title   string `json:"title"`
+	FeedURL string `json:"feed_url,omitempty"`
 }
 
 // renderJSON writes doc as JSON Feed 1.1.
@@ -87,10 +96,14 @@ func newJSONItem(e entry) jsonItem {
 		Authors:     []feeds.JSONAuthor{{Name: e.Author}},
 		Tags:        e.Categories,
 		Source: jsonSource{
+			ID:          e.Source.ID,
 			Title:       e.Source.Title,
 			HomePageURL: e.Source.SiteLink,
 			FeedURL:     e.Source.FeedURL,
 		},
+	}
+	for _, src := range e.AlsoIn {
+		it.Source.AlsoIn = append(it.Source.AlsoIn, jsonSourceIn{Title: src.Title, FeedURL: src.FeedURL})
 	}
 	if it.ContentHTML == "" {
 		it.ContentHTML = e.Summary

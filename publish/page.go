@@ -24,7 +24,7 @@ nav li, .feeds li { display: inline; list-style: none; margin-right: 0.8rem; }
 nav .current { font-weight: bold; }
 article { border-bottom: 1px solid #ddd; padding: 1rem 0; }
 article h2 { font-size: 1.25rem; margin: 0; }
-.meta, .health { color: #555; font-size: 0.9rem; margin: 0.2rem 0 0.6rem; }
+.meta, .health, .also-in { color: #555; font-size: 0.9rem; margin: 0.2rem 0 0.6rem; }
 .content img, .content video { max-width: 100%; height: auto; }
 .content pre { overflow-x: auto; background: #f6f6f6; padding: 0.5rem; }
 .content table { display: block; overflow-x: auto; }
@@ -76,6 +76,9 @@ const pageTemplate = `<!DOCTYPE html>
 <h2>{{if .Link}}<a href="{{.Link}}">{{.Title}}</a>{{else}}{{.Title}}{{end}}</h2>
 <p class="meta">{{if .SourceLink}}<a href="{{.SourceLink}}">{{.Source}}</a>{{else}}{{.Source}}{{end}}
 {{- with .Author}} · {{.}}{{end}}{{with .Date}} · <time datetime="{{.RFC3339}}">{{.Text}}</time>{{end}}</p>
+{{- with .AlsoIn}}
+<p class="also-in">Also in {{range $i, $s := .}}{{if $i}}, {{end}}{{if $s.Link}}<a href="{{$s.Link}}">{{$s.Title}}</a>{{else}}{{$s.Title}}{{end}}{{end}}</p>
+{{- end}}
 {{- with .Content}}
 <div class="content">{{.}}</div>
 {{- end}}
@@ -136,7 +139,10 @@ type pageItem struct {
 	Author             string
 	Date               *pageTime
 	Content            template.HTML
+	AlsoIn             []pageSourceLink // other sources that carried it
 }
+
+type pageSourceLink struct{ Title, Link string }
 
 type pageTime struct{ RFC3339, Text string }
 
@@ -249,6 +255,9 @@ func newPageItem(e entry) pageItem {
 	}
 	if it.Author == e.Source.Title {
 		it.Author = "" // the source's name stands in for a missing author
+	}
+	for _, src := range e.AlsoIn {
+		it.AlsoIn = append(it.AlsoIn, pageSourceLink{Title: src.Title, Link: cmp.Or(src.SiteLink, src.FeedURL)})
 	}
 	return it
 }

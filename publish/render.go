@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -147,6 +148,11 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 	}
 	for _, it := range items {
 		e := newEntry(it, s.sourceRef(it.SourceID, states))
+		for _, name := range it.AlsoIn {
+			if _, ok := s.sources[name]; ok {
+				e.AlsoIn = append(e.AlsoIn, s.sourceRef(name, states))
+			}
+		}
 		if e.Updated.After(doc.Updated) {
 			doc.Updated = e.Updated
 		}
@@ -171,11 +177,23 @@ func (s *Site) sourceRef(name string, states map[string]aggregator.SourceState) 
 		src = aggregator.Source{Name: name}
 	}
 	st := states[name]
-	return sourceRef{
-		Title:    clean(aggregator.DisplayTitle(src, st)),
-		SiteLink: publicURL(st.SiteLink),
-		FeedURL:  publicURL(src.URL),
+	ref := sourceRef{
+		ID:          clean(st.FeedID),
+		Title:       clean(aggregator.DisplayTitle(src, st)),
+		SiteLink:    publicURL(st.SiteLink),
+		FeedURL:     publicURL(src.URL),
+		Updated:     writableTime(st.FeedUpdated),
+		publishedAs: cmp.Or(st.PublishedAs, name),
 	}
+	if ref.ID == "" {
+		ref.ID = ref.FeedURL
+	}
+	if ref.ID == "" {
+		// A local file with no id of its own: one made from the name its
+		// items are published as, stable across renames.
+		ref.ID = itemID(ref.publishedAs, "")
+	}
+	return ref
 }
 
 // sectionSources returns the configured sources of section name, all of

@@ -62,6 +62,7 @@ func testSources() []aggregator.Source {
 func testStates() map[string]aggregator.SourceState {
 	return map[string]aggregator.SourceState{
 		"alpha": {Name: "alpha", FeedTitle: "Alpha's own title", SiteLink: "https://alpha.example/",
+			FeedID: "tag:alpha.example,2026:feed", FeedUpdated: day(28, 9),
 			LastAttempt: day(28, 11), LastSuccess: day(28, 11), LastResult: "new 3"},
 		"beta": {Name: "beta", FeedTitle: "Beta <News> & Views", SiteLink: "https://beta.example/",
 			LastAttempt: day(28, 11), LastSuccess: day(27, 11), LastResult: "not modified"},
@@ -82,6 +83,7 @@ func testItems() []aggregator.Item {
 			{URL: "https://alpha.example/ep1.ogg", Type: "Audio/OGG"},
 		},
 		Published: day(27, 9), Updated: day(28, 10), FirstSeen: day(27, 10),
+		AlsoIn: []string{"beta", "gone-from-the-config", "delta"},
 	}, {
 		ID: "tag:alpha.example,2026:no-link", SourceID: "alpha",
 		Title: "A note without a link", Content: "<p>Just a note.</p>",

@@ -159,3 +159,20 @@ func (c *catalog) candidates(section string) []candidate {
 	c.mu.Unlock()
 	return out
 }
+
+// rename moves the entry of source old to name.
+func (c *catalog) rename(old, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[old]
+	if !ok {
+		return
+	}
+	delete(c.entries, old)
+	e.key = sourceKey(name)
+	if cur, ok := c.entries[name]; ok {
+		e.newest = max(e.newest, cur.newest)
+	}
+	c.entries[name] = e
+	c.version++
+}

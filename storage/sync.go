@@ -21,17 +21,23 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	// without decoding them all, and a config that changed nothing costs
 	// no transaction.
 	configured := make(map[string]bool, len(sources))
-	var changed []aggregator.Source
-	var gone []string
-	s.catalog.mu.RLock()
 	for _, src := range sources {
 		configured[src.Name] = true
+	}
+	var changed []aggregator.Source
+	var gone []string
+	renamed := make(map[string]string) // old name → new
+	s.catalog.mu.RLock()
+	for _, src := range sources {
+		if old := s.renameFrom(src, configured); old != "" {
+			renamed[old] = src.Name
+		}
 		if e := s.catalog.entries[src.Name]; e == nil || e.removed || !slices.Equal(e.sections, src.Sections) {
 			changed = append(changed, src)
 		}
 	}
 	for name, e := range s.catalog.entries {
-		if !e.removed && !configured[name] {
+		if !e.removed && !configured[name] && renamed[name] == "" {
 			gone = append(gone, name)
 		}
 	}
@@ -42,6 +48,11 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	written := make(map[string]sourceRecord)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		clear(written)
+		for old, name := range renamed {
+			if _, err := rename(tx, old, name); err != nil {
+				return err
+			}
+		}
 		for _, name := range gone {
 			if err := s.unconfigure(tx, name, written); err != nil {
 				return err
@@ -56,6 +67,9 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	})
 	if err != nil {
 		return err
+	}
+	for old, name := range renamed {
+		s.renamed(old, name)
 	}
 	// The catalog follows the records written, and a new source has a
 	// state, if an empty one. Only what this call wrote is touched: a
@@ -98,4 +112,23 @@ func (s *Store) configure(tx *bolt.Tx, src aggregator.Source, written map[string
 	rec.Sections = slices.Clone(src.Sections)
 	written[src.Name] = rec
 	return putSource(tx, src.Name, rec)
+}
+
+// renamed moves what the store keeps in memory of source old to name, after
+// the commit that renamed it.
+func (s *Store) renamed(old, name string) {
+	s.catalog.rename(old, name)
+	s.statesMu.Lock()
+	defer s.statesMu.Unlock()
+	st := s.states[old]
+	st.Name = name
+	if st.PublishedAs == "" {
+		st.PublishedAs = old
+	}
+	s.states[name] = st
+	delete(s.states, old)
+	delete(s.dirty, old) // written under its old name by no one now
+	delete(s.dirty, name)
+	s.statesCopy = nil
+	s.logger.Info("source renamed", "source", name, "renamed_from", old)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -16,17 +18,20 @@ type feedStore struct {
 	store *storage.Store
 	cfg   *config.Config
 	now   func() time.Time
-	keep  map[string]bool // sources exempt from deduplication
+	keep  map[string]bool   // sources exempt from deduplication
+	urls  map[string]string // configured feed URL by source name
 }
 
 func newFeedStore(store *storage.Store, cfg *config.Config, now func() time.Time) feedStore {
 	keep := make(map[string]bool)
+	urls := make(map[string]string, len(cfg.Sources))
 	for _, src := range cfg.Sources {
 		if src.KeepDuplicates {
 			keep[src.Name] = true
 		}
+		urls[src.Name] = src.URL
 	}
-	return feedStore{store: store, cfg: cfg, now: now, keep: keep}
+	return feedStore{store: store, cfg: cfg, now: now, keep: keep, urls: urls}
 }
 
 // RecentItems returns the items of one output feed: section "" is the
@@ -38,6 +43,7 @@ func (f feedStore) RecentItems(ctx context.Context, section string, limit int) (
 		PerSource:      f.cfg.Publish.PerSource,
 		Dedup:          true,
 		KeepDuplicates: f.keep,
+		Origin:         f.origin(ctx),
 	}
 	if f.cfg.Publish.MaxAge > 0 {
 		q.Since = f.now().Add(-f.cfg.Publish.MaxAge)
@@ -48,4 +54,32 @@ func (f feedStore) RecentItems(ctx context.Context, section string, limit int) (
 // States returns every source's stored state.
 func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
 	return f.store.States(ctx)
+}
+
+// origin returns the Query.Origin of the sources as they stand: a link is
+// on a source's own site when its host is that of the site the feed links
+// to, or of the feed's own URL ("www." aside). It is asked only when two
+// sources carry one article, so it reads the states then.
+func (f feedStore) origin(ctx context.Context) func(source, link string) bool {
+	var states map[string]aggregator.SourceState
+	return func(source, link string) bool {
+		host := siteHost(link)
+		if host == "" {
+			return false
+		}
+		if states == nil {
+			states, _ = f.store.States(ctx)
+		}
+		return host == siteHost(states[source].SiteLink) || host == siteHost(f.urls[source])
+	}
+}
+
+// siteHost is the host of URL s, lower case and without a "www." prefix;
+// "" when s is no http(s) URL.
+func siteHost(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" {
+		return ""
+	}
+	return strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
 }

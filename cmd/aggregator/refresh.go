@@ -542,6 +542,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 		return o
 	}
 	st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink
+	st.FeedID, st.FeedUpdated = res.Feed.ID, res.Feed.Updated
 	saved, err := a.store.Save(ctx, src, res.Feed.Items, func(r storage.SaveResult) aggregator.SourceState {
 		st.LastResult = withMove(resultLine(r), st)
 		return st

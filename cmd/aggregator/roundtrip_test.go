@@ -156,6 +156,13 @@ func roundTrip(t *testing.T, a *app, name, file string) ([]byte, int) {
 	if ids[".atom"] != ids[".rss"] || ids[".atom"] != ids[".json"] {
 		t.Errorf("%s: the formats publish different items", file)
 	}
+	// RFC 4287 4.2.11: every entry names its source completely enough to
+	// credit and deduplicate it.
+	for _, e := range decodeAtomSources(t, atom).Entries {
+		if e.Source.ID == "" || e.Source.Title == "" || len(e.Source.Links) == 0 {
+			t.Errorf("%s: entry %s: atom:source %+v lacks an id, title or link", file, e.ID, e.Source)
+		}
+	}
 	if bad := unsafeHTML(serveGet(t, a, path+".html")); bad != "" {
 		t.Errorf("%s: page %s.html: %s", file, path, bad)
 	}
