@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -264,18 +261,6 @@ func keepRestartSettings(logger *slog.Logger, inForce, next *config.Config) {
 			*s.inFile = *s.inForce
 		}
 	}
-}
-
-// useStateDirectory puts the database in systemd's state directory
-// ($STATE_DIRECTORY, from StateDirectory=) when the config does not say
-// where it is.
-func useStateDirectory(cfg *config.Config) {
-	dirs := os.Getenv("STATE_DIRECTORY")
-	if cfg.DatabaseSet || dirs == "" {
-		return
-	}
-	dir, _, _ := strings.Cut(dirs, ":") // one path per StateDirectory= entry
-	cfg.Database = filepath.Join(dir, filepath.Base(cfg.Database))
 }
 
 // configErrors splits what config.Load returned into its problems.
