@@ -47,28 +47,35 @@ func (s *Sanitizer) HTML(fragment, base string) string {
 // balance closes the elements fragment leaves open and drops the end tags
 // it has too many, as a browser would, so that a truncated summary such as
 // `<p>Read <a href="…">mo` cannot make the rest of a page a link, or a
-// stray `</div>` close the page's own elements. It parses fragment as the
-// content of a <div> and serialises the tree. It runs after the policy, so
-// that what is sanitized is what is published, and only re-serialises
-// elements the policy allowed.
+// stray `</div>` close the page's own elements. It parses fragment, its
+// nesting bounded by limitNesting, as the content of a <div> and
+// serialises the tree. It runs after the policy, so that what is
+// sanitized is what is published, and only re-serialises elements the
+// policy allowed. Its cost is linear in the fragment's length and so is
+// its output, at most maxGrowth times it: what cannot be rendered within
+// that keeps only its text.
 func balance(fragment string) string {
 	if !strings.Contains(fragment, "<") {
 		return fragment
 	}
 	div := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
-	nodes, err := html.ParseFragment(strings.NewReader(fragment), div)
+	nodes, err := html.ParseFragment(strings.NewReader(limitNesting(fragment)), div)
 	if err != nil {
-		return "" // reading a string cannot fail
+		return textOf(fragment) // nested too deep for the parser even so
 	}
-	var b strings.Builder
+	b := boundedWriter{max: maxGrowth*len(fragment) + 1024}
 	b.Grow(len(fragment) + 16)
 	for _, n := range nodes {
 		if err := html.Render(&b, n); err != nil {
-			return ""
+			return textOf(fragment)
 		}
 	}
 	return b.String()
 }
+
+// maxGrowth bounds how many times longer than the policy's output balance
+// may make it: the end tags it adds, and the tbody and tr a table implies.
+const maxGrowth = 4
 
 // urlAttrs are the attributes that hold one URL.
 var urlAttrs = map[string]bool{
