@@ -86,3 +86,19 @@ func isFileAt(f *os.File, path string) (bool, error) {
 	}
 	return os.SameFile(open, now), nil
 }
+
+// recordError is a record that does not decode: its message is the
+// decoder's, and it is ErrCorrupt.
+type recordError struct{ err error }
+
+func (e recordError) Error() string        { return e.err.Error() }
+func (e recordError) Unwrap() error        { return e.err }
+func (e recordError) Is(target error) bool { return target == ErrCorrupt }
+
+// corruptRecord marks err, from decoding a stored record, as ErrCorrupt.
+func corruptRecord(err error) error {
+	if err == nil {
+		return nil
+	}
+	return recordError{err}
+}

@@ -90,7 +90,7 @@ func decodeRecord(v []byte) (itemRecord, error) {
 	var r itemRecord
 	d, err := openRecord(v, &r, recordBinary)
 	if d == nil {
-		return r, err
+		return r, corruptRecord(err)
 	}
 	if h := d.string(); h != "" {
 		r.Hash = []byte(h)
@@ -116,7 +116,7 @@ func decodeRecord(v []byte) (itemRecord, error) {
 	}
 	r.Sort = d.uvarint()
 	r.Prepared = d.byte() == 1
-	return r, d.end()
+	return r, corruptRecord(d.end())
 }
 
 // openRecord returns a decoder over the fields of the binary record v. A
@@ -139,7 +139,7 @@ func storedHash(v []byte) ([]byte, error) {
 		d := decoder{b: v[1:]}
 		n := d.uvarint()
 		if d.err != nil || n > uint64(len(d.b)) {
-			return nil, errTruncated
+			return nil, corruptRecord(errTruncated)
 		}
 		return d.b[:n], nil
 	}
@@ -290,7 +290,7 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	var r sourceRecord
 	d, err := openRecord(v, &r, recordBinary, sourceRecordV2)
 	if d == nil {
-		return r, err
+		return r, corruptRecord(err)
 	}
 	format := v[0]
 	st := &r.State
@@ -322,5 +322,5 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 		st.FeedUpdated = d.time()
 		st.PublishedAs = d.string()
 	}
-	return r, d.end()
+	return r, corruptRecord(d.end())
 }

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,22 +19,27 @@ import (
 )
 
 // A database with bits flipped in random pages, as a failing disk or a bad
-// copy leaves it: `fetch` either runs as usual (the bits hit free space or
-// an item's text) or stops with one error that names the file and says
-// what to do, and exit status 65, which the unit does not restart on;
+// copy leaves it: `serve` and then `fetch` (whose pass reads every item)
+// either run as usual (the bits hit free space or an item's text) or stop
+// with one error that names the file and says what to do, and exit status
+// 65, which the unit does not restart on;
 // never a panic or a signal (19 of 40 trials crashed before). `salvage`
 // then writes a database that `verify` passes.
 func TestCorruptDatabase(t *testing.T) {
 	t.Parallel()
 	bin := buildAggregator(t)
 	dir := t.TempDir()
+	// Each feed lists the items stored, with other content: a fetch reads
+	// every stored item to compare it.
+	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNotModified)
+		w.Write(testRSS("s"+strings.TrimPrefix(r.URL.Path, "/f"), 200, base, 100))
 	}))
 	t.Cleanup(srv.Close)
 
+	addr := freeAddr(t)
 	var cfg strings.Builder
-	cfg.WriteString("database: db/aggregator.db\nsections: {all: {}}\nsources:\n")
+	fmt.Fprintf(&cfg, "listen: %s\ndatabase: db/aggregator.db\nsections: {all: {}}\nsources:\n", addr)
 	var sources []aggregator.Source
 	for i := range 8 {
 		src := aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i), Sections: []string{"all"}}
@@ -71,17 +78,20 @@ func TestCorruptDatabase(t *testing.T) {
 		if err := os.WriteFile(dbPath, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, _, stderr := runBinary(t, bin, false, "fetch", "-config", configPath)
+		code, stderr := runServe(t, bin, configPath, "http://"+addr)
+		if code == exitOK {
+			code, _, stderr = runBinary(t, bin, false, "fetch", "-config", configPath)
+		}
 		switch code {
 		case exitOK:
 			continue
 		case exitCorrupt:
 			refused++
 			if !strings.Contains(stderr, dbPath) || !strings.Contains(stderr, "aggregator salvage -config") {
-				t.Errorf("trial %d (pages %v): fetch exited %d with\n%s\nwant the file named and salvage suggested", trial, hit, code, stderr)
+				t.Errorf("trial %d (pages %v): exit %d with\n%s\nwant the file named and salvage suggested", trial, hit, code, stderr)
 			}
 		default:
-			t.Errorf("trial %d (pages %v): fetch exited %d, want 0 or %d; stderr:\n%s", trial, hit, code, exitCorrupt, stderr)
+			t.Errorf("trial %d (pages %v): exit %d, want 0 or %d; stderr:\n%s", trial, hit, code, exitCorrupt, stderr)
 			continue
 		}
 		saved := filepath.Join(filepath.Dir(dbPath), "new.db")
@@ -101,6 +111,52 @@ func TestCorruptDatabase(t *testing.T) {
 	if refused == 0 {
 		t.Error("no trial hit a page that matters: the test tests nothing")
 	}
+}
+
+// runServe runs `serve` until it serves its feed, then stops it with
+// SIGTERM, and returns its exit status and stderr; or, if it stops by
+// itself, what it returned. It fails the test if serve crashes.
+func runServe(t *testing.T, bin, configPath, base string) (int, string) {
+	t.Helper()
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "serve", "-config", configPath)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	deadline := time.After(20 * time.Second)
+	for up := false; !up; {
+		select {
+		case <-exited:
+			up = true
+		case <-deadline:
+			cmd.Process.Kill()
+			<-exited
+			t.Fatalf("serve neither served nor stopped:\n%s", stderr.String())
+		case <-time.After(20 * time.Millisecond):
+			if resp, err := http.Get(base + "/feed.atom"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("/feed.atom: %s", resp.Status)
+				}
+				cmd.Process.Signal(syscall.SIGTERM)
+				<-exited
+				up = true
+			}
+		}
+	}
+	if s := stderr.String(); strings.Contains(s, "panic:") || strings.Contains(s, "fatal error:") || strings.Contains(s, "goroutine ") {
+		t.Fatalf("serve crashed:\n%s", s)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("serve died of %v:\n%s", ws.Signal(), stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 
 // corpusDatabase writes a database of about 2 MB for sources through the
