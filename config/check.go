@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -64,7 +65,10 @@ func (ck *checker) build(r *raw) *Config {
 			HostInterval:  ck.duration("fetch.host_interval", r.Fetch.HostInterval, 0, true),
 			MaxInterval:   ck.duration("fetch.max_interval", r.Fetch.MaxInterval, defaultMaxInterval, false),
 			Jitter:        ck.duration("fetch.jitter", r.Fetch.Jitter, defaultJitter, true),
+
+			AllowPrivateRedirects: r.Fetch.AllowPrivateRedirects,
 		},
+		Admin: Admin{Allow: ck.adminAllow(r.Admin.Allow)},
 		Publish: Publish{
 			Items:     ck.positive("publish.items", r.Publish.Items, defaultItems),
 			PerSource: ck.nonNegative("publish.per_source", r.Publish.PerSource),
@@ -82,6 +86,29 @@ func (ck *checker) build(r *raw) *Config {
 	c.Sections = ck.sections()
 	c.Sources = ck.sources(c.Sections)
 	return c
+}
+
+// adminAllow returns the networks of admin.allow, each a CIDR or a single
+// address; the loopback networks when the key is absent.
+func (ck *checker) adminAllow(list []string) []netip.Prefix {
+	if _, ok := lookup(ck.doc, "admin", "allow"); !ok {
+		return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	nets := make([]netip.Prefix, 0, len(list))
+	for i, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				n, _ := lookup(ck.doc, "admin", "allow", i)
+				ck.errorf(n.Line, "admin.allow %q is not a network (e.g. 10.0.0.0/8) or an address", s)
+				continue
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		nets = append(nets, p.Masked())
+	}
+	return nets
 }
 
 // positive returns *v, or def when v is nil.
@@ -265,7 +292,7 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 		}
 		urlLine := lineOf(item, "url")
 		if first, dup := byURL[src.URL]; dup {
-			ck.errorf(urlLine, "source %q: url %q is already used by source %q at line %d", src.Name, src.URL, first.name, first.line)
+			ck.errorf(urlLine, "source %q: url %q is already used by source %q at line %d", src.Name, aggregator.RedactURL(src.URL), first.name, first.line)
 			if derived {
 				continue // so is the name made from it; one error is enough
 			}
@@ -360,7 +387,7 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	if !ok {
 		ck.errorf(item.Line, "%s: url is required", label)
 	} else if src.URL, err = sourceURL(rs.URL, ck.dir); err != nil {
-		ck.errorf(lineOf(item, "url"), "%s: url %q %v", label, rs.URL, err)
+		ck.errorf(lineOf(item, "url"), "%s: url %q %v", label, aggregator.RedactURL(rs.URL), err)
 		ok = false
 	}
 	nameLine = lineOf(item, "name")
@@ -368,7 +395,7 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	case src.Name == "" && ok:
 		src.Name, derived, nameLine = deriveName(src.URL), true, item.Line
 		if src.Name == "" {
-			ck.errorf(item.Line, "%s: no name can be made from url %q; set name:", label, rs.URL)
+			ck.errorf(item.Line, "%s: no name can be made from url %q; set name:", label, aggregator.RedactURL(rs.URL))
 			ok = false
 		}
 		label = fmt.Sprintf("source %q", src.Name)

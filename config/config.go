@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -30,6 +31,7 @@ type Config struct {
 	Fetch       Fetch
 	Publish     Publish
 	Retention   Retention
+	Admin       Admin
 	Sections    []Section           // in file order
 	Sources     []aggregator.Source // in file order
 }
@@ -46,6 +48,20 @@ type Fetch struct {
 	HostInterval  time.Duration // least time between two requests to one host; default 0
 	MaxInterval   time.Duration // longest a source's hints, backoff or Retry-After stretch its interval; default 24h
 	Jitter        time.Duration // a scheduled pass spreads its sources over this window (at most a quarter of the interval); default 1m
+
+	// AllowPrivateRedirects lets a source on a public address redirect to
+	// a loopback, private, link-local or other special address; default
+	// false (such a redirect fails).
+	AllowPrivateRedirects bool
+}
+
+// Admin holds who may read the daemon's admin routes, /status.json and
+// /metrics.
+type Admin struct {
+	// Allow are the networks whose clients may; others get 403. Default
+	// 127.0.0.0/8 and ::1/128. Behind a reverse proxy every client has the
+	// proxy's address.
+	Allow []netip.Prefix
 }
 
 // Publish holds the settings of the output feeds.

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -108,6 +109,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Publish:   config.Publish{Items: 50},
 		Retention: config.Retention{MaxItems: 1000, MaxAge: 0},
+		Admin:     config.Admin{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
 		Sources: []aggregator.Source{
 			{Name: "go-dev-blog-feed-atom", URL: "https://go.dev/blog/feed.atom"},
 		},
@@ -136,11 +138,14 @@ fetch:
   host_interval: 2s
   max_interval: 12h
   jitter: 0
+  allow_private_redirects: true
 publish:
   items: 20
 retention:
   max_items: 300
   max_age: 30d
+admin:
+  allow: [10.0.0.0/8, 192.168.1.7, "fd00::/8"]
 sections:
   go:
     title: Go
@@ -178,9 +183,14 @@ sources:
 			HeaderTimeout: 10 * time.Second,
 			HostInterval:  2 * time.Second,
 			MaxInterval:   12 * time.Hour,
+
+			AllowPrivateRedirects: true,
 		},
 		Publish:   config.Publish{Items: 20},
 		Retention: config.Retention{MaxItems: 300, MaxAge: 30 * 24 * time.Hour},
+		Admin: config.Admin{Allow: []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8"),
+		}},
 		Sections: []config.Section{
 			{Name: "go", Title: "Go", Description: "News from the Go world"},
 			{Name: "infra", Title: "infra"},

@@ -27,6 +27,7 @@ type raw struct {
 	Fetch       rawFetch              `yaml:"fetch"`
 	Publish     rawPublish            `yaml:"publish"`
 	Retention   rawRetention          `yaml:"retention"`
+	Admin       rawAdmin              `yaml:"admin"`
 	Sections    map[string]rawSection `yaml:"sections"`
 	Sources     []rawSource           `yaml:"sources"`
 }
@@ -43,12 +44,18 @@ type rawFetch struct {
 	HostInterval  string `yaml:"host_interval"`
 	MaxInterval   string `yaml:"max_interval"`
 	Jitter        string `yaml:"jitter"`
+
+	AllowPrivateRedirects bool `yaml:"allow_private_redirects"`
 }
 
 type rawPublish struct {
 	Items     *int   `yaml:"items"`
 	PerSource *int   `yaml:"per_source"`
 	MaxAge    string `yaml:"max_age"`
+}
+
+type rawAdmin struct {
+	Allow []string `yaml:"allow"`
 }
 
 type rawRetention struct {

@@ -103,6 +103,7 @@ func blockOf(typeName string) block {
 		{"fetch", reflect.TypeFor[rawFetch]()},
 		{"publish", reflect.TypeFor[rawPublish]()},
 		{"retention", reflect.TypeFor[rawRetention]()},
+		{"admin", reflect.TypeFor[rawAdmin]()},
 		{"a section", reflect.TypeFor[rawSection]()},
 		{"a source", reflect.TypeFor[rawSource]()},
 	} {

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -25,7 +27,7 @@ import (
 // Options are the optional settings of a Client. The zero value works.
 type Options struct {
 	UserAgent     string        // "" → DefaultUserAgent
-	Timeout       time.Duration // whole request, from sending it to the body's end; 0 → 30s
+	Timeout       time.Duration // whole fetch, from sending the request to the end of parsing the body; 0 → 30s
 	HeaderTimeout time.Duration // from sending a request to its response headers; 0 → Timeout
 	MaxBytes      int64         // body limit after decompression; 0 → 10 MiB
 	PerHost       int           // requests in flight to one host; 0 → 2
@@ -37,6 +39,21 @@ type Options struct {
 	// passed, for an admin who insists. Retry-After answers are still
 	// recorded.
 	IgnoreRetryAfter bool
+
+	// AllowPrivateRedirects lets a redirect from a public address lead to
+	// a private one (IsPrivate). Without it such a redirect fails with
+	// ErrPrivateRedirect, checked on the address each connection is opened
+	// to; a source whose own address is private may redirect anywhere.
+	AllowPrivateRedirects bool
+	// IsPrivate tells the private addresses; nil → IsPrivate. (Tests
+	// call some loopback addresses public.)
+	IsPrivate func(netip.Addr) bool
+	// Dialer opens the connections of redirects from a public address,
+	// with a Control hook added that refuses private addresses before
+	// connecting; give the dialer hc's transport uses. nil → hc's
+	// transport's DialContext, with the address checked once connected
+	// (a plain net.Dialer with the hook when it has none).
+	Dialer *net.Dialer
 
 	// Blocks keeps the Retry-After times hosts sent; share one between
 	// the Clients that follow each other in a process. nil → the Client's
@@ -78,6 +95,8 @@ type Result struct {
 	// of its Cache-Control max-age, Expires and RSS <ttl>; 0 when it says
 	// nothing.
 	FreshFor time.Duration
+
+	deadline time.Time // when Options.Timeout ends for parsing the body; zero for a file
 }
 
 // Client fetches sources. It is safe for concurrent use.
@@ -90,7 +109,9 @@ type Client struct {
 }
 
 // NewClient returns a Client that sends its requests with a copy of hc,
-// whose redirect policy it replaces with its own.
+// whose redirect policy it replaces with its own, and whose transport it
+// wraps to keep redirects from public addresses to private ones (see
+// Options.AllowPrivateRedirects).
 func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
@@ -116,6 +137,9 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.Blocks == nil {
 		opts.Blocks = &Blocks{}
 	}
+	if opts.IsPrivate == nil {
+		opts.IsPrivate = IsPrivate
+	}
 	c := &Client{
 		opts:   opts,
 		parser: NewParser(),
@@ -126,6 +150,7 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	}
 	own := *hc
 	own.CheckRedirect = c.checkRedirect
+	own.Transport = newRedirectGuard(hc.Transport, opts)
 	c.http = &own
 	return c
 }
@@ -155,8 +180,18 @@ func (c *Client) BlockedUntil(host string) time.Time {
 func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregator.SourceState) (Result, error) {
 	u, err := url.Parse(src.URL)
 	if err != nil {
+		// Not url.Error's text, which quotes the URL, credentials and all.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
 		return Result{}, fmt.Errorf("bad url: %w", err)
 	}
+	// Credentials in the URL go in the Authorization header alone (see
+	// checkRedirect for where it is sent): the URL requested, and so every
+	// URL a Result holds and each link resolved against it, has none.
+	creds := u.User
+	u.User = nil
 	if c.slots != nil {
 		select {
 		case c.slots <- struct{}{}:
@@ -171,9 +206,9 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	switch u.Scheme {
 	case "file":
 		res, body, err = c.readFile(u, prev)
-		res.URL = src.URL
+		res.URL = aggregator.RedactURL(src.URL)
 	case "http", "https":
-		res, body, contentType, err = c.get(ctx, u, prev)
+		res, body, contentType, err = c.get(ctx, u, creds, prev)
 	default:
 		err = fmt.Errorf("unsupported url scheme %q", u.Scheme)
 	}
@@ -183,7 +218,9 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	if res.NotModified {
 		return res, nil
 	}
-	res.Feed, err = c.parser.Parse(body, res.URL, contentType, src)
+	parseCtx, cancel := c.parseContext(ctx, res.deadline)
+	defer cancel()
+	res.Feed, err = c.parser.Parse(parseCtx, body, res.URL, contentType, src)
 	if err != nil {
 		return Result{}, err
 	}
@@ -191,8 +228,9 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	return res, nil
 }
 
-// get sends one conditional GET for u, following redirects.
-func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceState) (Result, []byte, string, error) {
+// get sends one conditional GET for u, with creds (if not nil) as Basic
+// authorization, following redirects.
+func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState) (Result, []byte, string, error) {
 	release, err := c.hosts.acquire(ctx, u.Hostname(), c.opts.IgnoreRetryAfter)
 	if err != nil {
 		return Result{}, nil, "", err
@@ -206,7 +244,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceStat
 	trail := &redirects{}
 	ctx = context.WithValue(ctx, redirectsKey{}, trail)
 
-	res, body, contentType, err := c.do(ctx, u, prev, func() func() bool {
+	res, body, contentType, err := c.do(ctx, u, creds, prev, func() func() bool {
 		t := time.AfterFunc(c.opts.HeaderTimeout, func() {
 			cancelHeaders(fmt.Errorf("%w: no response headers after %s", ErrTimeout, c.opts.HeaderTimeout))
 		})
@@ -219,15 +257,20 @@ func (c *Client) get(ctx context.Context, u *url.URL, prev aggregator.SourceStat
 		return Result{}, nil, "", err
 	}
 	res.PermanentRedirect = trail.permanent
+	res.deadline, _ = ctx.Deadline()
 	return res, body, contentType, nil
 }
 
 // do sends the request and reads the response; startHeaderTimer starts the
 // header timeout and returns the function that stops it.
-func (c *Client) do(ctx context.Context, u *url.URL, prev aggregator.SourceState, startHeaderTimer func() func() bool) (Result, []byte, string, error) {
+func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState, startHeaderTimer func() func() bool) (Result, []byte, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return Result{}, nil, "", err
+	}
+	if creds != nil {
+		password, _ := creds.Password()
+		req.SetBasicAuth(creds.Username(), password)
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", accept)
@@ -336,6 +379,8 @@ type redirects struct {
 	hops      int
 	temporary bool   // a 302, 303 or 307 came before
 	permanent string // the URL after the leading 301 and 308 redirects
+
+	privateOrigin bool // the first request went to a private address (see redirectGuard)
 }
 
 type redirectsKey struct{}
@@ -354,6 +399,13 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	}
 	if err := c.hosts.check(strings.ToLower(req.URL.Hostname()), c.opts.IgnoreRetryAfter); err != nil {
 		return err
+	}
+	// net/http sends the first request's Authorization on to the same host
+	// and its subdomains, whatever the port or scheme; the configured
+	// credentials go to the configured origin alone, never downgraded to
+	// plain HTTP.
+	if first := via[0].URL; req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		req.Header.Del("Authorization")
 	}
 	trail, _ := req.Context().Value(redirectsKey{}).(*redirects)
 	if trail == nil || req.Response == nil {

@@ -26,6 +26,10 @@ var (
 	ErrRedirectLoop = errors.New("redirect loop")
 	// ErrTooManyRedirects is returned after more than 10 redirects.
 	ErrTooManyRedirects = errors.New("too many redirects")
+	// ErrPrivateRedirect is returned when a redirect from a public
+	// address leads to a private one (IsPrivate), which
+	// Options.AllowPrivateRedirects did not allow.
+	ErrPrivateRedirect = errors.New("redirect to a private address refused")
 )
 
 // StatusError is returned for a response that is neither a success nor 304.
@@ -68,8 +72,8 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // Kind classifies a fetch error in a word or two for logs, metrics and status
 // pages: "dns", "connect", "tls", "timeout", "http status N", "too large",
-// "not a feed", "too complex", "parse error", "redirect loop", "too many redirects", "host
-// blocked", "canceled", "file" or "other".
+// "not a feed", "too complex", "parse error", "redirect loop", "too many redirects",
+// "private redirect", "host blocked", "canceled", "file" or "other".
 func Kind(err error) string {
 	var (
 		status  *StatusError
@@ -102,6 +106,8 @@ func Kind(err error) string {
 		return "redirect loop"
 	case errors.Is(err, ErrTooManyRedirects):
 		return "too many redirects"
+	case errors.Is(err, ErrPrivateRedirect):
+		return "private redirect"
 	case errors.As(err, &blocked):
 		return "host blocked"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):

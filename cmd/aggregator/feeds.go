@@ -51,9 +51,18 @@ func (f feedStore) RecentItems(ctx context.Context, section string, limit int) (
 	return f.store.Items(ctx, q)
 }
 
-// States returns every source's stored state.
+// States returns every source's stored state, as the public may see it
+// (publicState).
 func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
-	return f.store.States(ctx)
+	states, err := f.store.States(ctx)
+	if err != nil {
+		return nil, err
+	}
+	public := make(map[string]aggregator.SourceState, len(states))
+	for name, st := range states {
+		public[name] = publicState(st)
+	}
+	return public, nil
 }
 
 // origin returns the Query.Origin of the sources as they stand: a link is

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ type appOptions struct {
 	now              func() time.Time                                                  // nil → time.Now
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error) // nil → a net.Dialer
 	ignoreRetryAfter bool                                                              // fetch -force
+	isPrivate        func(netip.Addr) bool                                             // nil → fetch.IsPrivate
 	metrics          *metrics                                                          // nil → none
 	batchDelay       time.Duration                                                     // storage.Options.BatchDelay
 	// renderChangesOnly skips the rendering after a pass that stored and
@@ -113,7 +115,7 @@ func openStore(cfg *config.Config, logger *slog.Logger, sh *shared, batchDelay t
 			base := it.Link
 			if base == "" {
 				if src, ok := sourceOf(it.SourceID); ok {
-					base = src.URL
+					base = aggregator.RedactURL(src.URL)
 				}
 			}
 			it.Content = san.HTML(it.Content, base)
@@ -139,10 +141,12 @@ func newApp(ctx context.Context, cfg *config.Config, store *storage.Store, logge
 	fopts := fetchOptions(cfg)
 	fopts.Now, fopts.IgnoreRetryAfter = opts.now, opts.ignoreRetryAfter
 	fopts.Blocks = &sh.hostBlocks
+	hc, dialer := newHTTPClient(cfg, opts.dial)
+	fopts.Dialer, fopts.IsPrivate = dialer, opts.isPrivate
 	a := &app{
 		cfg:     cfg,
 		store:   store,
-		client:  fetch.NewClient(newHTTPClient(cfg, opts.dial), fopts),
+		client:  fetch.NewClient(hc, fopts),
 		logger:  logger,
 		now:     opts.now,
 		policy:  pol,
@@ -168,6 +172,8 @@ func fetchOptions(cfg *config.Config) fetch.Options {
 		Concurrency:   cfg.Fetch.Concurrency,
 		HostInterval:  cfg.Fetch.HostInterval,
 		MaxRetryAfter: cfg.Fetch.MaxInterval,
+
+		AllowPrivateRedirects: cfg.Fetch.AllowPrivateRedirects,
 	}
 }
 
@@ -198,18 +204,21 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		BaseURL:     cfg.BaseURL,
 		Items:       cfg.Publish.Items,
 		Sections:    sections,
-		Sources:     cfg.Sources,
+		Sources:     publicSources(cfg.Sources),
 		CacheMaxAge: cacheMaxAge(cfg, time.Now()),
 		Logger:      logger,
 	}
 }
 
-// newHTTPClient returns the client fetch sends requests with; dial, if not
-// nil, replaces the network (for tests).
-func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
+// newHTTPClient returns the client fetch sends requests with, and the
+// dialer of its connections; dial, if not nil, replaces the network (for
+// tests), and the dialer is nil.
+func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*http.Client, *net.Dialer) {
 	proxy := http.ProxyFromEnvironment
+	var dialer *net.Dialer
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		dial = dialer.DialContext
 	} else {
 		proxy = nil
 	}
@@ -227,7 +236,7 @@ func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, a
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: cfg.Fetch.HeaderTimeout,
 		},
-	}
+	}, dialer
 }
 
 func (a *app) close() error {
@@ -496,7 +505,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 	prev.Name = src.Name
 	prev = forOwnURL(prev, src.URL)
 	target := src
-	target.URL = fetchURL(src, prev)
+	target.URL = withCredentials(fetchURL(src, prev), src.URL)
 
 	res, err := a.client.Fetch(ctx, target, prev)
 	o.took = a.now().Sub(start)
@@ -515,9 +524,9 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 		st := a.policy.failed(src, prev, err, start, tick)
 		o.err, o.state = err, st
 		if st.Gone {
-			a.logger.Warn("source gone", "source", src.Name, "url", target.URL, "err", err)
+			a.logger.Warn("source gone", "source", src.Name, "url", aggregator.RedactURL(target.URL), "err", err)
 		} else {
-			a.logger.Warn("fetch failed", "source", src.Name, "url", target.URL, "kind", st.ErrorKind, "err", err,
+			a.logger.Warn("fetch failed", "source", src.Name, "url", aggregator.RedactURL(target.URL), "kind", st.ErrorKind, "err", err,
 				"took", o.took.Round(time.Millisecond), "failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
 		}
 		if serr := a.store.SaveState(ctx, src, st); serr != nil {
@@ -528,7 +537,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 
 	st := a.policy.succeeded(src, prev, res, start, tick)
 	if st.MovedTo != prev.MovedTo {
-		a.logger.Warn("source moved", "source", src.Name, "url", src.URL, "moved_to", st.MovedTo,
+		a.logger.Warn("source moved", "source", src.Name, "url", aggregator.RedactURL(src.URL), "moved_to", aggregator.RedactURL(st.MovedTo),
 			"hint", "update its url in the config")
 	}
 	o.notModified, o.bytes = res.NotModified, res.Bytes

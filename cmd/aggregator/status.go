@@ -75,9 +75,10 @@ func statusOf(src aggregator.Source, st aggregator.SourceState, hostBlockedUntil
 	if st.URL != "" && st.URL != src.URL {
 		st = forOwnURL(st, src.URL)
 	}
+	st = redactState(st)
 	s := sourceStatus{
 		Name:                src.Name,
-		URL:                 src.URL,
+		URL:                 aggregator.RedactURL(src.URL),
 		Title:               aggregator.DisplayTitle(src, st),
 		Sections:            src.Sections,
 		LastAttempt:         st.LastAttempt,
