@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/storage"
+	bolt "go.etcd.io/bbolt"
 )
 
 // A database with bits flipped in random pages, as a failing disk or a bad
@@ -191,4 +194,62 @@ func corpusDatabase(t *testing.T, path string, sources []aggregator.Source) []by
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A daemon whose pass finds a stored record damaged keeps serving, and
+// /healthz says so (503); before, it stayed 200 and only the log told.
+func TestHealthzRedOnDamagedRecord(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(testRSS("s0", 200, base, 100))
+	}))
+	t.Cleanup(srv.Close)
+	addr := freeAddr(t)
+	cfg := writeAndLoadConfig(t, dir, fmt.Sprintf("listen: %s\ndatabase: test.db\nsections: {all: {}}\nsources:\n  - {name: s0, url: %q, sections: [all]}\n", addr, srv.URL+"/f0"))
+	corpusDatabase(t, cfg.Database, []aggregator.Source{{Name: "s0", URL: srv.URL + "/f0", Sections: []string{"all"}}})
+	// Damage the record of the oldest item, which the pages served at
+	// start do not show, but the pass reads.
+	db, err := bolt.Open(cfg.Database, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		items := tx.Bucket([]byte("items"))
+		var key []byte
+		items.ForEach(func(k, v []byte) error {
+			if bytes.Contains(v, []byte("s0-199")) {
+				key = bytes.Clone(k)
+			}
+			return nil
+		})
+		if key == nil {
+			return errors.New("no record of item s0-199")
+		}
+		return items.Put(key, []byte{1})
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	d := startServe(t, cfg.File)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz never turned red:\n%s", d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp, _ := get(t, "http://"+addr+"/feed.atom"); resp.StatusCode != http.StatusOK {
+		t.Errorf("/feed.atom: %s, want the feeds still served", resp.Status)
+	}
+	d.stop(t)
 }
