@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,9 +56,9 @@ func (d *server) handler() http.Handler {
 		var h http.HandlerFunc
 		switch r.URL.Path {
 		case "/status.json":
-			h = func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) }
+			h = d.adminOnly(func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) })
 		case "/metrics":
-			h = metrics.ServeHTTP
+			h = d.adminOnly(metrics.ServeHTTP)
 		case "/healthz":
 			h = d.serveHealth
 		default:
@@ -71,6 +72,35 @@ func (d *server) handler() http.Handler {
 		}
 		h(w, r)
 	}))
+}
+
+// adminOnly serves h to the clients of the networks admin.allow names, and
+// 403 to the others. Behind a reverse proxy, every client has the proxy's
+// address.
+func (d *server) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !isAdmin(d.current().cfg.Admin.Allow, r.RemoteAddr) {
+			http.Error(w, "forbidden: admin.allow does not include your address", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// isAdmin reports whether remoteAddr, a request's host:port, is in one of
+// the networks allow.
+func isAdmin(allow []netip.Prefix, remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap().WithZone("")
+	for _, p := range allow {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // serveHealth answers 200 when the process is up and the database
