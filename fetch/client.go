@@ -95,8 +95,6 @@ type Result struct {
 	// of its Cache-Control max-age, Expires and RSS <ttl>; 0 when it says
 	// nothing.
 	FreshFor time.Duration
-
-	deadline time.Time // when Options.Timeout ends for parsing the body; zero for a file
 }
 
 // Client fetches sources. It is safe for concurrent use.
@@ -218,9 +216,7 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	if res.NotModified {
 		return res, nil
 	}
-	parseCtx, cancel := c.parseContext(ctx, res.deadline)
-	defer cancel()
-	res.Feed, err = c.parser.Parse(parseCtx, body, res.URL, contentType, src)
+	res.Feed, err = c.parser.Parse(body, res.URL, contentType, src)
 	if err != nil {
 		return Result{}, err
 	}
@@ -257,7 +253,6 @@ func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev 
 		return Result{}, nil, "", err
 	}
 	res.PermanentRedirect = trail.permanent
-	res.deadline, _ = ctx.Deadline()
 	return res, body, contentType, nil
 }
 
