@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
@@ -31,6 +33,10 @@ type server struct {
 	passCtx   context.Context
 	passGrace time.Duration
 	passes    sync.WaitGroup
+
+	// damaged is the first error of a pass that found the database
+	// damaged (storage.ErrCorrupt): /healthz is red from then on.
+	damaged atomic.Pointer[error]
 
 	// Only the goroutine running serve touches these.
 	sched   *cron.Cron
@@ -103,6 +109,10 @@ func (d *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
+	if d.damaged.Load() != nil {
+		http.Error(w, "database damaged: see the log", http.StatusServiceUnavailable)
+		return
+	}
 	if err := d.store.Check(ctx); err != nil {
 		d.logger.Error("health check", "err", err)
 		http.Error(w, "database unreadable", http.StatusServiceUnavailable)
@@ -113,10 +123,17 @@ func (d *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // runPass runs a scheduled pass of a over sources, logging a failure of
-// our own; a failing source is a.fetchOne's to log.
+// our own; a failing source is a.fetchOne's to log. A pass that finds the
+// database damaged turns /healthz red: the daemon goes on serving what it
+// can, and a restart would refuse the database (exit 65) or find the same.
 func (d *server) runPass(a *app, sources []aggregator.Source, spread bool) {
-	if err := a.scheduledPass(d.passCtx, sources, spread); err != nil && d.passCtx.Err() == nil {
-		d.logger.Error("fetch pass", "err", err)
+	err := a.scheduledPass(d.passCtx, sources, spread)
+	if err == nil || d.passCtx.Err() != nil {
+		return
+	}
+	d.logger.Error("fetch pass", "err", err)
+	if errors.Is(err, storage.ErrCorrupt) && d.damaged.CompareAndSwap(nil, &err) {
+		d.logger.Error("database damaged; /healthz reports it: stop the daemon, run aggregator verify, then aggregator salvage", "database", d.store.Path())
 	}
 }
 
