@@ -28,6 +28,7 @@ const salvageBatch = 10000
 // copied. It reads the file's pages itself, never through bbolt, so it
 // works on a file Open refuses as corrupt. It fails with an error wrapping
 // ErrLocked when another process holds the database, and when dst exists.
+// The new file gets the old one's owner and mode.
 // An item whose source record was lost gets a bare record (the config's
 // next load gives it its sections back).
 func Salvage(path, dst string, lockTimeout time.Duration) (SalvageReport, error) {
@@ -55,6 +56,11 @@ func Salvage(path, dst string, lockTimeout time.Duration) (SalvageReport, error)
 	err = salvageInto(db, data, &rep)
 	if cerr := db.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		// Moved in place of the old file, it must open for the daemon's
+		// user, not only for root who salvaged it.
+		err = keepOwnerAndMode(dst, path)
 	}
 	if err != nil {
 		os.Remove(dst)
