@@ -30,8 +30,8 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 		return nil, nil, fmt.Errorf("read source states: %w", err)
 	}
 	// Read the feeds' items one feed after another (the first to publish
-	// an item prepares it, and the next finds it done), then render every
-	// route at once.
+	// an item makes it safe, and the next finds it done), then render
+	// every route at once.
 	var jobs []renderJob
 	fingerprints := make(map[string]string, len(s.sections)+1)
 	var docs []*feedDoc // the merged feed, then each section's
@@ -132,6 +132,7 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 	if len(items) > s.opts.Items {
 		items = items[:s.opts.Items]
 	}
+	s.prepared.prepare(items, s.baseOf, s.opts.Sanitize)
 	doc := &feedDoc{
 		baseURL:     s.opts.BaseURL,
 		path:        mergedPath,
@@ -159,6 +160,15 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 		doc.Entries = append(doc.Entries, e)
 	}
 	return doc, nil
+}
+
+// baseOf is the URL the relative links of it resolve against when it is
+// made safe: its own link, else its source's URL.
+func (s *Site) baseOf(it aggregator.Item) string {
+	if it.Link != "" {
+		return it.Link
+	}
+	return s.sources[it.SourceID].URL
 }
 
 // sectionTitle is the title of sec's feeds: its own, else the site's and

@@ -34,8 +34,8 @@ const defaultCacheMaxAge = 5 * time.Minute
 // Store is all publish needs from storage.
 type Store interface {
 	// RecentItems returns the newest limit items of a section ("" = all
-	// sources), newest first by Item.Date(). Their Content and Summary
-	// must be sanitized HTML: the page embeds them as they are.
+	// sources), newest first by Item.Date(), as the feeds gave them:
+	// Options.Sanitize makes their HTML safe.
 	RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error)
 	// States returns the stored state of every source, keyed by source name.
 	States(ctx context.Context) (map[string]aggregator.SourceState, error)
@@ -62,6 +62,13 @@ type Options struct {
 	CacheMaxAge time.Duration
 	Now         func() time.Time // nil → time.Now
 	Logger      *slog.Logger     // nil → discard
+
+	// Sanitize returns an item's HTML (content or summary) made safe to
+	// embed in a page, its relative URLs resolved against base (the
+	// item's link, else its source's URL). It is applied once to each
+	// version of an item while it is shown, on several items at once;
+	// nil publishes the HTML as the store gives it.
+	Sanitize func(html, base string) string
 }
 
 // Site renders every feed, page and subscription list on Rebuild, and
@@ -81,6 +88,7 @@ type Site struct {
 	// rendered maps a feed's path (without extension) to the fingerprint
 	// of the feedDoc its current outputs were rendered from.
 	rendered map[string]string
+	prepared preparedCache // guarded by mu
 	outputs  atomic.Pointer[map[string]*output]
 }
 
@@ -230,10 +238,13 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 		prev = *p
 	}
 	var stats rebuildStats
+	s.prepared.begin()
 	bodies, fingerprints, err := s.render(ctx, prev, &stats)
 	if err != nil {
+		s.prepared.abort()
 		return stats, err
 	}
+	s.prepared.done()
 	// HTTP dates have whole seconds; truncating keeps If-Modified-Since exact.
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	next := make(map[string]*output, len(s.routes))

@@ -30,9 +30,8 @@ type itemRecord struct {
 	Updated    time.Time              `json:"updated,omitzero"`
 	FirstSeen  time.Time              `json:"first_seen"`
 	Sort       uint64                 `json:"sort"`               // the index time, fixed when first stored
-	Canon      string                 `json:"canon,omitempty"`    // aggregator.CanonicalLink(Link), for deduplication
-	Prepared   bool                   `json:"prepared,omitempty"` // Options.Prepare was applied to this version
-	Hash       []byte                 `json:"hash"`               // of what a reader sees, to detect changes
+	Canon      string                 `json:"canon,omitempty"` // aggregator.CanonicalLink(Link), for deduplication
+	Hash       []byte                 `json:"hash"`            // of what a reader sees, to detect changes
 }
 
 func (r itemRecord) item() aggregator.Item {
@@ -246,13 +245,6 @@ func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (ch
 	w.stage(w.bySource, sourceIndexKey(w.srcKey, rec.Sort, k), nil)
 	w.newest = max(w.newest, rec.Sort)
 	return false, true, nil
-}
-
-// with returns r with the content of it: what Prepare may change.
-func (r itemRecord) with(it aggregator.Item) itemRecord {
-	r.Title, r.Link, r.Content, r.Summary, r.Author = it.Title, it.Link, it.Content, it.Summary, it.Author
-	r.Categories, r.Enclosures = it.Categories, it.Enclosures
-	return r
 }
 
 func newRecord(it aggregator.Item, hash []byte) itemRecord {

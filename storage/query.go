@@ -7,9 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -118,7 +116,6 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 		return nil, err
 	}
 	sel.compact()
-	s.prepareSelected(sel)
 	return sel.items(), nil
 }
 
@@ -156,66 +153,6 @@ func (m *sourceMerge) Pop() any {
 
 // newest is the sort value of the newest entry in the merge.
 func (m sourceMerge) newest() uint64 { return binary.BigEndian.Uint64(m[0].key[8:16]) }
-
-// prepareSelected applies Options.Prepare to the selected items that have
-// not had it, outside any transaction, then stores the results, so that it
-// runs once per version of an item, and only for items that are published.
-// A failure to store them is logged, not returned.
-func (s *Store) prepareSelected(sel *selection) {
-	if s.prepare == nil {
-		return
-	}
-	var todo []int
-	for i, rec := range sel.recs {
-		if !rec.Prepared {
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return
-	}
-	// On every CPU: a render waits for it, and each item is its own.
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(todo)) {
-		wg.Go(func() {
-			for i := range next {
-				it := sel.recs[i].item()
-				s.prepare(&it)
-				sel.recs[i] = sel.recs[i].with(it)
-				sel.recs[i].Prepared = true
-			}
-		})
-	}
-	for _, i := range todo {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		all := tx.Bucket(bucketItems)
-		for _, i := range todo {
-			rec, key := sel.recs[i], sel.keys[i]
-			v := all.Get(key)
-			if v == nil {
-				continue // pruned since
-			}
-			if stored, err := decodeRecord(v); err != nil || !bytes.Equal(stored.Hash, rec.Hash) {
-				continue // changed since: the new version gets its turn
-			}
-			if err := all.Put(key, rec.encode()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		// The prepared items are published all the same; they are prepared
-		// again until a store succeeds. A full disk must not stop the
-		// outputs.
-		s.logger.Warn("store prepared items", "items", len(todo), "err", err)
-	}
-}
 
 // selection gathers a query's items as the walk offers them, newest first.
 //

@@ -28,7 +28,7 @@ const sourceRecordV2 byte = 2
 
 // encode returns r as stored: the format byte, the hash (first, so that
 // storedHash need not read the rest), the strings, categories,
-// enclosures, dates, sort value and prepared flag.
+// enclosures, dates, sort value and a byte once the prepared flag.
 func (r itemRecord) encode() []byte {
 	n := 64 + len(r.ID) + len(r.SourceID) + len(r.Title) + len(r.Link) + len(r.Content) +
 		len(r.Summary) + len(r.Author) + len(r.Canon) + len(r.Hash)
@@ -58,11 +58,7 @@ func (r itemRecord) encode() []byte {
 		b = appendTime(b, t)
 	}
 	b = binary.AppendUvarint(b, r.Sort)
-	prepared := byte(0)
-	if r.Prepared {
-		prepared = 1
-	}
-	return append(b, prepared)
+	return append(b, 0) // once a "prepared" flag; read and ignored
 }
 
 func appendString(b []byte, s string) []byte {
@@ -115,7 +111,10 @@ func decodeRecord(v []byte) (itemRecord, error) {
 		*t = d.time()
 	}
 	r.Sort = d.uvarint()
-	r.Prepared = d.byte() == 1
+	// Records of schema 2 may hold sanitized HTML (the store once kept
+	// the sanitized version of published items, with a 1 here); publish
+	// sanitizes what it shows, and sanitized HTML comes out unchanged.
+	d.byte()
 	return r, corruptRecord(d.end())
 }
 

@@ -20,7 +20,7 @@ func sampleRecords() []itemRecord {
 			Categories: []string{"go", "", "feeds"},
 			Enclosures: []aggregator.Enclosure{{URL: "https://example.org/a.mp3", Type: "audio/mpeg", Length: 12345}, {URL: "u", Length: -1}},
 			Published:  time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), Updated: time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
-			FirstSeen: at, Sort: 1 << 63, Canon: "example.org/1", Prepared: true, Hash: bytes.Repeat([]byte{0xff}, 16),
+			FirstSeen: at, Sort: 1 << 63, Canon: "example.org/1", Hash: bytes.Repeat([]byte{0xff}, 16),
 		},
 		{ID: "", SourceID: "", FirstSeen: time.Unix(0, 0).UTC()}, // nothing but zeros
 	}
@@ -64,7 +64,7 @@ func TestRecordReadsJSON(t *testing.T) {
 		ID: "x", SourceID: "s", Title: "T", Link: "https://e.org/x", Content: "<p>hi</p>", Categories: []string{"a"},
 		Enclosures: []aggregator.Enclosure{{URL: "https://e.org/x.mp3", Type: "audio/mpeg", Length: 3}},
 		Published:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), FirstSeen: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC),
-		Sort: 42, Canon: "e.org/x", Prepared: true, Hash: []byte("0123456789abcdef"),
+		Sort: 42, Canon: "e.org/x", Hash: []byte("0123456789abcdef"),
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("legacy record:\n got %+v\nwant %+v", r, want)

@@ -60,14 +60,6 @@ type Options struct {
 	Now         func() time.Time // nil → time.Now
 	Logger      *slog.Logger     // nil → discard
 
-	// Prepare, if set, is applied once to each version of an item, when
-	// Items first returns it, outside any transaction, and its result is
-	// stored: the place for work such as sanitizing that is too costly for
-	// every stored item but cheap for the few that are published. Whether
-	// an item changed is judged on the item as the feed gave it, before
-	// Prepare. It runs on several items at once.
-	Prepare func(*aggregator.Item)
-
 	// MaxSize caps the database file, a guard for the disk: a write that
 	// would grow the file past it fails, and what was stored stays. 0 is
 	// no cap.
@@ -90,7 +82,6 @@ type Store struct {
 	db      *bolt.DB
 	now     func() time.Time
 	logger  *slog.Logger
-	prepare func(*aggregator.Item)
 	batch   bool // saves share commits (Options.BatchDelay >= 0)
 
 	// states mirrors the state of every source record, so that States, read
@@ -169,7 +160,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MapRelease == 0 {
 		opts.MapRelease = defaultMapRelease
 	}
-	s := &Store{db: db, now: opts.Now, logger: opts.Logger, prepare: opts.Prepare, batch: opts.BatchDelay > 0, mapRelease: opts.MapRelease}
+	s := &Store{db: db, now: opts.Now, logger: opts.Logger, batch: opts.BatchDelay > 0, mapRelease: opts.MapRelease}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -353,54 +355,6 @@ func TestStateNotFound(t *testing.T) {
 	}
 }
 
-func TestPrepareOncePerVersion(t *testing.T) {
-	t.Parallel()
-	var mu sync.Mutex
-	prepared := map[string]int{}
-	c := &clock{t: t0}
-	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, Prepare: func(it *aggregator.Item) {
-		mu.Lock()
-		defer mu.Unlock()
-		prepared[it.ID]++
-		it.Content = "prepared: " + it.Content
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	b1, b2, b3 := item(blog, "b1", t0.Add(-time.Hour)), item(blog, "b2", t0.Add(-2*time.Hour)), item(blog, "b3", t0.Add(-3*time.Hour))
-	save(t, s, blog, b1, b2, b3)
-	if len(prepared) != 0 {
-		t.Errorf("Prepare ran at Save: %v, want only when items are read", prepared)
-	}
-	items, err := s.Items(ctx, Query{Limit: 2}) // b3 is not published
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range items {
-		if !strings.HasPrefix(it.Content, "prepared: <p>") {
-			t.Errorf("returned content %q was not prepared", it.Content)
-		}
-	}
-	s.Items(ctx, Query{Limit: 2})
-	save(t, s, blog, b1, b2, b3) // unchanged: nothing to prepare again
-	b2.Content = "<p>edited</p>"
-	if res := save(t, s, blog, b1, b2, b3); res.Updated != 1 {
-		t.Errorf("Save of an edited item = %+v, want 1 updated", res)
-	}
-	items, _ = s.Items(ctx, Query{Limit: 2})
-	if items[1].Content != "prepared: <p>edited</p>" {
-		t.Errorf("edited item's content = %q, want the new version prepared", items[1].Content)
-	}
-	if prepared["b1"] != 1 || prepared["b2"] != 2 || prepared["b3"] != 0 {
-		t.Errorf("Prepare calls = %v, want b1 once, b2 twice (two versions), b3 never (never published)", prepared)
-	}
-	if err := s.Verify(ctx); err != nil {
-		t.Error(err)
-	}
-}
-
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -536,16 +490,14 @@ func TestWriteFailureLosesNothing(t *testing.T) {
 	wantIDs(t, s, "", 3, "b000", "b001", "b002")
 }
 
-// A failure to store the prepared items (a full disk) does not stop the
-// outputs: Items returns them prepared all the same, and prepares them
-// again next time.
-func TestPreparedItemsPublishedWhenStoreFails(t *testing.T) {
+// Reads never write: on a full database the outputs are read all the same,
+// and reading them leaves the file byte for byte as it was.
+func TestItemsReadOnlyOnFullDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := &clock{t: t0}
-	s, err := Open(filepath.Join(t.TempDir(), "test.db"), Options{Now: c.Now, MaxSize: 1 << 20, Prepare: func(it *aggregator.Item) {
-		it.Content = "prepared: " + it.Content
-	}})
+	path := filepath.Join(t.TempDir(), "test.db")
+	s, err := Open(path, Options{Now: c.Now, MaxSize: 1 << 20, MapRelease: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,19 +514,31 @@ func TestPreparedItemsPublishedWhenStoreFails(t *testing.T) {
 	if stored < 50 {
 		t.Fatalf("only %d items fit in 1 MiB", stored)
 	}
+	if err := s.FlushStates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
-		items, err := s.Items(ctx, Query{Limit: 50})
+		items, err := s.Items(ctx, Query{Limit: 50, Dedup: true})
 		if err != nil {
 			t.Fatalf("Items on a full database: %v", err)
 		}
-		if len(items) != 50 {
-			t.Fatalf("Items returned %d, want 50", len(items))
+		if len(items) != 50 || items[0].Content != strings.Repeat("x", 8<<10) {
+			t.Fatalf("Items returned %d, want 50 as stored", len(items))
 		}
-		for _, it := range items {
-			if !strings.HasPrefix(it.Content, "prepared: x") {
-				t.Fatalf("item %s published unprepared: %.20q", it.ID, it.Content)
-			}
-		}
+	}
+	if _, err := s.States(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("reading items changed the database file")
 	}
 }
 

@@ -81,7 +81,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app
 
 func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
 	sh := &shared{}
-	store, err := openStore(cfg, logger, sh, opts.batchDelay)
+	store, err := openStore(cfg, logger, opts.batchDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -93,34 +93,12 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 	return a, nil
 }
 
-// openStore opens cfg's database. An item without a link is sanitized
-// against its source's URL in the config in force (sh's current app's,
-// else cfg's) when it is first published.
-func openStore(cfg *config.Config, logger *slog.Logger, sh *shared, batchDelay time.Duration) (*storage.Store, error) {
-	san := sanitize.New()
-	sourceOf := func(name string) (aggregator.Source, bool) {
-		if a := sh.current.Load(); a != nil {
-			return a.cfg.Source(name)
-		}
-		return cfg.Source(name)
-	}
+// openStore opens cfg's database.
+func openStore(cfg *config.Config, logger *slog.Logger, batchDelay time.Duration) (*storage.Store, error) {
 	return storage.Open(cfg.Database, storage.Options{
 		Logger:     logger,
 		BatchDelay: batchDelay,
 		MaxSize:    cfg.DatabaseMax,
-		// Each version of an item is sanitized once, when it is first
-		// published: a pass stores thousands of items, a render shows a few
-		// hundred, and sanitizing costs as much as parsing.
-		Prepare: func(it *aggregator.Item) {
-			base := it.Link
-			if base == "" {
-				if src, ok := sourceOf(it.SourceID); ok {
-					base = aggregator.RedactURL(src.URL)
-				}
-			}
-			it.Content = san.HTML(it.Content, base)
-			it.Summary = san.HTML(it.Summary, base)
-		},
 	})
 }
 
@@ -207,6 +185,11 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		Sources:     publicSources(cfg.Sources),
 		CacheMaxAge: cacheMaxAge(cfg, time.Now()),
 		Logger:      logger,
+		// Each version of an item is made safe once, when it is first
+		// shown, and kept in memory while it is: a pass stores thousands
+		// of items, a render shows a few hundred, and sanitizing costs as
+		// much as parsing.
+		Sanitize: sanitize.New().HTML,
 	}
 }
 

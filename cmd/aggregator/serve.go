@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	sh := &shared{}
-	store, err := openStore(cfg, logger, sh, 0)
+	store, err := openStore(cfg, logger, 0)
 	if err != nil {
 		return err
 	}
