@@ -168,6 +168,7 @@ type indexWriter struct {
 	bySource   *bolt.Bucket
 	tombstones *bolt.Bucket
 	newest     uint64 // the greatest sort value of the new items
+	placed     uint64 // how many new items were put: see feedOrder
 
 	// Writes wait here until flush, which applies them bucket by bucket in
 	// key order. bbolt keeps a transaction's inserts into one page in one
@@ -217,7 +218,8 @@ func newIndexWriter(tx *bolt.Tx, name string) *indexWriter {
 // whether it is new.
 func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (changed, isNew bool, err error) {
 	fullKey := concat(w.srcKey, k)
-	if w.tombstones.Get(fullKey) != nil {
+	if v := w.tombstones.Get(fullKey); v != nil {
+		w.listedTombstone(fullKey, v, now)
 		return false, false, nil
 	}
 	var rec itemRecord
@@ -240,7 +242,7 @@ func (w *indexWriter) put(it aggregator.Item, k, hash []byte, now time.Time) (ch
 	}
 	rec = newRecord(it, hash)
 	rec.FirstSeen = now
-	rec.Sort = sortValue(rec.item().Date())
+	rec.Sort = w.feedOrder(sortValue(rec.item().Date()))
 	w.putRecord(fullKey, rec)
 	w.stage(w.bySource, sourceIndexKey(w.srcKey, rec.Sort, k), nil)
 	w.newest = max(w.newest, rec.Sort)
@@ -267,22 +269,4 @@ func newRecord(it aggregator.Item, hash []byte) itemRecord {
 
 func (w *indexWriter) putRecord(key []byte, rec itemRecord) {
 	w.stage(w.items, key, rec.encode())
-}
-
-// forgetTombstones drops the tombstones of items the feed no longer lists:
-// they cannot come back, so remembering them is no longer needed.
-func (w *indexWriter) forgetTombstones(listed map[string]bool) error {
-	var stale [][]byte
-	c := w.tombstones.Cursor()
-	for k, _ := c.Seek(w.srcKey); k != nil && bytes.HasPrefix(k, w.srcKey); k, _ = c.Next() {
-		if !listed[string(k[len(w.srcKey):])] {
-			stale = append(stale, bytes.Clone(k))
-		}
-	}
-	for _, k := range stale {
-		if err := w.tombstones.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -21,13 +21,17 @@ type Retention struct {
 }
 
 // Prune deletes, for every source, the items beyond r.MaxItems and those
-// older than r.MaxAge, oldest first, in transactions of at most pruneBatch
-// items. A pruned item leaves a tombstone, so that a feed still listing it
-// does not bring it back; the tombstone goes when the feed stops listing it.
-// Prune returns how many items it deleted.
+// older than r.MaxAge, oldest first (in the order of Item.Date, and for
+// items of one date the feed's order, newest first: see feedOrder), in
+// transactions of at most pruneBatch items. A source's newest r.MaxItems
+// are never pruned for their number. A pruned item leaves a tombstone, so
+// that a feed still listing it does not bring it back; the tombstone lasts
+// TombstoneAge after the feed last listed the item, and Prune deletes it
+// then (tombstone.go). Prune returns how many items it deleted.
 func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
 	if r.MaxItems <= 0 && r.MaxAge <= 0 {
-		return 0, nil
+		_, err := s.sweepTombstones(ctx)
+		return 0, err
 	}
 	var cutoff uint64
 	if r.MaxAge > 0 {
@@ -52,6 +56,9 @@ func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
 				break
 			}
 		}
+	}
+	if _, err := s.sweepTombstones(ctx); err != nil {
+		return total, fmt.Errorf("expire tombstones: %w", err)
 	}
 	return total, nil
 }
@@ -111,8 +118,9 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 			}
 			doomed = append(doomed, bytes.Clone(k))
 		}
+		stamp := tombstoneValue(s.now())
 		for _, k := range doomed {
-			if err := deleteItem(tx, k); err != nil {
+			if err := deleteItem(tx, k, stamp); err != nil {
 				return err
 			}
 		}
@@ -130,8 +138,8 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 }
 
 // deleteItem removes the item of by_source key k and its entry, and leaves
-// its tombstone.
-func deleteItem(tx *bolt.Tx, k []byte) error {
+// its tombstone, of value stamp.
+func deleteItem(tx *bolt.Tx, k, stamp []byte) error {
 	srcKey, itKey := k[:8], k[16:]
 	fullKey := concat(srcKey, itKey)
 	if err := tx.Bucket(bucketItems).Delete(fullKey); err != nil {
@@ -140,5 +148,5 @@ func deleteItem(tx *bolt.Tx, k []byte) error {
 	if err := tx.Bucket(bucketBySource).Delete(k); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketTombstones).Put(fullKey, nil)
+	return tx.Bucket(bucketTombstones).Put(fullKey, stamp)
 }

@@ -3,14 +3,15 @@
 //
 // Layout (every key is fixed-length binary, so cursors walk them in order):
 //
-//	meta        "schema" → version
+//	meta        "schema" → version; "tombstones_swept" → time (tombstone.go)
 //	sources     name → sourceRecord (record.go: state, sections, item count)
 //	items       srcKey(8) ‖ itemKey(16) → itemRecord (record.go)
 //	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty
-//	tombstones  srcKey(8) ‖ itemKey(16) → empty, items pruned but still listed
+//	tombstones  srcKey(8) ‖ itemKey(16) → time last listed (8), items pruned (tombstone.go)
 //
 // srcKey is a hash of the source name, itemKey a hash of the item's identity
-// within its source, and sort the big-endian nanoseconds of Item.Date(). A
+// within its source, and sort the big-endian nanoseconds of Item.Date()
+// (less the item's place among the new items of its fetch: feedorder.go). A
 // source's items, newest last, are one range of by_source: retention walks
 // it from the start, and a query merges the ends of the ranges of the
 // sources it covers (query.go, catalog.go). There is no index by date across

@@ -302,11 +302,15 @@ func TestPruneMaxItemsAndTombstones(t *testing.T) {
 	}
 	wantIDs(t, s, "", 10, "b4", "b3", "b2")
 
-	// Once the feed stops listing b0, its tombstone goes: should it ever
-	// be listed again, it is a new item.
+	// Once the feed stops listing b0, its tombstone lasts TombstoneAge:
+	// listed again after that, it is a new item.
 	save(t, s, blog, items[1:]...)
+	c.Add(TombstoneAge + time.Hour)
+	if _, err := s.Prune(ctx, Retention{MaxItems: 3}); err != nil {
+		t.Fatal(err)
+	}
 	if res := save(t, s, blog, items[0]); res.New != 1 {
-		t.Errorf("Save of a relisted item = %+v, want it new again", res)
+		t.Errorf("Save of an item relisted after TombstoneAge = %+v, want it new again", res)
 	}
 }
 
