@@ -67,7 +67,7 @@ func TestRetentionChurn(t *testing.T) {
 	}
 }
 
-// The same through the binary: cmd/aggregator's TestRetentionChurnServed.
+// The same through the binary: cmd/aggregator's TestRetentionChurnThroughBinary.
 
 // A tombstone outlives the feed's listing by TombstoneAge, however long
 // the feed listed the item first; then the item may come back.
