@@ -6,6 +6,7 @@ package aggregator
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -63,7 +64,9 @@ type SourceState struct {
 
 	LastAttempt         time.Time // UTC; zero when never fetched
 	LastSuccess         time.Time // UTC; zero when never fetched successfully
-	LastResult          string    // "new 3", "updated 1", "not modified", "error: ..."
+	LastOutcome         string    // what the last fetch came to: an Outcome* constant; "" before the first
+	LastNew             int       // items the last fetch that stored items stored for the first time
+	LastUpdated         int       // stored items it changed
 	LastError           string    // the last failure's reason; empty after a success
 	ErrorKind           string    // the last failure classified: "timeout", "http status 404"…; empty after a success
 	ConsecutiveFailures int
@@ -82,6 +85,55 @@ type SourceState struct {
 	RetryAfter     time.Time
 	RetryAfterHost string
 }
+
+// The values of SourceState.LastOutcome.
+const (
+	OutcomeStored      = "stored"       // the feed was read and its items stored (LastNew, LastUpdated)
+	OutcomeNotModified = "not modified" // a 304, or the same body again
+	OutcomeFailed      = "failed"       // LastError and ErrorKind say why; NextAttempt when it is tried again
+	OutcomeGone        = "gone"         // a 410: no longer polled
+)
+
+// Result is what the last fetch of a source came to, in words: "new 3",
+// "updated 1", "new 2, updated 1", "not modified", "error: REASON; next
+// attempt TIME", "gone: REASON; no longer polled", followed by "; moved to
+// URL" when the source has moved. It is "" before the first fetch.
+func (st SourceState) Result() string {
+	var r string
+	switch st.LastOutcome {
+	case OutcomeStored:
+		switch {
+		case st.LastUpdated == 0:
+			r = fmt.Sprintf("new %d", st.LastNew)
+		case st.LastNew == 0:
+			r = fmt.Sprintf("updated %d", st.LastUpdated)
+		default:
+			r = fmt.Sprintf("new %d, updated %d", st.LastNew, st.LastUpdated)
+		}
+	case OutcomeNotModified:
+		r = "not modified"
+	case OutcomeGone:
+		r = "gone: " + st.LastError + "; no longer polled"
+	case OutcomeFailed:
+		r = "error: " + st.LastError
+		switch {
+		case st.ErrorKind == ErrorKindDatabase:
+			r += "; retried next pass"
+		case !st.NextAttempt.IsZero():
+			r += "; next attempt " + st.NextAttempt.UTC().Format(time.RFC3339)
+		}
+	default:
+		return ""
+	}
+	if st.MovedTo != "" {
+		r += "; moved to " + st.MovedTo
+	}
+	return r
+}
+
+// ErrorKindDatabase is the SourceState.ErrorKind of a fetch whose items our
+// own database failed to store: the source did nothing wrong.
+const ErrorKindDatabase = "database"
 
 // DisplayTitle is the title to show for src: the admin's override, else the
 // feed's own title, else the source's name.

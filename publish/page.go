@@ -269,7 +269,7 @@ func newPageSource(src aggregator.Source, st aggregator.SourceState) pageSource 
 		FeedLink:    publicURL(src.URL),
 		LastAttempt: newPageTime(writableTime(st.LastAttempt)),
 		LastSuccess: newPageTime(writableTime(st.LastSuccess)),
-		Result:      clean(st.LastResult),
+		Result:      clean(st.Result()),
 		Error:       clean(st.LastError),
 		Failing:     st.ConsecutiveFailures > 0,
 		Failures:    st.ConsecutiveFailures,

@@ -253,7 +253,7 @@ func TestRebuildRendersOnlyChangedFeeds(t *testing.T) {
 
 	// A fetch that only records a result changes the pages, not the feeds.
 	st := store.states["alpha"]
-	st.LastResult = "not modified"
+	st.LastOutcome = aggregator.OutcomeNotModified
 	store.states["alpha"] = st
 	rebuild("state only", 0, 3)
 	if page := body(t, request(t, s, "GET", "/", nil)); !bytes.Contains(page, []byte("not modified</div>\n</li>\n<li><a href=\"https://beta")) {

@@ -63,11 +63,11 @@ func testStates() map[string]aggregator.SourceState {
 	return map[string]aggregator.SourceState{
 		"alpha": {Name: "alpha", FeedTitle: "Alpha's own title", SiteLink: "https://alpha.example/",
 			FeedID: "tag:alpha.example,2026:feed", FeedUpdated: day(28, 9),
-			LastAttempt: day(28, 11), LastSuccess: day(28, 11), LastResult: "new 3"},
+			LastAttempt: day(28, 11), LastSuccess: day(28, 11), LastOutcome: aggregator.OutcomeStored, LastNew: 3},
 		"beta": {Name: "beta", FeedTitle: "Beta <News> & Views", SiteLink: "https://beta.example/",
-			LastAttempt: day(28, 11), LastSuccess: day(27, 11), LastResult: "not modified"},
+			LastAttempt: day(28, 11), LastSuccess: day(27, 11), LastOutcome: aggregator.OutcomeNotModified},
 		"gamma": {Name: "gamma", LastAttempt: day(28, 11), LastSuccess: day(20, 11),
-			LastResult: "error: parse", LastError: `parse /var/lib/planet/gamma.xml: unexpected EOF <oops>`, ConsecutiveFailures: 2},
+			LastOutcome: aggregator.OutcomeFailed, LastError: `parse /var/lib/planet/gamma.xml: unexpected EOF <oops>`, ConsecutiveFailures: 2},
 	}
 }
 

@@ -94,9 +94,7 @@ func TestCompactRacingOpenLosesNoWrite(t *testing.T) {
 				openErr = err
 				return
 			}
-			_, saveErr = s.Save(context.Background(), news, []aggregator.Item{item(news, id, t0)}, func(SaveResult) aggregator.SourceState {
-				return aggregator.SourceState{Name: news.Name}
-			})
+			_, saveErr = s.Save(context.Background(), news, []aggregator.Item{item(news, id, t0)}, aggregator.SourceState{Name: news.Name})
 			saveErr = errors.Join(saveErr, s.Close())
 		})
 		close(start)

@@ -33,9 +33,7 @@ func writeCorpusDB(t testing.TB, path string) {
 			it.Content = strings.Repeat(fmt.Sprintf("<p>words of %d</p>", i), 40)
 			items = append(items, it)
 		}
-		if _, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState {
-			return aggregator.SourceState{Name: src.Name, LastResult: "new 400"}
-		}); err != nil {
+		if _, err := s.Save(context.Background(), src, items, aggregator.SourceState{Name: src.Name, LastOutcome: aggregator.OutcomeStored}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -96,9 +96,9 @@ type SaveResult struct {
 // keeping its first-seen time and its place in the order. Items pruned by
 // retention that the feed still lists are not stored again.
 //
-// state gives the source's state to store with the items, from what Save
-// did, so that the recorded result of the fetch is committed with it.
-func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggregator.Item, state func(SaveResult) aggregator.SourceState) (SaveResult, error) {
+// st is stored as the source's state in the same transaction, with LastNew
+// and LastUpdated set to what the Save stored.
+func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggregator.Item, st aggregator.SourceState) (SaveResult, error) {
 	var res SaveResult
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -149,7 +149,8 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 			return err
 		}
 		published := rec.State.PublishedAs
-		rec.State = recordState(state(res))
+		rec.State = recordState(st)
+		rec.State.LastNew, rec.State.LastUpdated = res.New, res.Updated
 		rec.State.PublishedAs = published // the store's to keep
 		saved = rec.State
 		return putSource(tx, src.Name, rec)

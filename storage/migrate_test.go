@@ -169,11 +169,11 @@ func TestMigrateFromSchema2(t *testing.T) {
 	// Everything but the validators, forgotten so that the next fetch
 	// brings the feed's id.
 	want := aggregator.SourceState{Name: "blog", FeedTitle: "Title of blog", SiteLink: "http://blog.example/",
-		LastAttempt: t0, LastSuccess: t0, LastResult: "new 2", URL: blog.URL, NextAttempt: t0.Add(15 * time.Minute)}
+		LastAttempt: t0, LastSuccess: t0, LastOutcome: aggregator.OutcomeStored, LastNew: 2, URL: blog.URL, NextAttempt: t0.Add(15 * time.Minute)}
 	if st != want {
 		t.Errorf("state of blog after migration:\n got %+v\nwant %+v", st, want)
 	}
-	if st, _ := s.State(ctx, "news"); st.FeedTitle != "News" || st.LastResult != "not modified" {
+	if st, _ := s.State(ctx, "news"); st.FeedTitle != "News" || st.Result() != "not modified" {
 		t.Errorf("state of news after migration = %+v, want the one flushed at close", st)
 	}
 	// Every item of the day page, and the news copy of b1 collapsed.
@@ -185,7 +185,7 @@ func TestMigrateFromSchema2(t *testing.T) {
 	day := aggregator.Source{Name: "day", URL: "http://day.example/feed.rss", Sections: []string{"go"}}
 	st, _ = s.State(ctx, "day")
 	st.FeedID, st.FeedUpdated = "tag:day.example,2026:feed", t0.Add(-time.Hour)
-	if _, err := s.Save(ctx, day, nil, func(SaveResult) aggregator.SourceState { return st }); err != nil {
+	if _, err := s.Save(ctx, day, nil, st); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

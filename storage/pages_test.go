@@ -29,9 +29,7 @@ func BenchmarkOpenPageCheck(b *testing.B) {
 			it.Content = strings.Repeat(fmt.Sprintf("<p>words %d</p>", i), 150)
 			items = append(items, it)
 		}
-		if _, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState {
-			return aggregator.SourceState{Name: src.Name}
-		}); err != nil {
+		if _, err := s.Save(context.Background(), src, items, aggregator.SourceState{Name: src.Name}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,9 +24,7 @@ func benchStore(b *testing.B, c *clock) *Store {
 
 func benchSave(b *testing.B, s *Store, src aggregator.Source, items []aggregator.Item) {
 	b.Helper()
-	_, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState {
-		return aggregator.SourceState{Name: src.Name}
-	})
+	_, err := s.Save(context.Background(), src, items, aggregator.SourceState{Name: src.Name})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -22,8 +23,11 @@ import (
 const recordBinary byte = 1
 
 // sourceRecordV2 starts a source record of schema 3: the fields of the
-// binary form, then the feed's id, its updated time and the name its items
-// are published as. Records of format 1 lack those three, read as empty.
+// binary form, with the last fetch's outcome where format 1 had its result
+// line, then the feed's id, its updated time, the name its items are
+// published as, and the counts of the last fetch that stored items.
+// Records of format 1 lack those, read as empty, and their result line is
+// turned into an outcome (legacyOutcome).
 const sourceRecordV2 byte = 2
 
 // encode returns r as stored: the format byte, the hash (first, so that
@@ -247,14 +251,14 @@ func (d *decoder) time() time.Time {
 // encode returns r as stored.
 func (r sourceRecord) encode() []byte {
 	st := r.State
-	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastResult)+len(st.LastError)+len(st.URL)+len(st.FeedID))
+	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastError)+len(st.URL)+len(st.FeedID))
 	b = append(b, sourceRecordV2)
 	for _, s := range []string{st.FeedTitle, st.SiteLink, st.ETag, st.LastModified, st.BodyHash} {
 		b = appendString(b, s)
 	}
 	b = appendTime(b, st.LastAttempt)
 	b = appendTime(b, st.LastSuccess)
-	for _, s := range []string{st.LastResult, st.LastError, st.ErrorKind} {
+	for _, s := range []string{st.LastOutcome, st.LastError, st.ErrorKind} {
 		b = appendString(b, s)
 	}
 	b = binary.AppendVarint(b, int64(st.ConsecutiveFailures))
@@ -274,7 +278,9 @@ func (r sourceRecord) encode() []byte {
 	b = binary.AppendVarint(b, int64(r.Count))
 	b = appendString(b, st.FeedID)
 	b = appendTime(b, st.FeedUpdated)
-	return appendString(b, st.PublishedAs)
+	b = appendString(b, st.PublishedAs)
+	b = binary.AppendVarint(b, int64(st.LastNew))
+	return binary.AppendVarint(b, int64(st.LastUpdated))
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -289,6 +295,7 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	var r sourceRecord
 	d, err := openRecord(v, &r, recordBinary, sourceRecordV2)
 	if d == nil {
+		r.State.legacyOutcome()
 		return r, corruptRecord(err)
 	}
 	format := v[0]
@@ -297,7 +304,12 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 		*s = d.string()
 	}
 	st.LastAttempt, st.LastSuccess = d.time(), d.time()
-	for _, s := range []*string{&st.LastResult, &st.LastError, &st.ErrorKind} {
+	// Format 1 has the result line where format 2 has the outcome.
+	result := &st.LastOutcome
+	if format == recordBinary {
+		result = &st.LegacyResult
+	}
+	for _, s := range []*string{result, &st.LastError, &st.ErrorKind} {
 		*s = d.string()
 	}
 	st.ConsecutiveFailures = int(d.varint())
@@ -320,6 +332,35 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 		st.FeedID = d.string()
 		st.FeedUpdated = d.time()
 		st.PublishedAs = d.string()
+		st.LastNew, st.LastUpdated = int(d.varint()), int(d.varint())
 	}
+	st.legacyOutcome()
 	return r, corruptRecord(d.end())
+}
+
+// legacyOutcome turns the result line of a record of schema 2 or before
+// into the facts it told: "new 3", "updated 1", "new 2, updated 1", "not
+// modified", "error: …" or "gone: …".
+func (st *sourceState) legacyOutcome() {
+	r := st.LegacyResult
+	st.LegacyResult = ""
+	switch {
+	case r == "":
+	case strings.HasPrefix(r, "gone: "):
+		st.LastOutcome = aggregator.OutcomeGone
+	case strings.HasPrefix(r, "error: "):
+		st.LastOutcome = aggregator.OutcomeFailed
+	case strings.HasPrefix(r, "not modified"):
+		st.LastOutcome = aggregator.OutcomeNotModified
+	default:
+		st.LastOutcome = aggregator.OutcomeStored
+		for _, part := range strings.Split(strings.Split(r, ";")[0], ", ") {
+			var n int
+			if _, err := fmt.Sscanf(part, "new %d", &n); err == nil {
+				st.LastNew = n
+			} else if _, err := fmt.Sscanf(part, "updated %d", &n); err == nil {
+				st.LastUpdated = n
+			}
+		}
+	}
 }

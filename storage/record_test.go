@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestSourceRecordRoundTrip(t *testing.T) {
 		{
 			State: sourceState{
 				FeedTitle: "Blog ü", SiteLink: "https://b.example/", ETag: `W/"x"`, LastModified: "Sun, 29 Nov 2026 01:02:03 GMT",
-				BodyHash: "abc", LastAttempt: at, LastSuccess: at.Add(-time.Hour), LastResult: "new 3", LastError: "timeout",
+				BodyHash: "abc", LastAttempt: at, LastSuccess: at.Add(-time.Hour), LastOutcome: aggregator.OutcomeFailed, LastNew: 3, LastUpdated: 1, LastError: "timeout",
 				ErrorKind: "timeout", ConsecutiveFailures: 2, NextAttempt: at.Add(time.Hour), URL: "https://b.example/feed",
 				RedirectTo: "https://c.example/feed", RedirectCount: 3, MovedTo: "https://c.example/feed", Gone: true,
 				RetryAfter: at.Add(time.Minute), RetryAfterHost: "b.example",
@@ -144,5 +145,32 @@ func TestSourceRecordRoundTrip(t *testing.T) {
 	want := sourceRecord{State: sourceState{FeedTitle: "T", ETag: `"e"`, LastAttempt: time.Date(2026, 11, 29, 1, 2, 3, 0, time.UTC), ConsecutiveFailures: 1}, Sections: []string{"a"}, Count: 7}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("legacy record:\n got %+v\nwant %+v", r, want)
+	}
+}
+
+// The result line of a record of schema 2 becomes the facts it told.
+func TestLegacyOutcome(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line         string
+		outcome      string
+		new, updated int
+	}{
+		{"", "", 0, 0},
+		{"new 3", aggregator.OutcomeStored, 3, 0},
+		{"updated 2", aggregator.OutcomeStored, 0, 2},
+		{"new 4, updated 1; moved to http://x.example/feed", aggregator.OutcomeStored, 4, 1},
+		{"not modified; moved to http://x.example/feed", aggregator.OutcomeNotModified, 0, 0},
+		{"error: http status 500; next attempt 2026-11-01T12:00:00Z", aggregator.OutcomeFailed, 0, 0},
+		{"gone: http status 410; no longer polled", aggregator.OutcomeGone, 0, 0},
+	}
+	for _, tt := range tests {
+		rec, err := decodeSourceRecord([]byte(`{"State":{"last_result":` + strconv.Quote(tt.line) + `}}`))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.line, err)
+		}
+		if st := rec.State; st.LastOutcome != tt.outcome || st.LastNew != tt.new || st.LastUpdated != tt.updated || st.LegacyResult != "" {
+			t.Errorf("%q: outcome %q new %d updated %d (legacy %q), want %q %d %d", tt.line, st.LastOutcome, st.LastNew, st.LastUpdated, st.LegacyResult, tt.outcome, tt.new, tt.updated)
+		}
 	}
 }

@@ -20,9 +20,7 @@ func TestRenameCarriesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	items := []aggregator.Item{item(old, "o1", t0.Add(-time.Hour)), item(old, "o2", t0.Add(-2*time.Hour)), item(old, "o3", t0.Add(-3*time.Hour))}
-	if _, err := s.Save(ctx, old, items, func(SaveResult) aggregator.SourceState {
-		return aggregator.SourceState{Name: "old", FeedTitle: "Old", ETag: `"v1"`, URL: old.URL}
-	}); err != nil {
+	if _, err := s.Save(ctx, old, items, aggregator.SourceState{Name: "old", FeedTitle: "Old", ETag: `"v1"`, URL: old.URL}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Prune(ctx, Retention{MaxItems: 2}); err != nil || n != 1 {
@@ -67,7 +65,7 @@ func TestRenameCarriesEverything(t *testing.T) {
 	}
 	// The pruned o3 stays pruned (its tombstone moved), the others are
 	// known: nothing is new.
-	res, err := s.Save(ctx, renamed, items, func(SaveResult) aggregator.SourceState { return st })
+	res, err := s.Save(ctx, renamed, items, st)
 	if err != nil || res.New != 0 || res.Updated != 0 {
 		t.Errorf("save of the same items after rename = %+v, %v; want nothing new", res, err)
 	}

@@ -267,7 +267,9 @@ type sourceState struct {
 	BodyHash            string    `json:"body_hash,omitempty"`
 	LastAttempt         time.Time `json:"last_attempt,omitzero"`
 	LastSuccess         time.Time `json:"last_success,omitzero"`
-	LastResult          string    `json:"last_result,omitempty"`
+	LastOutcome         string    `json:"-"` // schema 3 on; before, LegacyResult
+	LastNew             int       `json:"-"`
+	LastUpdated         int       `json:"-"`
 	LastError           string    `json:"last_error,omitempty"`
 	ErrorKind           string    `json:"error_kind,omitempty"`
 	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
@@ -282,6 +284,11 @@ type sourceState struct {
 	FeedID              string    `json:"-"` // schema 3 on, binary records only
 	FeedUpdated         time.Time `json:"-"`
 	PublishedAs         string    `json:"-"`
+
+	// LegacyResult is the result line records of schema 2 and before
+	// stored instead of LastOutcome, LastNew and LastUpdated; decoding
+	// turns it into them (legacyOutcome).
+	LegacyResult string `json:"last_result,omitempty"`
 }
 
 func (r sourceRecord) state(name string) aggregator.SourceState {
@@ -295,7 +302,9 @@ func (r sourceRecord) state(name string) aggregator.SourceState {
 		BodyHash:            st.BodyHash,
 		LastAttempt:         st.LastAttempt,
 		LastSuccess:         st.LastSuccess,
-		LastResult:          st.LastResult,
+		LastOutcome:         st.LastOutcome,
+		LastNew:             st.LastNew,
+		LastUpdated:         st.LastUpdated,
 		LastError:           st.LastError,
 		ErrorKind:           st.ErrorKind,
 		ConsecutiveFailures: st.ConsecutiveFailures,
@@ -322,7 +331,9 @@ func recordState(st aggregator.SourceState) sourceState {
 		BodyHash:            st.BodyHash,
 		LastAttempt:         st.LastAttempt.UTC(),
 		LastSuccess:         st.LastSuccess.UTC(),
-		LastResult:          st.LastResult,
+		LastOutcome:         st.LastOutcome,
+		LastNew:             st.LastNew,
+		LastUpdated:         st.LastUpdated,
 		LastError:           st.LastError,
 		ErrorKind:           st.ErrorKind,
 		ConsecutiveFailures: st.ConsecutiveFailures,

@@ -73,9 +73,7 @@ func item(src aggregator.Source, id string, published time.Time) aggregator.Item
 
 func save(t *testing.T, s *Store, src aggregator.Source, items ...aggregator.Item) SaveResult {
 	t.Helper()
-	res, err := s.Save(context.Background(), src, items, func(r SaveResult) aggregator.SourceState {
-		return aggregator.SourceState{Name: src.Name, LastResult: fmt.Sprintf("new %d", r.New)}
-	})
+	res, err := s.Save(context.Background(), src, items, aggregator.SourceState{Name: src.Name, LastOutcome: aggregator.OutcomeStored})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +129,8 @@ func TestSaveOrdersNewestFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.LastResult != "new 3" {
-		t.Errorf("state saved with items: LastResult = %q, want %q", st.LastResult, "new 3")
+	if st.Result() != "new 3" {
+		t.Errorf("state saved with items: Result() = %q, want %q", st.Result(), "new 3")
 	}
 }
 
@@ -404,7 +402,7 @@ func TestConcurrentSavesShareCommits(t *testing.T) {
 			for i := range 50 {
 				items = append(items, item(src, fmt.Sprintf("i%02d", i), t0.Add(-time.Duration(i)*time.Minute)))
 			}
-			res, err := s.Save(context.Background(), src, items, func(SaveResult) aggregator.SourceState { return aggregator.SourceState{} })
+			res, err := s.Save(context.Background(), src, items, aggregator.SourceState{})
 			if err != nil || res.New != 50 {
 				t.Errorf("%s: Save = %+v, %v; want 50 new", src.Name, res, err)
 			}
@@ -430,12 +428,12 @@ func TestSaveStateFlushedInOneCommit(t *testing.T) {
 	}
 	save(t, s, blog, item(blog, "b1", t0))
 	for _, src := range []aggregator.Source{blog, news} {
-		if err := s.SaveState(ctx, src, aggregator.SourceState{Name: src.Name, LastResult: "not modified"}); err != nil {
+		if err := s.SaveState(ctx, src, aggregator.SourceState{Name: src.Name, LastOutcome: aggregator.OutcomeNotModified}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Visible at once.
-	if st, err := s.State(ctx, "news"); err != nil || st.LastResult != "not modified" {
+	if st, err := s.State(ctx, "news"); err != nil || st.Result() != "not modified" {
 		t.Errorf("State before flush = %+v, %v", st, err)
 	}
 	// A Save after a SaveState wins, and the flush does not undo it.
@@ -448,10 +446,10 @@ func TestSaveStateFlushedInOneCommit(t *testing.T) {
 	}
 	s = mustOpen(t, path, c)
 	states, _ := s.States(ctx)
-	if got := states["news"].LastResult; got != "not modified" {
+	if got := states["news"].Result(); got != "not modified" {
 		t.Errorf("news after reopen: %q, want the flushed state", got)
 	}
-	if got := states["blog"].LastResult; got != "new 1" {
+	if got := states["blog"].Result(); got != "new 1" {
 		t.Errorf("blog after reopen: %q, want the state of the later Save", got)
 	}
 }
@@ -476,9 +474,7 @@ func TestWriteFailureLosesNothing(t *testing.T) {
 		it.Content = strings.Repeat("x", 8<<10)
 		big = append(big, it)
 	}
-	_, err = s.Save(ctx, blog, big, func(SaveResult) aggregator.SourceState {
-		return aggregator.SourceState{Name: "blog", ETag: `"new"`}
-	})
+	_, err = s.Save(ctx, blog, big, aggregator.SourceState{Name: "blog", ETag: `"new"`})
 	if err == nil {
 		t.Fatal("Save of 4 MB into a database capped at 1 MiB succeeded")
 	}
@@ -510,7 +506,7 @@ func TestItemsReadOnlyOnFullDatabase(t *testing.T) {
 	for i := 0; ; i++ {
 		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
 		it.Content = strings.Repeat("x", 8<<10)
-		if _, err := s.Save(ctx, blog, []aggregator.Item{it}, func(SaveResult) aggregator.SourceState { return aggregator.SourceState{} }); err != nil {
+		if _, err := s.Save(ctx, blog, []aggregator.Item{it}, aggregator.SourceState{}); err != nil {
 			break
 		}
 		stored++
@@ -558,7 +554,7 @@ func TestSyncSourcesKeepsPendingStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, s, blog, item(blog, "b1", t0.Add(-time.Hour)))
-	want := aggregator.SourceState{Name: "blog", ETag: `"e2"`, LastResult: "not modified", NextAttempt: t0.Add(time.Hour)}
+	want := aggregator.SourceState{Name: "blog", ETag: `"e2"`, LastOutcome: aggregator.OutcomeNotModified, NextAttempt: t0.Add(time.Hour)}
 	if err := s.SaveState(ctx, blog, want); err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +564,7 @@ func TestSyncSourcesKeepsPendingStates(t *testing.T) {
 	check := func(when string, s *Store) {
 		t.Helper()
 		st, err := s.State(ctx, "blog")
-		if err != nil || st.ETag != want.ETag || !st.NextAttempt.Equal(want.NextAttempt) || st.LastResult != want.LastResult {
+		if err != nil || st.ETag != want.ETag || !st.NextAttempt.Equal(want.NextAttempt) || st.Result() != want.Result() {
 			t.Errorf("%s: state = %+v, %v; want the one recorded before the config change", when, st, err)
 		}
 	}

@@ -158,7 +158,7 @@ func TestFeedOrderWithinFetch(t *testing.T) {
 
 // Databases of the versions before keep working: testdata/schema1.db and
 // schema2.db (no tombstones), and tombstones-unstamped.db, written by the
-// store of schema 3 before tombstones had a time: blog b0..b4, dated, b0
+// store of schema 2, whose tombstones had no time: blog b0..b4, dated, b0
 // and b1 pruned by retention.max_items 3, their tombstones empty. An empty
 // tombstone lasts TombstoneAge from the first Prune that sees it.
 func TestOldDatabasesTombstones(t *testing.T) {

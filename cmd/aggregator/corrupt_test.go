@@ -180,9 +180,7 @@ func corpusDatabase(t *testing.T, path string, sources []aggregator.Source) []by
 				Content: strings.Repeat(fmt.Sprintf("<p>words of %d</p>", i), 50),
 			})
 		}
-		if _, err := s.Save(context.Background(), src, items, func(storage.SaveResult) aggregator.SourceState {
-			return aggregator.SourceState{Name: src.Name, URL: src.URL, LastResult: "new"}
-		}); err != nil {
+		if _, err := s.Save(context.Background(), src, items, aggregator.SourceState{Name: src.Name, URL: src.URL, LastOutcome: aggregator.OutcomeStored}); err != nil {
 			t.Fatal(err)
 		}
 	}

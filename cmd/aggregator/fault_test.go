@@ -263,7 +263,7 @@ func TestPassWithFaults(t *testing.T) {
 		for _, tt := range tests {
 			st := states[tt.source]
 			if st.ErrorKind != tt.kind {
-				t.Errorf("%s: ErrorKind %q, want %q (%s)", tt.source, st.ErrorKind, tt.kind, st.LastResult)
+				t.Errorf("%s: ErrorKind %q, want %q (%s)", tt.source, st.ErrorKind, tt.kind, st.Result())
 			}
 			want := time.Time{}
 			if tt.next >= 0 {
@@ -347,8 +347,8 @@ func TestPassWithFaults(t *testing.T) {
 		if base := 15 * m; st.ConsecutiveFailures != 2 || st.NextAttempt.Before(tick.Add(base)) || st.NextAttempt.After(tick.Add(2*base)) {
 			t.Errorf("error after 2 failures: next attempt %v, want within 15-30m of %v", st.NextAttempt, tick)
 		}
-		if st := states["good-blog"]; st.LastResult != "not modified" || !st.NextAttempt.Equal(tick.Add(15*m)) {
-			t.Errorf("good-blog: %q, next attempt %v", st.LastResult, st.NextAttempt)
+		if st := states["good-blog"]; st.Result() != "not modified" || !st.NextAttempt.Equal(tick.Add(15*m)) {
+			t.Errorf("good-blog: %q, next attempt %v", st.Result(), st.NextAttempt)
 		}
 
 		// A restart while busy.test's Retry-After holds still respects it.
@@ -421,7 +421,7 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 			t.Errorf("%d requests to the old URL, want 3: then the new one directly", old)
 		}
 		st, _ := a.store.State(context.Background(), "moved")
-		if st.MovedTo != "http://new.test/feed" || !strings.Contains(st.LastResult, "moved to http://new.test/feed") {
+		if st.MovedTo != "http://new.test/feed" || !strings.Contains(st.Result(), "moved to http://new.test/feed") {
 			t.Errorf("state = %+v, want moved to the new URL", st)
 		}
 		if !strings.Contains(out.String(), "moved: not modified; moved to http://new.test/feed\n") {

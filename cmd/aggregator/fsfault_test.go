@@ -402,7 +402,7 @@ func TestFullFilesystemDuringPass(t *testing.T) {
 		if st.ETag != before[name].ETag || st.BodyHash != before[name].BodyHash || st.LastSuccess != before[name].LastSuccess {
 			t.Errorf("%s: state after its store failed = %+v, want the validators of before the pass", name, st)
 		}
-		if st.ErrorKind != "database" || !strings.Contains(st.LastResult, "no space left on device") || st.ConsecutiveFailures != 0 {
+		if st.ErrorKind != "database" || !strings.Contains(st.Result(), "no space left on device") || st.ConsecutiveFailures != 0 {
 			t.Errorf("%s: state after its store failed = %+v, want a database error in its last result, no failure counted", name, st)
 		}
 	}

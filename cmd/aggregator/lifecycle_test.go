@@ -467,8 +467,8 @@ func TestStopDuringSlowPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"slow1", "slow2"} {
-		if st := states[name]; st.LastAttempt != (time.Time{}) || st.LastResult != "" {
-			t.Errorf("%s: recorded %q after a cancelled fetch, want nothing", name, st.LastResult)
+		if st := states[name]; st.LastAttempt != (time.Time{}) || st.Result() != "" {
+			t.Errorf("%s: recorded %q after a cancelled fetch, want nothing", name, st.Result())
 		}
 	}
 	if st := states["blog"]; st.LastSuccess.IsZero() {

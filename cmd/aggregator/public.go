@@ -33,7 +33,6 @@ func redactState(st aggregator.SourceState) aggregator.SourceState {
 	st.RedirectTo = aggregator.RedactURL(st.RedirectTo)
 	st.SiteLink = aggregator.RedactURL(st.SiteLink)
 	st.LastError = redactURLsIn(st.LastError)
-	st.LastResult = redactURLsIn(st.LastResult)
 	return st
 }
 
@@ -59,8 +58,10 @@ func publicState(st aggregator.SourceState) aggregator.SourceState {
 		return st
 	}
 	public := publicError(st.ErrorKind)
-	st.LastResult = strings.ReplaceAll(st.LastResult, st.LastError, public)
-	st.LastError, st.ErrorKind = public, public
+	st.LastError = public
+	if st.ErrorKind != aggregator.ErrorKindDatabase {
+		st.ErrorKind = public
+	}
 	return st
 }
 

@@ -525,7 +525,7 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 	}
 	o.notModified, o.bytes = res.NotModified, res.Bytes
 	if res.NotModified {
-		st.LastResult = withMove("not modified", st)
+		st.LastOutcome = aggregator.OutcomeNotModified
 		if err := a.store.SaveState(ctx, src, st); err != nil {
 			o.err = &storeError{err}
 		}
@@ -535,10 +535,8 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 	}
 	st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink
 	st.FeedID, st.FeedUpdated = res.Feed.ID, res.Feed.Updated
-	saved, err := a.store.Save(ctx, src, res.Feed.Items, func(r storage.SaveResult) aggregator.SourceState {
-		st.LastResult = withMove(resultLine(r), st)
-		return st
-	})
+	st.LastOutcome = aggregator.OutcomeStored
+	saved, err := a.store.Save(ctx, src, res.Feed.Items, st)
 	if err != nil {
 		a.logger.Error("store failed", "source", src.Name, "err", err)
 		o.err = &storeError{err}
@@ -547,29 +545,18 @@ func (a *app) fetchOne(ctx context.Context, src aggregator.Source, tick time.Tim
 		// no backoff: the source did nothing wrong.
 		failed := prev
 		failed.LastAttempt = start.UTC()
-		failed.LastError, failed.ErrorKind = o.err.Error(), "database"
-		failed.LastResult = "error: " + o.err.Error() + "; retried next pass"
+		failed.LastOutcome = aggregator.OutcomeFailed
+		failed.LastError, failed.ErrorKind = o.err.Error(), aggregator.ErrorKindDatabase
 		if serr := a.store.SaveState(ctx, src, failed); serr == nil {
 			o.state = failed
 		}
 		return o
 	}
+	st.LastNew, st.LastUpdated = saved.New, saved.Updated
 	o.saved, o.state = saved, st
 	a.logger.Info("fetched", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
 		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 	return o
-}
-
-// resultLine is the short result of a fetch that stored items: "new N",
-// "updated N", or both.
-func resultLine(r storage.SaveResult) string {
-	switch {
-	case r.Updated == 0:
-		return fmt.Sprintf("new %d", r.New)
-	case r.New == 0:
-		return fmt.Sprintf("updated %d", r.Updated)
-	}
-	return fmt.Sprintf("new %d, updated %d", r.New, r.Updated)
 }
 
 // selectSources returns the configured sources with the given names, all of

@@ -204,7 +204,7 @@ func printOutcome(w io.Writer, o outcome) {
 			fmt.Fprintf(w, "  next attempt %s (%s)\n", st.NextAttempt.Format(time.RFC3339), failures(st.ConsecutiveFailures))
 		}
 	default:
-		fmt.Fprintf(w, "%s: %s\n", name, st.LastResult)
+		fmt.Fprintf(w, "%s: %s\n", name, st.Result())
 	}
 }
 

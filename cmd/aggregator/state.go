@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -50,18 +49,18 @@ func (p *policy) failed(src aggregator.Source, st aggregator.SourceState, err er
 	}
 	if st.Gone {
 		st.NextAttempt = time.Time{}
-		st.LastResult = "gone: " + err.Error() + "; no longer polled"
+		st.LastOutcome = aggregator.OutcomeGone
 		return st
 	}
 	st.NextAttempt = p.afterFailure(src, tick, st.ConsecutiveFailures, retryAfter)
-	st.LastResult = fmt.Sprintf("error: %v; next attempt %s", err, st.NextAttempt.Format(time.RFC3339))
+	st.LastOutcome = aggregator.OutcomeFailed
 	return st
 }
 
 // succeeded returns st after a fetch started at start, in a pass at tick,
 // brought res: failures reset, validators kept, the next attempt scheduled,
 // and a permanent redirect counted, becoming a move the third time in a
-// row. LastResult is left to the caller.
+// row. LastOutcome is left to the caller.
 func (p *policy) succeeded(src aggregator.Source, st aggregator.SourceState, res fetch.Result, start, tick time.Time) aggregator.SourceState {
 	st.LastAttempt = start.UTC()
 	st.LastSuccess = st.LastAttempt
@@ -83,13 +82,4 @@ func (p *policy) succeeded(src aggregator.Source, st aggregator.SourceState, res
 		st.RedirectTo, st.RedirectCount = "", 0
 	}
 	return st
-}
-
-// withMove adds to a result line that the source has moved, so that every
-// place showing the result tells the admin to update the config.
-func withMove(result string, st aggregator.SourceState) string {
-	if st.MovedTo == "" {
-		return result
-	}
-	return result + "; moved to " + st.MovedTo
 }

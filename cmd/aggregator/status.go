@@ -83,7 +83,7 @@ func statusOf(src aggregator.Source, st aggregator.SourceState, hostBlockedUntil
 		Sections:            src.Sections,
 		LastAttempt:         st.LastAttempt,
 		LastSuccess:         st.LastSuccess,
-		Result:              st.LastResult,
+		Result:              st.Result(),
 		Error:               st.LastError,
 		ErrorKind:           st.ErrorKind,
 		ConsecutiveFailures: st.ConsecutiveFailures,
