@@ -29,7 +29,7 @@ type itemRecord struct {
 	Published  time.Time              `json:"published,omitzero"`
 	Updated    time.Time              `json:"updated,omitzero"`
 	FirstSeen  time.Time              `json:"first_seen"`
-	Sort       uint64                 `json:"sort"`               // the index time, fixed when first stored
+	Sort       uint64                 `json:"sort"`            // the index time, fixed when first stored
 	Canon      string                 `json:"canon,omitempty"` // aggregator.CanonicalLink(Link), for deduplication
 	Hash       []byte                 `json:"hash"`            // of what a reader sees, to detect changes
 }

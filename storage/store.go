@@ -80,10 +80,10 @@ type Options struct {
 // Store is the bbolt database of items and source states. Its methods are
 // safe for concurrent use.
 type Store struct {
-	db      *bolt.DB
-	now     func() time.Time
-	logger  *slog.Logger
-	batch   bool // saves share commits (Options.BatchDelay >= 0)
+	db     *bolt.DB
+	now    func() time.Time
+	logger *slog.Logger
+	batch  bool // saves share commits (Options.BatchDelay >= 0)
 
 	// states mirrors the state of every source record, so that States, read
 	// by every render and scrape, does not decode thousands of records. It
