@@ -40,9 +40,10 @@ func hasBOM(b []byte) bool {
 }
 
 // declaresEncoding reports whether b starts with an XML declaration that
-// names an encoding.
+// names an encoding, after any whitespace and control bytes (which gofeed
+// drops).
 func declaresEncoding(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
+	b = bytes.TrimLeftFunc(b, func(r rune) bool { return r <= ' ' })
 	if !bytes.HasPrefix(b, []byte("<?xml")) {
 		return false
 	}

@@ -95,6 +95,8 @@ type Result struct {
 	// of its Cache-Control max-age, Expires and RSS <ttl>; 0 when it says
 	// nothing.
 	FreshFor time.Duration
+
+	deadline time.Time // when Options.Timeout ends for parsing the body; zero for a file
 }
 
 // Client fetches sources. It is safe for concurrent use.
@@ -168,9 +170,9 @@ func (c *Client) BlockedUntil(host string) time.Time {
 // Fetch gets src, sending the validators of its previous state, and parses
 // it unless it has not changed. Errors are classified by Kind: a
 // *StatusError for a failing status, a *HostBlockedError when src's host
-// asked us to wait, ErrTooLarge, ErrTimeout, ErrRedirectLoop,
-// ErrTooManyRedirects, ErrNotFeed, a *ParseError, or the network's own
-// error.
+// asked us to wait, ErrTooLarge, ErrTimeout (also when parsing the body
+// outlasts Options.Timeout), ErrRedirectLoop, ErrTooManyRedirects,
+// ErrNotFeed, ErrTooComplex, a *ParseError, or the network's own error.
 //
 // Waiting for a per-host slot or gap is bounded by ctx only; Options.Timeout
 // starts when the request is sent, so a source queued behind a slow one on
@@ -216,7 +218,9 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	if res.NotModified {
 		return res, nil
 	}
-	res.Feed, err = c.parser.Parse(body, res.URL, contentType, src)
+	parseCtx, cancel := c.parseContext(ctx, res.deadline)
+	defer cancel()
+	res.Feed, err = c.parser.Parse(parseCtx, body, res.URL, contentType, src)
 	if err != nil {
 		return Result{}, err
 	}
@@ -253,6 +257,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev 
 		return Result{}, nil, "", err
 	}
 	res.PermanentRedirect = trail.permanent
+	res.deadline, _ = ctx.Deadline()
 	return res, body, contentType, nil
 }
 

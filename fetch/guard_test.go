@@ -51,7 +51,7 @@ func TestCheckShape(t *testing.T) {
 				return
 			}
 			// Parse refuses it too, classified.
-			_, err = NewParser().Parse(tt.body, "http://a.example/feed", "", aggregator.Source{Name: "s"})
+			_, err = NewParser().Parse(t.Context(), tt.body, "http://a.example/feed", "", aggregator.Source{Name: "s"})
 			if Kind(err) != "too complex" {
 				t.Errorf("Parse() = %v (kind %q), want too complex", err, Kind(err))
 			}

@@ -2,18 +2,17 @@ package fetch
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mmcdole/gofeed"
 	"github.com/planetgo/aggregator"
-	"golang.org/x/net/html"
 )
 
 // Feed is a parsed and normalised source feed.
@@ -33,6 +32,7 @@ type Feed struct {
 // use.
 type Parser struct {
 	gofeed *gofeed.Parser
+	stall  func() // tests only: runs before gofeed does, standing for a slow parse
 }
 
 // NewParser returns a Parser.
@@ -43,28 +43,31 @@ func NewParser() *Parser {
 	return &Parser{gofeed: p}
 }
 
-// Parse parses body, fetched from feedURL with the given Content-Type, into
-// the items of src, identified as src.Identity says. Relative links are
-// resolved against their xml:base, else the feed's own link, else feedURL;
-// text is made valid UTF-8, and times are put in UTC. It returns an
-// error wrapping ErrNotFeed when body is no feed at all, and a *ParseError
-// when it is one that cannot be read.
-func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
-	body = toUTF8(body, contentType)
+// parse is Parse, on the goroutine that Parse stops waiting for when ctx
+// ends.
+func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
+	body = xmlView(toUTF8(body, contentType))
 	if err := checkShape(body); err != nil {
 		return Feed{}, err
 	}
-	f, err := p.gofeed.Parse(bytes.NewReader(body))
+	if p.stall != nil {
+		p.stall()
+	}
+	f, err := p.gofeed.Parse(readUntil(ctx, body))
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 		return Feed{}, ErrNotFeed
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return Feed{}, cause
+		}
 		return Feed{}, &ParseError{Err: err}
 	}
 	base, _ := url.Parse(feedURL)
+	m := markupOf(f, body)
 	out := Feed{
-		Title:    plainText(f.Title),
-		SiteLink: resolve(base, f.Link),
+		Title:    fieldText(f.Title, m.feedTitle, maxTitle),
+		SiteLink: capURL(resolve(base, f.Link)),
 		Items:    make([]aggregator.Item, 0, len(f.Items)),
 	}
 	if out.SiteLink == "" && base != nil && (base.Scheme == "http" || base.Scheme == "https") {
@@ -76,16 +79,19 @@ func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.
 	// gofeed has resolved what an xml:base covers. Other relative links are
 	// taken as relative to the feed's own link, as most RSS writers mean
 	// them, and to the feed URL when the feed gives no link of its own.
-	if site, err := url.Parse(resolve(base, f.Link)); err == nil && isHTTP(site.String()) {
+	if site, err := url.Parse(capURL(resolve(base, f.Link))); err == nil && isHTTP(site.String()) {
 		base = site
 	}
-	feedAuthor := personName(f.Authors)
+	feedAuthor := personName(f.Authors, m.people)
 	identify := identityFunc(f.Items, src.Identity)
-	for _, it := range f.Items {
+	for i, it := range f.Items {
 		if it == nil {
 			continue
 		}
-		item := normalise(it, base, feedAuthor)
+		if err := context.Cause(ctx); err != nil {
+			return Feed{}, err
+		}
+		item := normalise(it, base, feedAuthor, m.itemTitle(i), m.people)
 		item.SourceID = src.Name
 		item.ID = identify(it, item)
 		out.Items = append(out.Items, item)
@@ -97,14 +103,16 @@ func (p *Parser) Parse(body []byte, feedURL, contentType string, src aggregator.
 	return out, nil
 }
 
-func normalise(it *gofeed.Item, base *url.URL, feedAuthor string) aggregator.Item {
+// normalise makes it an Item; titleHTML and peopleHTML say whether its
+// title, and its names and categories, are HTML (see markup).
+func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peopleHTML bool) aggregator.Item {
 	item := aggregator.Item{
-		Title:      plainText(it.Title),
-		Link:       resolve(base, strings.TrimSpace(it.Link)),
+		Title:      fieldText(it.Title, titleHTML, maxTitle),
+		Link:       capURL(resolve(base, strings.TrimSpace(it.Link))),
 		Content:    valid(it.Content),
 		Summary:    valid(it.Description),
-		Author:     personName(it.Authors),
-		Categories: categories(it.Categories),
+		Author:     personName(it.Authors, peopleHTML),
+		Categories: categories(it.Categories, peopleHTML),
 		Enclosures: enclosures(it.Enclosures, base),
 		Published:  utc(it.PublishedParsed),
 		Updated:    utc(it.UpdatedParsed),
@@ -112,7 +120,7 @@ func normalise(it *gofeed.Item, base *url.URL, feedAuthor string) aggregator.Ite
 	if item.Link == "" && isHTTP(it.GUID) {
 		// An RSS guid that is a URL is a permalink unless it says otherwise,
 		// and gofeed drops isPermaLink.
-		item.Link = strings.TrimSpace(it.GUID)
+		item.Link = capURL(valid(strings.TrimSpace(it.GUID)))
 	}
 	if item.Summary == item.Content {
 		item.Summary = ""
@@ -136,7 +144,7 @@ func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggreg
 	useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeatsGUIDs(items)
 	return func(it *gofeed.Item, item aggregator.Item) string {
 		if g := valid(strings.TrimSpace(it.GUID)); g != "" && useGUID {
-			return g
+			return capID(g)
 		}
 		if item.Link != "" && choice != aggregator.IdentityHash {
 			return item.Link
@@ -171,72 +179,6 @@ func repeatsGUIDs(items []*gofeed.Item) bool {
 
 func valid(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// plainText reduces a title or name to plain text: markup some feeds put
-// there is dropped, entities are decoded once, and whitespace is collapsed.
-func plainText(s string) string {
-	s = valid(s)
-	if strings.ContainsAny(s, "<&") {
-		var b strings.Builder
-		z := html.NewTokenizer(strings.NewReader(s))
-		for {
-			tt := z.Next()
-			if tt == html.ErrorToken {
-				break
-			}
-			if tt == html.TextToken {
-				b.Write(z.Text())
-			}
-		}
-		s = b.String()
-	}
-	return strings.Join(strings.Fields(s), " ")
-}
-
-func personName(people []*gofeed.Person) string {
-	for _, p := range people {
-		if p == nil {
-			continue
-		}
-		if name := plainText(p.Name); name != "" {
-			return name
-		}
-		if email := plainText(p.Email); email != "" {
-			return email
-		}
-	}
-	return ""
-}
-
-func categories(in []string) []string {
-	var out []string
-	for _, c := range in {
-		c = plainText(c)
-		if c != "" && !slices.Contains(out, c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func enclosures(in []*gofeed.Enclosure, base *url.URL) []aggregator.Enclosure {
-	var out []aggregator.Enclosure
-	for _, e := range in {
-		if e == nil {
-			continue
-		}
-		u := resolve(base, strings.TrimSpace(e.URL))
-		if u == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(e.Length), 10, 64)
-		if err != nil || n < 0 {
-			n = 0
-		}
-		out = append(out, aggregator.Enclosure{URL: u, Type: valid(strings.TrimSpace(e.Type)), Length: n})
-	}
-	return out
 }
 
 func utc(t *time.Time) time.Time {

@@ -14,7 +14,7 @@ import (
 
 func parseTestdata(t *testing.T, name, feedURL, contentType string) Feed {
 	t.Helper()
-	f, err := NewParser().Parse(readTestdata(t, name), feedURL, contentType, aggregator.Source{Name: "src"})
+	f, err := NewParser().Parse(t.Context(), readTestdata(t, name), feedURL, contentType, aggregator.Source{Name: "src"})
 	if err != nil {
 		t.Fatalf("Parse(%s) = %v", name, err)
 	}
@@ -138,7 +138,7 @@ func TestCorpusItemCounts(t *testing.T) {
 		}
 		name := filepath.Base(path)
 		want, rawErr := raw.Parse(bytes.NewReader(body))
-		got, err := p.Parse(body, "http://corpus.example/"+name, "", aggregator.Source{Name: "corpus"})
+		got, err := p.Parse(t.Context(), body, "http://corpus.example/"+name, "", aggregator.Source{Name: "corpus"})
 		if rawErr != nil {
 			if err == nil {
 				rescued++
@@ -178,7 +178,7 @@ func TestCorpusIllformed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Parse(body, "http://corpus.example/", "", aggregator.Source{Name: "corpus"}); err != nil && Kind(err) == "other" {
+		if _, err := p.Parse(t.Context(), body, "http://corpus.example/", "", aggregator.Source{Name: "corpus"}); err != nil && Kind(err) == "other" {
 			t.Errorf("%s: unclassified error %v", filepath.Base(path), err)
 		}
 	}
@@ -200,7 +200,7 @@ func FuzzParse(f *testing.F) {
 	}
 	p := NewParser()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		feed, err := p.Parse(body, "http://fuzz.example/feed", "", aggregator.Source{Name: "fuzz"})
+		feed, err := p.Parse(t.Context(), body, "http://fuzz.example/feed", "", aggregator.Source{Name: "fuzz"})
 		if err != nil {
 			return
 		}
@@ -231,7 +231,7 @@ func TestIdentityOverride(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := NewParser().Parse(readTestdata(t, tt.file), "http://x.example/feed", "", aggregator.Source{Name: "s", Identity: tt.identity})
+			f, err := NewParser().Parse(t.Context(), readTestdata(t, tt.file), "http://x.example/feed", "", aggregator.Source{Name: "s", Identity: tt.identity})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,8 +247,8 @@ func TestIdentityOverride(t *testing.T) {
 		})
 	}
 	// Hash identity: ids differ from guids and links, and are stable.
-	h1, _ := NewParser().Parse(readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
-	h2, _ := NewParser().Parse(readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
+	h1, _ := NewParser().Parse(t.Context(), readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
+	h2, _ := NewParser().Parse(t.Context(), readTestdata(t, "rss-basic.xml"), "http://x.example/feed", "", aggregator.Source{Identity: aggregator.IdentityHash})
 	for i, it := range h1.Items {
 		if !strings.HasPrefix(it.ID, "hash:") || it.ID != h2.Items[i].ID {
 			t.Errorf("hash identity: %q then %q", it.ID, h2.Items[i].ID)

@@ -146,7 +146,7 @@ func TestCorpusIngest(t *testing.T) {
 			want[name] = -1 // gofeed itself rejects it: any outcome but a crash
 			continue
 		}
-		f, err := parser.Parse(body, "", "", aggregator.Source{Name: name})
+		f, err := parser.Parse(t.Context(), body, "", "", aggregator.Source{Name: name})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}

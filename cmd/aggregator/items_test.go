@@ -99,7 +99,7 @@ func TestCorpusEverySourcePublishesEveryItem(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		feed, err := parser.Parse(body, src.URL, resp.Header.Get("Content-Type"), src)
+		feed, err := parser.Parse(t.Context(), body, src.URL, resp.Header.Get("Content-Type"), src)
 		if err != nil {
 			continue // not a feed the planet can read
 		}
