@@ -1,0 +1,153 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// Outcome is what fetching one source in a pass came to.
+type Outcome struct {
+	Source aggregator.Source
+	State  aggregator.SourceState // as recorded; the state before for a waiting or cancelled fetch
+	Err    error                  // the fetch's failure, or a *StoreError
+	Saved  storage.SaveResult
+	Took   time.Duration
+	Bytes  int64 // of the body fetched; 0 when not modified
+
+	NotModified bool // the source answered 304, or the same body again
+
+	// Waiting is set, and nothing else, when no request was sent because
+	// the source's host asked us to wait.
+	Waiting *fetch.HostBlockedError
+}
+
+// Class sorts outcomes for counting and showing.
+type Class int
+
+// The classes of Outcome.Class.
+const (
+	ClassUnchanged   Class = iota // fetched and parsed, nothing new or changed
+	ClassChanged                  // items stored or updated
+	ClassNotModified              // a 304, or the same body again
+	ClassFailed                   // the source failed; retried after its backoff
+	ClassGone                     // the source answered 410: no longer polled
+	ClassDatabase                 // our own database failed to store it
+	ClassWaiting                  // no request sent: its host asked us to wait
+	ClassCancelled                // the pass was cancelled mid-fetch: nothing recorded
+)
+
+// Class is the one place that sorts an outcome: what metrics, the fetch
+// command's summary and its lines count and show.
+func (o Outcome) Class() Class {
+	var storeErr *StoreError
+	switch {
+	case o.Waiting != nil:
+		return ClassWaiting
+	case errors.As(o.Err, &storeErr):
+		return ClassDatabase
+	case o.Err != nil && errors.Is(o.Err, context.Canceled):
+		return ClassCancelled
+	case o.Err != nil && o.State.Gone:
+		return ClassGone
+	case o.Err != nil:
+		return ClassFailed
+	case o.NotModified:
+		return ClassNotModified
+	case o.Saved.New > 0 || o.Saved.Updated > 0:
+		return ClassChanged
+	}
+	return ClassUnchanged
+}
+
+// StoreError marks a failure of our own database, as opposed to the
+// source's.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string { return "database: " + e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// fetchOne fetches one source with s in a pass at tick and records the
+// result in the store. Failures of the source are logged here; a failure
+// of the store is returned in the outcome, for the pass to return.
+func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Source, tick time.Time) Outcome {
+	log := p.opts.Logger
+	start := p.opts.Now()
+	o := Outcome{Source: src}
+	prev, err := p.store.State(ctx, src.Name)
+	if err != nil && !errors.Is(err, aggregator.ErrNotFound) {
+		o.Err = &StoreError{err}
+		return o
+	}
+	prev = StateFor(src, prev)
+	target := src
+	target.URL = requestURL(src, prev)
+
+	res, err := s.Client.Fetch(ctx, target, prev)
+	o.Took = p.opts.Now().Sub(start)
+	var blocked *fetch.HostBlockedError
+	switch {
+	case errors.As(err, &blocked):
+		// No request was sent: nothing happened to record.
+		o.Waiting, o.State = blocked, prev
+		log.Info("waiting for host", "source", src.Name, "host", blocked.Host, "until", blocked.Until)
+		return o
+	case err != nil && ctx.Err() != nil:
+		// Shutting down: the source did nothing wrong, record nothing.
+		o.Err, o.State = err, prev
+		return o
+	case err != nil:
+		st := s.policy.Failed(src, prev, err, start, tick)
+		o.Err, o.State = err, st
+		if st.Gone {
+			log.Warn("source gone", "source", src.Name, "url", aggregator.RedactURL(target.URL), "err", err)
+		} else {
+			log.Warn("fetch failed", "source", src.Name, "url", aggregator.RedactURL(target.URL), "kind", st.ErrorKind, "err", err,
+				"took", o.Took.Round(time.Millisecond), "failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
+		}
+		if serr := p.store.SaveState(ctx, src, st); serr != nil {
+			o.Err = &StoreError{serr}
+		}
+		return o
+	}
+
+	st := s.policy.Succeeded(src, prev, res, start, tick)
+	if st.MovedTo != prev.MovedTo {
+		log.Warn("source moved", "source", src.Name, "url", aggregator.RedactURL(src.URL), "moved_to", aggregator.RedactURL(st.MovedTo),
+			"hint", "update its url in the config")
+	}
+	o.NotModified, o.Bytes = res.NotModified, res.Bytes
+	if res.NotModified {
+		o.State = st
+		if err := p.store.SaveState(ctx, src, st); err != nil {
+			o.Err = &StoreError{err}
+			return o
+		}
+		log.Info("not modified", "source", src.Name, "took", o.Took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
+		return o
+	}
+	saved, err := p.store.Save(ctx, src, res.Feed.Items, st)
+	if err != nil {
+		o.Err = &StoreError{err}
+		// Shown by the status; the validators stay those of the last fetch
+		// stored, so that the next pass fetches the feed again in full, and
+		// no backoff: the source did nothing wrong.
+		failed := prev
+		failed.LastAttempt = start.UTC()
+		failed.LastOutcome = aggregator.OutcomeFailed
+		failed.LastError, failed.ErrorKind = o.Err.Error(), aggregator.ErrorKindDatabase
+		if serr := p.store.SaveState(ctx, src, failed); serr == nil {
+			o.State = failed
+		}
+		return o
+	}
+	st.LastNew, st.LastUpdated = saved.New, saved.Updated
+	o.Saved, o.State = saved, st
+	log.Info("fetched", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
+		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.Took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
+	return o
+}
