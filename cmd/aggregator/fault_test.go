@@ -19,6 +19,7 @@ import (
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/internal/pipenet"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // faultServer serves, on its own host each, every way a source misbehaves,
@@ -219,7 +220,7 @@ func TestPassWithFaults(t *testing.T) {
 
 		t0 := time.Now().UTC()
 		var printed bytes.Buffer
-		err := a.refresh(context.Background(), cfg.Sources, func(o outcome) { printOutcome(&printed, o) })
+		err := a.refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&printed, o) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +355,7 @@ func TestPassWithFaults(t *testing.T) {
 		// A restart while busy.test's Retry-After holds still respects it.
 		a.close()
 		a = openTestApp(t, cfg, f.net)
-		due, err := a.dueSources(context.Background(), cfg.Sources, time.Now().Add(time.Hour))
+		due, err := a.poller.Due(context.Background(), cfg.Sources, time.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +414,7 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 		defer a.close()
 		var out bytes.Buffer
 		for range 4 {
-			if err := a.refresh(context.Background(), cfg.Sources, func(o outcome) { printOutcome(&out, o) }); err != nil {
+			if err := a.refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&out, o) }); err != nil {
 				t.Fatal(err)
 			}
 		}

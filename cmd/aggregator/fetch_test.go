@@ -18,6 +18,7 @@ import (
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
 )
 
@@ -163,13 +164,13 @@ func TestCorpusIngest(t *testing.T) {
 	defer a.close()
 	got := map[string]int{}
 	errs := 0
-	err = a.refresh(context.Background(), c.Sources, func(o outcome) {
-		if o.err != nil {
+	err = a.refresh(context.Background(), c.Sources, func(o poll.Outcome) {
+		if o.Err != nil {
 			errs++
-			got[o.source.Name] = -1
+			got[o.Source.Name] = -1
 			return
 		}
-		got[o.source.Name] = o.saved.New
+		got[o.Source.Name] = o.Saved.New
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,21 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/planetgo/aggregator/poll"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are what /metrics exports. They outlive reloads: the daemon
-// makes them once and hands them to each app. A nil *metrics records
-// nothing, for the fetch command.
+// makes them once, and its poller reports every outcome to them.
 type metrics struct {
 	registry *prometheus.Registry
 
@@ -94,40 +93,38 @@ func (f registerer) counterVec(name, help string, labels ...string) *prometheus.
 }
 
 // fetched records the outcome of one fetch.
-func (m *metrics) fetched(o outcome) {
-	if m == nil || o.waiting != nil {
-		return
-	}
-	name := o.source.Name
-	var storeErr *storeError
-	result := resultUnchanged
-	switch {
-	case errors.As(o.err, &storeErr):
+func (m *metrics) fetched(o poll.Outcome) {
+	var result string
+	switch o.Class() {
+	case poll.ClassWaiting, poll.ClassCancelled:
+		return // no request sent, or shut down mid-fetch: the source did nothing
+	case poll.ClassDatabase:
 		result = resultDBError
-	case o.err != nil && errors.Is(o.err, context.Canceled):
-		return // shut down mid-fetch: the source did nothing
-	case o.err != nil && o.state.Gone:
+	case poll.ClassGone:
 		result = resultGone
-	case o.err != nil:
+	case poll.ClassFailed:
 		result = resultError
-	case o.notModified:
+	case poll.ClassNotModified:
 		result = resultNotModified
-	case o.changed():
+	case poll.ClassChanged:
 		result = resultChanged
+	default:
+		result = resultUnchanged
 	}
+	name := o.Source.Name
 	m.fetches.WithLabelValues(name, result).Inc()
 	if result == resultError || result == resultGone {
-		m.fetchErrors.WithLabelValues(name, o.state.ErrorKind).Inc()
+		m.fetchErrors.WithLabelValues(name, o.State.ErrorKind).Inc()
 	}
-	m.fetchDuration.Observe(o.took.Seconds())
-	if o.bytes > 0 {
-		m.fetchBytes.WithLabelValues(name).Add(float64(o.bytes))
+	m.fetchDuration.Observe(o.Took.Seconds())
+	if o.Bytes > 0 {
+		m.fetchBytes.WithLabelValues(name).Add(float64(o.Bytes))
 	}
-	if o.saved.New > 0 {
-		m.itemsStored.WithLabelValues(name, "new").Add(float64(o.saved.New))
+	if o.Saved.New > 0 {
+		m.itemsStored.WithLabelValues(name, "new").Add(float64(o.Saved.New))
 	}
-	if o.saved.Updated > 0 {
-		m.itemsStored.WithLabelValues(name, "updated").Add(float64(o.saved.Updated))
+	if o.Saved.Updated > 0 {
+		m.itemsStored.WithLabelValues(name, "updated").Add(float64(o.Saved.Updated))
 	}
 }
 
@@ -275,7 +272,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		failing := 0
 		for _, src := range a.cfg.Sources {
-			st := forOwnURL(states[src.Name], src.URL)
+			st := poll.StateFor(src, states[src.Name])
 			if st.ConsecutiveFailures > 0 || st.Gone {
 				failing++
 			}
@@ -284,7 +281,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descLastSuccess, float64(st.LastSuccess.UnixNano())/1e9, src.Name)
 			}
 			gauge(descGone, boolValue(st.Gone), src.Name)
-			gauge(descMoved, boolValue(fetchURL(src, st) != src.URL), src.Name)
+			gauge(descMoved, boolValue(poll.FetchURL(src, st) != src.URL), src.Name)
 		}
 		gauge(descSources, float64(len(a.cfg.Sources)))
 		gauge(descFailing, float64(failing))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/planetgo/aggregator"
@@ -85,20 +84,4 @@ func publicError(kind string) string {
 		return "file error"
 	}
 	return "network error"
-}
-
-// withCredentials is moved, where a source with the configured URL has
-// moved, given the configured URL's user info when it is on the same origin
-// (scheme, host and port): the admin gave that origin the credentials.
-func withCredentials(moved, configured string) string {
-	c, err := url.Parse(configured)
-	if err != nil || c.User == nil || moved == configured {
-		return moved
-	}
-	m, err := url.Parse(moved)
-	if err != nil || m.User != nil || m.Scheme != c.Scheme || !strings.EqualFold(m.Host, c.Host) {
-		return moved
-	}
-	m.User = c.User
-	return m.String()
 }

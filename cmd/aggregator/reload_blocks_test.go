@@ -44,17 +44,15 @@ func TestRetryAfterOutlivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.close()
-	old.shared.current.Store(old)
 
 	pass := make(chan error, 1)
 	go func() { pass <- old.refresh(ctx, []aggregator.Source{cfg.Sources[0]}, nil) }()
 	<-arrived
 	// What server.apply does on SIGHUP, while the pass waits for its answer.
-	reloaded, err := newApp(ctx, loadConfig(t, cfg.File), old.store, discardLogger(), appOptions{}, old.shared)
-	if err != nil {
+	reloaded := old.eng.app(loadConfig(t, cfg.File), discardLogger())
+	if err := reloaded.configure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	old.shared.current.Store(reloaded)
 	close(answer)
 	if err := <-pass; err != nil {
 		t.Fatal(err)

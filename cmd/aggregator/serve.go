@@ -17,8 +17,8 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
-	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // Shutdown deadlines: a running fetch pass gets defaultPassGrace (serve
@@ -49,18 +49,21 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	sh := &shared{}
 	store, err := openStore(cfg, logger, 0)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
-	m := newMetrics(sh.current.Load)
-	a, err := newApp(ctx, cfg, store, logger, appOptions{metrics: m}, sh)
-	if err != nil {
+	passCtx, cancelPasses := context.WithCancel(context.Background())
+	defer cancelPasses()
+	d := &server{store: store, logger: logger, passCtx: passCtx, passGrace: opts.passGrace}
+	d.metrics = newMetrics(d.current)
+	d.eng = newEngine(store, logger, appOptions{}, d.metrics.fetched)
+	a := d.eng.app(cfg, logger)
+	if err := a.configure(ctx); err != nil {
 		return err
 	}
-	sh.current.Store(a)
+	d.app.Store(a)
 	if err := a.site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)
 	}
@@ -68,9 +71,6 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	if err != nil {
 		return err
 	}
-	passCtx, cancelPasses := context.WithCancel(context.Background())
-	defer cancelPasses()
-	d := &server{store: store, logger: logger, shared: sh, metrics: m, passCtx: passCtx, passGrace: opts.passGrace}
 	srv := &http.Server{
 		Handler:           d.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -130,20 +130,6 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	return nil
 }
 
-// scheduleGroups maps each cron spec to the sources fetched on it: those
-// with a schedule of their own, and the rest on the global schedule.
-func scheduleGroups(cfg *config.Config) map[string][]aggregator.Source {
-	groups := make(map[string][]aggregator.Source)
-	for _, src := range cfg.Sources {
-		spec := src.Schedule
-		if spec == "" {
-			spec = cfg.Schedule
-		}
-		groups[spec] = append(groups[spec], src)
-	}
-	return groups
-}
-
 // cronLogger hands robfig/cron's logr-style logger to slog.
 type cronLogger struct{ l *slog.Logger }
 
@@ -175,7 +161,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	bar := &progress{w: stdout, tty: isTerminal(stdout), total: len(sources)}
 	var sum passSummary
 	start := time.Now()
-	err = a.refresh(ctx, sources, func(o outcome) {
+	err = a.refresh(ctx, sources, func(o poll.Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
 		var lines strings.Builder
@@ -190,15 +176,15 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 
 // printOutcome prints the result line of a fetch, and an indented line
 // with what happens next when it was not a plain success.
-func printOutcome(w io.Writer, o outcome) {
-	name, st := o.source.Name, o.state
-	switch {
-	case o.waiting != nil:
-		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.waiting)
-	case o.err != nil:
-		fmt.Fprintf(w, "%s: error: %v\n", name, o.err)
+func printOutcome(w io.Writer, o poll.Outcome) {
+	name, st := o.Source.Name, o.State
+	switch o.Class() {
+	case poll.ClassWaiting:
+		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.Waiting)
+	case poll.ClassFailed, poll.ClassGone, poll.ClassDatabase, poll.ClassCancelled:
+		fmt.Fprintf(w, "%s: error: %v\n", name, o.Err)
 		switch {
-		case st.Gone:
+		case o.Class() == poll.ClassGone:
 			fmt.Fprintf(w, "  gone: no longer polled; remove it from the config or fix its url\n")
 		case !st.NextAttempt.IsZero():
 			fmt.Fprintf(w, "  next attempt %s (%s)\n", st.NextAttempt.Format(time.RFC3339), failures(st.ConsecutiveFailures))

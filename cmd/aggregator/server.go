@@ -19,14 +19,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// server is what serve runs: the database, the metrics and the schedule
-// for the life of the process, around the app of the config in force,
-// which a reload replaces.
+// server is what serve runs: the database, the poller, the metrics and
+// the schedule for the life of the process, around the app of the config
+// in force, which a reload replaces.
 type server struct {
 	store   *storage.Store
 	logger  *slog.Logger
-	shared  *shared
+	eng     *engine
 	metrics *metrics
+	app     atomic.Pointer[app] // of the config in force
 
 	// passCtx is the context of fetch passes: on shutdown they get
 	// passGrace to finish before it is cancelled.
@@ -43,7 +44,7 @@ type server struct {
 	stopped []context.Context // Stop().Done() of schedules a reload replaced
 }
 
-func (d *server) current() *app { return d.shared.current.Load() }
+func (d *server) current() *app { return d.app.Load() }
 
 // handler serves the current app's site, /status.json, /metrics and
 // /healthz, counting requests by route and status. It dispatches with a
@@ -148,7 +149,7 @@ func (d *server) schedule(a *app) error {
 		// (robfig/cron #366).
 		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
 	)
-	for spec, sources := range scheduleGroups(a.cfg) {
+	for spec, sources := range a.poller.Policy().Groups(a.cfg.Sources) {
 		if _, err := sched.AddFunc(spec, func() {
 			d.passes.Add(1)
 			defer d.passes.Done()
@@ -201,12 +202,12 @@ func (d *server) reload(ctx context.Context) {
 	}
 	useStateDirectory(cfg)
 	keepRestartSettings(d.logger, old.cfg, cfg)
-	a, err := d.apply(ctx, old, cfg)
+	a, err := d.apply(ctx, cfg)
 	if err != nil {
 		d.metrics.reloaded(false)
 		d.logger.Error("reload failed; keeping the config in force", "err", err)
-		if err := d.store.SyncSources(ctx, old.cfg.Sources); err != nil {
-			d.logger.Error("restore the sources in force", "err", err)
+		if err := old.configure(ctx); err != nil {
+			d.logger.Error("restore the config in force", "err", err)
 		}
 		return
 	}
@@ -217,64 +218,20 @@ func (d *server) reload(ctx context.Context) {
 	d.passes.Go(func() { d.runPass(a, a.cfg.Sources, false) })
 }
 
-// apply builds the app of cfg, renders its outputs, moves the next attempts
-// of sources whose schedule changed, and makes it the app in force with its
+// apply builds the app of cfg, puts its settings in force in the poller
+// (which brings forward the next attempts of sources whose schedule
+// shortened), renders its outputs, and makes it the app in force with its
 // schedule.
-func (d *server) apply(ctx context.Context, old *app, cfg *config.Config) (*app, error) {
-	a, err := newApp(ctx, cfg, d.store, d.logger, appOptions{metrics: d.metrics}, d.shared)
-	if err != nil {
+func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
+	a := d.eng.app(cfg, d.logger)
+	if err := a.configure(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.site.Rebuild(ctx); err != nil {
+	if err := a.poller.Publish(ctx); err != nil {
 		return nil, fmt.Errorf("render feeds: %w", err)
 	}
-	if err := a.reschedule(ctx, old); err != nil {
-		return nil, err
-	}
-	d.shared.current.Store(a)
+	d.app.Store(a)
 	return a, d.schedule(a)
-}
-
-// reschedule brings forward the next attempt of each source whose schedule
-// differs from old's, so that a shorter interval takes effect now rather
-// than after the next attempt the old one set. A source being fetched is
-// left to its fetch.
-func (a *app) reschedule(ctx context.Context, old *app) error {
-	states, err := a.store.States(ctx)
-	if err != nil {
-		return fmt.Errorf("read source states: %w", err)
-	}
-	now := a.now()
-	for _, src := range a.cfg.Sources {
-		prev, ok := old.cfg.Source(src.Name)
-		st, known := states[src.Name]
-		if !ok || !known || st.Gone || st.NextAttempt.IsZero() || specOf(old.cfg, prev) == specOf(a.cfg, src) {
-			continue
-		}
-		next := a.policy.afterSuccess(src, now, 0)
-		if st.ConsecutiveFailures > 0 {
-			next = a.policy.afterFailure(src, now, st.ConsecutiveFailures, st.RetryAfter)
-		}
-		if !next.Before(st.NextAttempt) || !a.claim(src.Name) {
-			continue
-		}
-		st.NextAttempt = next
-		err := a.store.SaveState(ctx, src, st)
-		a.release(src.Name)
-		if err != nil {
-			return err
-		}
-		a.logger.Info("schedule changed", "source", src.Name, "schedule", specOf(a.cfg, src), "next_attempt", next)
-	}
-	return nil
-}
-
-// specOf is the cron spec src is fetched on under cfg.
-func specOf(cfg *config.Config, src aggregator.Source) string {
-	if src.Schedule != "" {
-		return src.Schedule
-	}
-	return cfg.Schedule
 }
 
 // sourceChanges names the sources next has that prev has not, and the

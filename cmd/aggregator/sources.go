@@ -17,6 +17,7 @@ import (
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
 )
 
@@ -100,8 +101,8 @@ func statusesOf(cfg *config.Config, states map[string]aggregator.SourceState) []
 	}
 	list := make([]sourceStatus, 0, len(cfg.Sources))
 	for _, src := range cfg.Sources {
-		st := forOwnURL(states[src.Name], src.URL)
-		list = append(list, statusOf(src, st, blocked[fetch.Host(fetchURL(src, st))]))
+		st := poll.StateFor(src, states[src.Name])
+		list = append(list, statusOf(src, st, blocked[fetch.Host(poll.FetchURL(src, st))]))
 	}
 	return list
 }
@@ -191,22 +192,22 @@ type passSummary struct {
 	newItems, updatedItems                                    int
 }
 
-func (s *passSummary) add(o outcome) {
+func (s *passSummary) add(o poll.Outcome) {
 	s.sources++
-	switch {
-	case o.waiting != nil:
+	switch o.Class() {
+	case poll.ClassWaiting:
 		s.waiting++
-	case o.err != nil:
+	case poll.ClassFailed, poll.ClassGone, poll.ClassDatabase, poll.ClassCancelled:
 		s.failed++
-	case o.notModified:
+	case poll.ClassNotModified:
 		s.notModified++
-	case o.changed():
+	case poll.ClassChanged:
 		s.changed++
 	default:
 		s.unchanged++
 	}
-	s.newItems += o.saved.New
-	s.updatedItems += o.saved.Updated
+	s.newItems += o.Saved.New
+	s.updatedItems += o.Saved.Updated
 }
 
 func (s passSummary) String() string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // sourceStatus is one source in /status.json.
@@ -61,21 +62,16 @@ func (a *app) serveStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) status(src aggregator.Source, st aggregator.SourceState) sourceStatus {
-	if st.URL != "" && st.URL != src.URL {
-		// Recorded for a URL the config no longer names: forgotten at the
-		// next fetch, and meanwhile no news of this one.
-		st = forOwnURL(st, src.URL)
-	}
-	return statusOf(src, st, a.client.BlockedUntil(fetch.Host(fetchURL(src, st))))
+	st = poll.StateFor(src, st)
+	return statusOf(src, st, a.client.BlockedUntil(fetch.Host(poll.FetchURL(src, st))))
 }
 
 // statusOf is src's entry in /status.json, given its state and when its
 // host's Retry-After ends.
 func statusOf(src aggregator.Source, st aggregator.SourceState, hostBlockedUntil time.Time) sourceStatus {
-	if st.URL != "" && st.URL != src.URL {
-		st = forOwnURL(st, src.URL)
-	}
-	st = redactState(st)
+	// Recorded for a URL the config no longer names: forgotten at the
+	// next fetch, and meanwhile no news of this one.
+	st = redactState(poll.StateFor(src, st))
 	s := sourceStatus{
 		Name:                src.Name,
 		URL:                 aggregator.RedactURL(src.URL),

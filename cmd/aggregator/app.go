@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/publish"
+	"github.com/planetgo/aggregator/sanitize"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// app wires the packages together for one config: the fetch client and the
+// site of that config, around the store and the poller of the process,
+// which outlive a reload.
+type app struct {
+	eng    *engine // what the app shares with the others of the process
+	cfg    *config.Config
+	store  *storage.Store
+	poller *poll.Poller
+	client *fetch.Client
+	site   *publish.Site
+	logger *slog.Logger
+}
+
+// appOptions are the optional settings of openAppWith; the zero value is
+// what the commands use.
+type appOptions struct {
+	now              func() time.Time                                                  // nil → time.Now
+	dial             func(ctx context.Context, network, addr string) (net.Conn, error) // nil → a net.Dialer
+	ignoreRetryAfter bool                                                              // fetch -force
+	isPrivate        func(netip.Addr) bool                                             // nil → fetch.IsPrivate
+	batchDelay       time.Duration                                                     // storage.Options.BatchDelay
+	// renderChangesOnly skips the rendering after a pass that stored and
+	// pruned nothing: for the fetch command, whose outputs nobody reads.
+	// A daemon renders after every pass: its pages show each source's
+	// health.
+	renderChangesOnly bool
+}
+
+// engine is what the apps of one process share: a reload builds a new
+// app around them.
+type engine struct {
+	store  *storage.Store
+	poller *poll.Poller
+	// blocks are the hosts' Retry-After times, which every app's client
+	// shares: a 503 that reaches a pass begun before a reload holds for
+	// the passes after it.
+	blocks *fetch.Blocks
+	opts   appOptions
+}
+
+// newEngine returns the engine of store, its passes observed by observe
+// (nil for none).
+func newEngine(store *storage.Store, logger *slog.Logger, opts appOptions, observe func(poll.Outcome)) *engine {
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	poller := poll.New(store, poll.Options{Now: opts.now, Logger: logger, Observe: observe, RenderChangesOnly: opts.renderChangesOnly})
+	return &engine{store: store, poller: poller, blocks: &fetch.Blocks{}, opts: opts}
+}
+
+// openApp opens the database and builds the fetcher and the site for cfg.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	return openAppWith(ctx, cfg, logger, appOptions{})
+}
+
+func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
+	store, err := openStore(cfg, logger, opts.batchDelay)
+	if err != nil {
+		return nil, err
+	}
+	a := newEngine(store, logger, opts, nil).app(cfg, logger)
+	if err := a.configure(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore opens cfg's database.
+func openStore(cfg *config.Config, logger *slog.Logger, batchDelay time.Duration) (*storage.Store, error) {
+	return storage.Open(cfg.Database, storage.Options{
+		Logger:     logger,
+		BatchDelay: batchDelay,
+		MaxSize:    cfg.DatabaseMax,
+	})
+}
+
+// app builds the fetch client and the site of cfg. It writes nothing:
+// configure puts the app's settings in force.
+func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
+	fopts := fetchOptions(cfg)
+	fopts.Now, fopts.IgnoreRetryAfter = p.opts.now, p.opts.ignoreRetryAfter
+	fopts.Blocks = p.blocks
+	hc, dialer := newHTTPClient(cfg, p.opts.dial)
+	fopts.Dialer, fopts.IsPrivate = dialer, p.opts.isPrivate
+	return &app{
+		eng:    p,
+		cfg:    cfg,
+		store:  p.store,
+		poller: p.poller,
+		client: fetch.NewClient(hc, fopts),
+		site:   publish.NewSite(newFeedStore(p.store, cfg, time.Now), siteOptions(cfg, logger)),
+		logger: logger,
+	}
+}
+
+// settings are the poller's settings of a's config.
+func (a *app) settings() poll.Settings {
+	return poll.Settings{
+		Sources:     a.cfg.Sources,
+		Schedule:    a.cfg.Schedule,
+		MaxInterval: a.cfg.Fetch.MaxInterval,
+		Jitter:      a.cfg.Fetch.Jitter,
+		Concurrency: a.cfg.Fetch.Concurrency,
+		Retention:   storage.Retention{MaxItems: a.cfg.Retention.MaxItems, MaxAge: a.cfg.Retention.MaxAge},
+		Client:      a.client,
+		Publisher:   a.site,
+	}
+}
+
+// configure puts a's settings in force in the poller: the store's sources
+// follow the config, and passes fetch with a's client and publish to its
+// site.
+func (a *app) configure(ctx context.Context) error {
+	return a.poller.Configure(ctx, a.settings())
+}
+
+func fetchOptions(cfg *config.Config) fetch.Options {
+	return fetch.Options{
+		UserAgent:     cfg.Fetch.UserAgent,
+		Timeout:       cfg.Fetch.Timeout,
+		HeaderTimeout: cfg.Fetch.HeaderTimeout,
+		MaxBytes:      cfg.Fetch.MaxBytes,
+		PerHost:       cfg.Fetch.PerHost,
+		Concurrency:   cfg.Fetch.Concurrency,
+		HostInterval:  cfg.Fetch.HostInterval,
+		MaxRetryAfter: cfg.Fetch.MaxInterval,
+
+		AllowPrivateRedirects: cfg.Fetch.AllowPrivateRedirects,
+	}
+}
+
+func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
+	sections := make([]publish.Section, 0, len(cfg.Sections))
+	for _, s := range cfg.Sections {
+		sections = append(sections, publish.Section{Name: s.Name, Title: s.Title, Description: s.Description})
+	}
+	return publish.Options{
+		Title:       cfg.Title,
+		Description: cfg.Description,
+		BaseURL:     cfg.BaseURL,
+		Items:       cfg.Publish.Items,
+		Sections:    sections,
+		Sources:     publicSources(cfg.Sources),
+		CacheMaxAge: cacheMaxAge(cfg, time.Now()),
+		Logger:      logger,
+		// Each version of an item is made safe once, when it is first
+		// shown, and kept in memory while it is: a pass stores thousands
+		// of items, a render shows a few hundred, and sanitizing costs as
+		// much as parsing.
+		Sanitize: sanitize.New().HTML,
+	}
+}
+
+// newHTTPClient returns the client fetch sends requests with, and the
+// dialer of its connections; dial, if not nil, replaces the network (for
+// tests), and the dialer is nil.
+func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*http.Client, *net.Dialer) {
+	proxy := http.ProxyFromEnvironment
+	var dialer *net.Dialer
+	if dial == nil {
+		dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		dial = dialer.DialContext
+	} else {
+		proxy = nil
+	}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:             proxy,
+			DialContext:       dial,
+			ForceAttemptHTTP2: true,
+			MaxIdleConns:      100,
+			// fetch keeps per_host requests in flight; this keeps the
+			// connections to as many, even while one goes back to the pool.
+			MaxConnsPerHost:       cfg.Fetch.PerHost,
+			MaxIdleConnsPerHost:   cfg.Fetch.PerHost,
+			IdleConnTimeout:       30 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.Fetch.HeaderTimeout,
+		},
+	}, dialer
+}
+
+func (a *app) close() error {
+	return a.store.Close()
+}
+
+// refresh fetches sources now, whatever their schedule and backoff (see
+// poll.Poller.Refresh), calling report (if not nil) as each finishes.
+func (a *app) refresh(ctx context.Context, sources []aggregator.Source, report func(poll.Outcome)) error {
+	return a.poller.Refresh(ctx, sources, report)
+}
+
+// scheduledPass is what a cron tick runs: the due ones of sources.
+func (a *app) scheduledPass(ctx context.Context, sources []aggregator.Source, spread bool) error {
+	return a.poller.Pass(ctx, sources, spread)
+}
+
+// selectSources returns the configured sources with the given names, all of
+// them when names is empty.
+func selectSources(cfg *config.Config, names []string) ([]aggregator.Source, error) {
+	if len(names) == 0 {
+		return cfg.Sources, nil
+	}
+	var out []aggregator.Source
+	var unknown []string
+	for _, name := range names {
+		src, ok := cfg.Source(name)
+		if !ok {
+			unknown = append(unknown, name)
+			continue
+		}
+		out = append(out, src)
+	}
+	if len(unknown) > 0 {
+		return nil, &usageError{fmt.Sprintf("no source named %s in %s", strings.Join(unknown, ", "), cfg.File)}
+	}
+	return out, nil
+}
