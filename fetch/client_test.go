@@ -3,6 +3,8 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/planetgo/aggregator/internal/pipenet"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,8 +12,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -267,35 +269,61 @@ func TestConnectionRefused(t *testing.T) {
 	}
 }
 
+// TestPerHostLimit: twelve fetches to one host keep exactly PerHost
+// requests in flight while the server holds them, no more (a client
+// without the limit fails) and no fewer (a serial one fails), in a
+// synctest bubble, so that "every goroutine is waiting" is certain rather
+// than slept for.
 func TestPerHostLimit(t *testing.T) {
 	t.Parallel()
-	body := readTestdata(t, "rss-basic.xml")
-	var inFlight, peak atomic.Int32
-	srv := newFeedServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
+	synctest.Test(t, func(t *testing.T) {
+		body := readTestdata(t, "rss-basic.xml")
+		var mu sync.Mutex
+		inFlight, peak, served := 0, 0, 0
+		release := make(chan struct{})
+		n := pipenet.New()
+		n.Handle("one.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inFlight++
+			peak = max(peak, inFlight)
+			mu.Unlock()
+			<-release
+			w.Write(body)
+			mu.Lock()
+			inFlight--
+			served++
+			mu.Unlock()
+		}))
+		hc := n.Client()
+		defer n.Close()
+		defer hc.CloseIdleConnections()
+		c := NewClient(hc, Options{PerHost: 2})
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Go(func() {
+				if _, err := c.Fetch(t.Context(), source(fmt.Sprintf("http://one.test/%d", i)), aggregator.SourceState{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		for round := 0; ; round++ {
+			synctest.Wait() // every fetch is held by the server or waits for a slot
+			mu.Lock()
+			now, done := inFlight, served
+			mu.Unlock()
+			if done == 12 {
 				break
 			}
-		}
-		time.Sleep(5 * time.Millisecond) // hold the slot so that others queue
-		w.Write(body)
-	})
-	c := newClient(Options{PerHost: 2})
-	var wg sync.WaitGroup
-	for range 12 {
-		wg.Go(func() {
-			if _, err := c.Fetch(context.Background(), source(srv.URL), aggregator.SourceState{}); err != nil {
-				t.Error(err)
+			if want := min(2, 12-done); now != want {
+				t.Fatalf("round %d: %d requests in flight with %d served, want %d", round, now, done, want)
 			}
-		})
-	}
-	wg.Wait()
-	if p := peak.Load(); p > 2 {
-		t.Errorf("%d requests in flight to one host, want at most 2", p)
-	}
+			release <- struct{}{}
+		}
+		wg.Wait()
+		if peak != 2 {
+			t.Errorf("peak of %d requests in flight, want 2", peak)
+		}
+	})
 }
 
 func TestLocalFile(t *testing.T) {

@@ -260,3 +260,16 @@ func requestURL(src aggregator.Source, st aggregator.SourceState) string {
 	m.User = c.User
 	return m.String()
 }
+
+// HostBlocks returns, by host, when the Retry-After that states record for
+// it ends, for those not over at now: what a restart tells the client, and
+// what the status of a source shows.
+func HostBlocks(states map[string]aggregator.SourceState, now time.Time) map[string]time.Time {
+	blocked := make(map[string]time.Time)
+	for _, st := range states {
+		if st.RetryAfterHost != "" && st.RetryAfter.After(now) && st.RetryAfter.After(blocked[st.RetryAfterHost]) {
+			blocked[st.RetryAfterHost] = st.RetryAfter
+		}
+	}
+	return blocked
+}

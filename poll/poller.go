@@ -134,11 +134,8 @@ func (p *Poller) restoreHostBlocks(ctx context.Context, s *snapshot) error {
 	if err != nil {
 		return err
 	}
-	now := p.opts.Now()
-	for _, st := range states {
-		if st.RetryAfterHost != "" && st.RetryAfter.After(now) {
-			s.Client.BlockHost(st.RetryAfterHost, st.RetryAfter)
-		}
+	for host, until := range HostBlocks(states, p.opts.Now()) {
+		s.Client.BlockHost(host, until)
 	}
 	return nil
 }

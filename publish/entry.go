@@ -162,7 +162,7 @@ type sourceRef struct {
 // newEntry converts it, from the source src.
 func newEntry(it aggregator.Item, src sourceRef) entry {
 	e := entry{
-		ID:        itemID(src.publishedAs, it.ID),
+		ID:        ItemID(src.publishedAs, it.ID),
 		Title:     clean(it.Title),
 		Link:      publicURL(it.Link),
 		Content:   clean(it.Content),
@@ -197,12 +197,13 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 	return e
 }
 
-// itemID is the public id of item id of source sourceID: a name-based UUID
-// (version 5 layout) of SHA-1(sourceID + "\x00" + id), so it is the same in
-// every format, on every render and across restarts, and two sources cannot
-// collide on the same GUID. sourceID is the name the source's items are
-// published as, which a rename keeps.
-func itemID(sourceID, id string) string {
+// ItemID is the public id of item id of the source published as sourceID
+// (its name, or the name a rename kept: SourceState.PublishedAs): a
+// name-based UUID (version 5 layout) of SHA-1(sourceID + "\x00" + id), so
+// it is the same in every format, on every render and across restarts,
+// and two sources cannot collide on the same GUID. Readers' subscriptions
+// depend on it: it never changes.
+func ItemID(sourceID, id string) string {
 	h := sha1.New()
 	io.WriteString(h, sourceID)
 	io.WriteString(h, "\x00")
@@ -269,4 +270,24 @@ func dateOrEpoch(t time.Time) time.Time {
 		return time.Unix(0, 0).UTC()
 	}
 	return t
+}
+
+// RouteLabel names the route of path among the site's, for counting
+// requests with few labels: the path itself for a fixed route (the page,
+// the merged feeds, the subscription list, the health feed), "/sections/"
+// for any section's output, and "" for a path that is none of the site's.
+func RouteLabel(path string) string {
+	switch path {
+	case "/", opmlPath, healthPath:
+		return path
+	}
+	for _, f := range feedFormats() {
+		if path == mergedPath+f.ext() {
+			return path
+		}
+	}
+	if strings.HasPrefix(path, sectionPath("")) {
+		return sectionPath("")
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,19 +56,19 @@ func TestItemID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := itemID(tt.sourceID, tt.id)
+			got := ItemID(tt.sourceID, tt.id)
 			if !uuid5.MatchString(got) {
-				t.Errorf("itemID(%q, %q) = %q, want a version 5 urn:uuid", tt.sourceID, tt.id, got)
+				t.Errorf("ItemID(%q, %q) = %q, want a version 5 urn:uuid", tt.sourceID, tt.id, got)
 			}
 			if tt.want != "" && got != tt.want {
-				t.Errorf("itemID(%q, %q) = %q, want %q", tt.sourceID, tt.id, got, tt.want)
+				t.Errorf("ItemID(%q, %q) = %q, want %q", tt.sourceID, tt.id, got, tt.want)
 			}
 		})
 	}
-	if itemID("ab", "c") == itemID("a", "bc") {
+	if ItemID("ab", "c") == ItemID("a", "bc") {
 		t.Errorf("itemID does not separate the source from the id")
 	}
-	if itemID("a", "x") == itemID("b", "x") {
+	if ItemID("a", "x") == ItemID("b", "x") {
 		t.Errorf("the same id in two sources gives the same itemID")
 	}
 }
@@ -160,7 +161,28 @@ func TestRenamedSourceKeepsIDs(t *testing.T) {
 	if !bytes.Equal(old, renamed) {
 		t.Errorf("feed after the rename differs:\n%s", firstDiff(renamed, old))
 	}
-	if id := itemID("old", "post-1"); !bytes.Contains(renamed, []byte("<id>"+id+"</id>")) {
+	if id := ItemID("old", "post-1"); !bytes.Contains(renamed, []byte("<id>"+id+"</id>")) {
 		t.Errorf("feed after the rename lacks the old id %s", id)
+	}
+}
+
+// Every route the site serves has a label, a section's all the same one,
+// and a path it does not serve none.
+func TestRouteLabel(t *testing.T) {
+	t.Parallel()
+	site := NewSite(&fakeStore{}, testOptions())
+	for path := range site.routes {
+		want := path
+		if strings.HasPrefix(path, "/sections/") {
+			want = "/sections/"
+		}
+		if got := RouteLabel(path); got != want {
+			t.Errorf("RouteLabel(%q) = %q, want %q", path, got, want)
+		}
+	}
+	for _, path := range []string{"/status.json", "/feed.xml", "/x"} {
+		if got := RouteLabel(path); got != "" {
+			t.Errorf("RouteLabel(%q) = %q, want none", path, got)
+		}
 	}
 }

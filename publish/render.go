@@ -201,7 +201,7 @@ func (s *Site) sourceRef(name string, states map[string]aggregator.SourceState) 
 	if ref.ID == "" {
 		// A local file with no id of its own: one made from the name its
 		// items are published as, stable across renames.
-		ref.ID = itemID(ref.publishedAs, "")
+		ref.ID = ItemID(ref.publishedAs, "")
 	}
 	return ref
 }

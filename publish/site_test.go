@@ -229,7 +229,7 @@ func TestItemsLimit(t *testing.T) {
 	if len(f.Items) != 2 {
 		t.Fatalf("items = %d, want 2", len(f.Items))
 	}
-	if want := itemID("gamma", "gamma-1"); f.Items[0].ID != want {
+	if want := ItemID("gamma", "gamma-1"); f.Items[0].ID != want {
 		t.Errorf("first item = %s, want the clamped future item %s", f.Items[0].ID, want)
 	}
 }

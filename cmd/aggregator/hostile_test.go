@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/publish"
 )
 
 // hostileSources serves testdata/hostile.rss and hostile.json from a
@@ -53,7 +54,7 @@ func TestHostileContent(t *testing.T) {
 	}
 	want := map[string]aggregator.Item{}
 	for _, it := range stored {
-		want[publishedID(it.SourceID, it.ID)] = it
+		want[publish.ItemID(it.SourceID, it.ID)] = it
 	}
 	ctl := regexp.MustCompile(`[\x00-\x08\x0b\x0c\x0e-\x1f]|\\u00(0[0-8bcef]|1[0-9a-f])`)
 	for path, body := range all {

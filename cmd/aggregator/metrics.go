@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/publish"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -186,17 +186,16 @@ func (m *metrics) requestCounter(route string, code int) prometheus.Counter {
 	return c
 }
 
-// route is the label of path: a fixed route, "/sections/" for any section
-// output, or "other", so that the label's values stay few whatever clients
-// ask for.
+// route is the label of path: one of the daemon's own routes, the site's
+// label (publish.RouteLabel), or "other", so that the label's values stay
+// few whatever clients ask for.
 func route(path string) string {
 	switch path {
-	case "/", "/feed.atom", "/feed.rss", "/feed.json", "/sources.opml",
-		"/status.json", "/metrics", "/healthz", "/health.atom":
+	case "/status.json", "/metrics", "/healthz":
 		return path
 	}
-	if strings.HasPrefix(path, "/sections/") {
-		return "/sections/"
+	if r := publish.RouteLabel(path); r != "" {
+		return r
 	}
 	return "other"
 }

@@ -87,7 +87,7 @@ func TestRedirectInwardRefused(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	a.handler().ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
+	a.serveStatus(w, httptest.NewRequest("GET", "/status.json", nil))
 	if status := w.Body.String(); !strings.Contains(status, "redirect to a private address refused") || !strings.Contains(status, "connection refused") {
 		t.Errorf("/status.json lacks the full reasons:\n%s", status)
 	}

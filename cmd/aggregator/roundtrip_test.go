@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/publish"
 	"golang.org/x/net/html"
 )
 
@@ -72,15 +72,6 @@ func serveGet(t *testing.T, a *app, path string) []byte {
 		t.Fatalf("GET %s: status %d: %s", path, w.Code, w.Body)
 	}
 	return w.Body.Bytes()
-}
-
-// publishedID is the id publish gives item id of source: pinned by
-// publish's TestItemID, repeated here to match items to what was stored.
-func publishedID(source, id string) string {
-	h := sha1.Sum([]byte(source + "\x00" + id))
-	h[6] = h[6]&0x0f | 0x50
-	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // TestCorpusRoundTrip ingests every well-formed and real-world corpus feed,
@@ -141,7 +132,7 @@ func roundTrip(t *testing.T, a *app, name, file string) ([]byte, int) {
 	}
 	want := map[string]aggregator.Item{}
 	for _, it := range stored {
-		want[publishedID(it.SourceID, it.ID)] = it
+		want[publish.ItemID(it.SourceID, it.ID)] = it
 	}
 	path := "/sections/" + name
 	ids := map[string]string{}

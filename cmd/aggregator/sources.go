@@ -92,13 +92,7 @@ func sourceStatuses(ctx context.Context, cfg *config.Config) ([]sourceStatus, st
 
 // statusesOf is the status of cfg's sources from the states stored.
 func statusesOf(cfg *config.Config, states map[string]aggregator.SourceState) []sourceStatus {
-	now := time.Now()
-	blocked := make(map[string]time.Time) // host → end of its Retry-After
-	for _, st := range states {
-		if st.RetryAfterHost != "" && st.RetryAfter.After(now) && st.RetryAfter.After(blocked[st.RetryAfterHost]) {
-			blocked[st.RetryAfterHost] = st.RetryAfter
-		}
-	}
+	blocked := poll.HostBlocks(states, time.Now())
 	list := make([]sourceStatus, 0, len(cfg.Sources))
 	for _, src := range cfg.Sources {
 		st := poll.StateFor(src, states[src.Name])

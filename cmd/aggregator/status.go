@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/poll"
 )
 
@@ -28,14 +27,6 @@ type sourceStatus struct {
 	HostBlockedUntil    time.Time `json:"host_blocked_until,omitzero"` // its host's Retry-After
 }
 
-// handler serves the site, and /status.json beside it.
-func (a *app) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status.json", a.serveStatus)
-	mux.Handle("/", a.site)
-	return mux
-}
-
 // serveStatus writes the fetch state of every configured source, in config
 // order, as JSON.
 func (a *app) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -45,10 +36,7 @@ func (a *app) serveStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	list := make([]sourceStatus, 0, len(a.cfg.Sources))
-	for _, src := range a.cfg.Sources {
-		list = append(list, a.status(src, states[src.Name]))
-	}
+	list := statusesOf(a.cfg, states)
 	body, err := json.MarshalIndent(struct {
 		Sources []sourceStatus `json:"sources"`
 	}{list}, "", "  ")
@@ -59,11 +47,6 @@ func (a *app) serveStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(append(body, '\n'))
-}
-
-func (a *app) status(src aggregator.Source, st aggregator.SourceState) sourceStatus {
-	st = poll.StateFor(src, st)
-	return statusOf(src, st, a.client.BlockedUntil(fetch.Host(poll.FetchURL(src, st))))
 }
 
 // statusOf is src's entry in /status.json, given its state and when its
