@@ -174,6 +174,19 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) init() error {
+	// A database of this schema needs nothing: opening it must not write
+	// (a commit rewrites a meta page even when nothing changed).
+	current := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		current = tx.Bucket(bucketMeta) != nil && string(tx.Bucket(bucketMeta).Get([]byte("schema"))) == schemaVersion
+		for _, name := range [][]byte{bucketSources, bucketItems, bucketBySource, bucketTombstones} {
+			current = current && tx.Bucket(name) != nil
+		}
+		return nil
+	})
+	if err != nil || current {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketSources, bucketItems, bucketBySource, bucketTombstones} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
