@@ -84,7 +84,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// writeConfig writes a config with the blog and news sources of srv.
+// writeConfig writes a config with the blog and news sources of srv. Its
+// fetch timeout covers parsing, which takes seconds for a feed of a few
+// megabytes under the race detector on a busy machine.
 func writeConfig(t *testing.T, dir, addr, srcURL string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`title: Planet Test
@@ -92,7 +94,7 @@ base_url: http://%[1]s
 listen: %[1]s
 database: %[2]s
 schedule: "@every 1h"
-fetch: {timeout: 5s, concurrency: 2}
+fetch: {timeout: 60s, concurrency: 2}
 publish: {items: 10}
 sections:
   go: {title: Go, description: Gophers}
