@@ -53,6 +53,11 @@ func exhaustingFeeds(t *testing.T) *httptest.Server {
 	for i := range 100_000 {
 		fmt.Fprintf(&items, "<item><title>%d</title><guid>%d</guid></item>", i, i)
 	}
+	var cats strings.Builder
+	for i := range 180_000 {
+		fmt.Fprintf(&cats, "<category>tag %d</category>", i)
+	}
+	categories := cats.String()
 	var bomb bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
 	zeros := make([]byte, 1<<20)
@@ -66,6 +71,12 @@ func exhaustingFeeds(t *testing.T) *httptest.Server {
 		"/deep":      rss("<item><guid>g</guid>" + strings.Repeat("<x:a>", 100_000) + strings.Repeat("</x:a>", 100_000) + "</item>"),
 		"/tiny-ext":  rss("<item><guid>g</guid>" + strings.Repeat("<x:e>a</x:e>", (10<<20-300)/12) + "</item>"),
 		"/fragments": rss("<item><guid>g</guid><x:e>" + strings.Repeat("aaaa<x:c/>", 1_000_000) + "</x:e></item>"),
+		// gofeed skips a NUL before the root and drops it; the shape check
+		// must see past it too (issue 13, finding 3).
+		"/nul-fragments":   append([]byte{0}, rss("<item><guid>g</guid><x:e>"+strings.Repeat("aaaa<x:c/>", 1_000_000)+"</x:e></item>")...),
+		"/blank-fragments": rss("<item><guid>g</guid><x:e>" + strings.Repeat(" <x:c/>", 1_000_000) + "</x:e></item>"),
+		// Quadratic to de-duplicate in a loop (issue 13, finding 2).
+		"/categories": rss("<item><guid>g</guid>" + categories + "</item>"),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -124,6 +135,9 @@ func TestExhaustingFeedsMemory(t *testing.T) {
 		{"/title", "new 1", 300},
 		{"/deep", "error: feed too complex", 300},
 		{"/fragments", "error: feed too complex", 300},
+		{"/nul-fragments", "error: feed too complex", 300},
+		{"/blank-fragments", "error: feed too complex", 300},
+		{"/categories", "new 1", 400},
 		{"/tiny-ext", "new 1", 400},
 	}
 	for _, tt := range tests {
