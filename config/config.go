@@ -38,7 +38,7 @@ type Config struct {
 
 // Fetch holds the settings of the fetch pass.
 type Fetch struct {
-	Timeout     time.Duration // per request; default 30s
+	Timeout     time.Duration // per fetch, from sending the request to the end of parsing; default 30s
 	Concurrency int           // requests in flight; default 8
 	PerHost     int           // requests in flight to one host; default 2
 	MaxBytes    int64         // largest body read; default 10 MiB

@@ -200,27 +200,26 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 			return Result{}, context.Cause(ctx)
 		}
 	}
-	var res Result
-	var body []byte
-	var contentType string
+	var got response
 	switch u.Scheme {
 	case "file":
-		res, body, err = c.readFile(u, prev)
-		res.URL = aggregator.RedactURL(src.URL)
+		got, err = c.readFile(u, prev)
+		got.res.URL = aggregator.RedactURL(src.URL)
 	case "http", "https":
-		res, body, contentType, err = c.get(ctx, u, creds, prev)
+		got, err = c.get(ctx, u, creds, prev)
 	default:
 		err = fmt.Errorf("unsupported url scheme %q", u.Scheme)
 	}
 	if err != nil {
 		return Result{}, err
 	}
+	res := got.res
 	if res.NotModified {
 		return res, nil
 	}
 	parseCtx, cancel := c.parseContext(ctx, res.deadline)
 	defer cancel()
-	res.Feed, err = c.parser.Parse(parseCtx, body, res.URL, contentType, src)
+	res.Feed, err = c.parser.Parse(parseCtx, got.body, res.URL, got.contentType, src)
 	if err != nil {
 		return Result{}, err
 	}
@@ -228,45 +227,43 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	return res, nil
 }
 
+// response is what one request brought: the result so far, and the body
+// to parse with its Content-Type (none when not modified).
+type response struct {
+	res         Result
+	body        []byte
+	contentType string
+}
+
 // get sends one conditional GET for u, with creds (if not nil) as Basic
 // authorization, following redirects.
-func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState) (Result, []byte, string, error) {
+func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState) (response, error) {
 	release, err := c.hosts.acquire(ctx, u.Hostname(), c.opts.IgnoreRetryAfter)
 	if err != nil {
-		return Result{}, nil, "", err
+		return response{}, err
 	}
 	defer release()
 
 	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, fmt.Errorf("%w after %s", ErrTimeout, c.opts.Timeout))
 	defer cancel()
-	ctx, cancelHeaders := context.WithCancelCause(ctx)
-	defer cancelHeaders(nil)
-	trail := &redirects{}
-	ctx = context.WithValue(ctx, redirectsKey{}, trail)
-
-	res, body, contentType, err := c.do(ctx, u, creds, prev, func() func() bool {
-		t := time.AfterFunc(c.opts.HeaderTimeout, func() {
-			cancelHeaders(fmt.Errorf("%w: no response headers after %s", ErrTimeout, c.opts.HeaderTimeout))
-		})
-		return t.Stop
-	})
+	got, err := c.do(withGuard(ctx), u, creds, prev)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeout) {
-			return Result{}, nil, "", cause
+			return response{}, cause
 		}
-		return Result{}, nil, "", err
+		return response{}, err
 	}
-	res.PermanentRedirect = trail.permanent
-	res.deadline, _ = ctx.Deadline()
-	return res, body, contentType, nil
+	got.res.deadline, _ = ctx.Deadline()
+	return got, nil
 }
 
-// do sends the request and reads the response; startHeaderTimer starts the
-// header timeout and returns the function that stops it.
-func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState, startHeaderTimer func() func() bool) (Result, []byte, string, error) {
+// do sends the request, with the header timeout, and reads the response.
+func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev aggregator.SourceState) (response, error) {
+	ctx, cancelHeaders := context.WithCancelCause(ctx)
+	defer cancelHeaders(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return Result{}, nil, "", err
+		return response{}, err
 	}
 	if creds != nil {
 		password, _ := creds.Password()
@@ -283,17 +280,22 @@ func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev a
 	if prev.LastModified != "" {
 		req.Header.Set("If-Modified-Since", prev.LastModified)
 	}
-	stopHeaderTimer := startHeaderTimer()
+	headerTimer := time.AfterFunc(c.opts.HeaderTimeout, func() {
+		cancelHeaders(fmt.Errorf("%w: no response headers after %s", ErrTimeout, c.opts.HeaderTimeout))
+	})
 	resp, err := c.http.Do(req)
-	stopHeaderTimer()
+	headerTimer.Stop()
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeout) {
+			return response{}, cause
+		}
 		// The caller knows the URL: keep the cause, not net/http's
 		// `Get "URL": ` prefix.
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return Result{}, nil, "", err
+		return response{}, err
 	}
 	defer resp.Body.Close()
 
@@ -304,6 +306,8 @@ func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev a
 		BodyHash:     prev.BodyHash,
 		URL:          resp.Request.URL.String(),
 		FreshFor:     freshFor(resp.Header, now),
+
+		PermanentRedirect: permanentRedirect(resp),
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		// RFC 9111 4.3.4: a 304 updates the stored validators it carries;
@@ -315,7 +319,7 @@ func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev a
 			res.LastModified = prev.LastModified
 		}
 		res.NotModified = true
-		return res, nil, "", nil
+		return response{res: res}, nil
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		serr := &StatusError{Code: resp.StatusCode, URL: res.URL}
@@ -328,34 +332,54 @@ func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev a
 				c.hosts.block(resp.Request.URL.Hostname(), serr.RetryAfter)
 			}
 		}
-		return Result{}, nil, "", serr
+		return response{}, serr
 	}
 	var r io.Reader = resp.Body
 	sizeHint := int64(0)
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		if resp.ContentLength > c.opts.MaxBytes {
-			return Result{}, nil, "", fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
+			return response{}, fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
 		}
 		sizeHint = resp.ContentLength
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(resp.Body)
 		if err != nil {
-			return Result{}, nil, "", c.readError(ctx, fmt.Errorf("gzip body: %w", err))
+			return response{}, c.readError(ctx, fmt.Errorf("gzip body: %w", err))
 		}
 		defer zr.Close()
 		r = zr
 	default:
-		return Result{}, nil, "", &ParseError{Err: fmt.Errorf("unsupported Content-Encoding %q", enc)}
+		return response{}, &ParseError{Err: fmt.Errorf("unsupported Content-Encoding %q", enc)}
 	}
 	body, err := c.readBody(r, sizeHint)
 	if err != nil {
-		return Result{}, nil, "", c.readError(ctx, err)
+		return response{}, c.readError(ctx, err)
 	}
 	res.Bytes = int64(len(body))
 	res.BodyHash = bodyHash(body)
 	res.NotModified = res.BodyHash == prev.BodyHash
-	return res, body, resp.Header.Get("Content-Type"), nil
+	return response{res, body, resp.Header.Get("Content-Type")}, nil
+}
+
+// permanentRedirect is where the leading permanent redirects (301, 308) of
+// the chain that brought resp lead; "" when the chain starts otherwise.
+// Each request after a redirect links to the response that caused it.
+func permanentRedirect(resp *http.Response) string {
+	var codes []int
+	var targets []string
+	for req := resp.Request; req != nil && req.Response != nil; req = req.Response.Request {
+		codes = append(codes, req.Response.StatusCode)
+		targets = append(targets, req.URL.String())
+	}
+	permanent := ""
+	for i := len(codes) - 1; i >= 0; i-- { // from the first redirect
+		if codes[i] != http.StatusMovedPermanently && codes[i] != http.StatusPermanentRedirect {
+			break
+		}
+		permanent = targets[i]
+	}
+	return permanent
 }
 
 // readError classifies an error met reading a body: a deadline is a
@@ -374,20 +398,23 @@ func (c *Client) readError(ctx context.Context, err error) error {
 	return err
 }
 
-// redirects is what the redirects of one fetch have shown.
-type redirects struct {
-	hops      int
-	temporary bool   // a 302, 303 or 307 came before
-	permanent string // the URL after the leading 301 and 308 redirects
-
-	privateOrigin bool // the first request went to a private address (see redirectGuard)
+// origin is what redirectGuard learns of a fetch's first request, for the
+// requests of its redirects.
+type origin struct {
+	private bool // the first request went to a private address
 }
 
-type redirectsKey struct{}
+type originKey struct{}
+
+// withGuard gives ctx, the context of one fetch, the origin its redirects
+// are judged by (see redirectGuard).
+func withGuard(ctx context.Context) context.Context {
+	return context.WithValue(ctx, originKey{}, &origin{})
+}
 
 // checkRedirect is the http.Client's redirect policy: follow up to
 // maxRedirects, never in a loop, never to a host that asked us to wait, and
-// note where the leading permanent redirects lead.
+// never with the credentials to another origin.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, maxRedirects)
@@ -406,19 +433,6 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	// plain HTTP.
 	if first := via[0].URL; req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
 		req.Header.Del("Authorization")
-	}
-	trail, _ := req.Context().Value(redirectsKey{}).(*redirects)
-	if trail == nil || req.Response == nil {
-		return nil
-	}
-	trail.hops++
-	switch req.Response.StatusCode {
-	case http.StatusMovedPermanently, http.StatusPermanentRedirect:
-		if !trail.temporary {
-			trail.permanent = req.URL.String()
-		}
-	default:
-		trail.temporary = true
 	}
 	return nil
 }
@@ -446,10 +460,10 @@ func (c *Client) readBody(r io.Reader, sizeHint int64) ([]byte, error) {
 
 // readFile reads a local source. Its modification time stands in for
 // Last-Modified, and an unchanged body is not parsed again.
-func (c *Client) readFile(u *url.URL, prev aggregator.SourceState) (Result, []byte, error) {
+func (c *Client) readFile(u *url.URL, prev aggregator.SourceState) (response, error) {
 	f, err := os.Open(u.Path)
 	if err != nil {
-		return Result{}, nil, fmt.Errorf("%w: %w", errFile, err)
+		return response{}, fmt.Errorf("%w: %w", errFile, err)
 	}
 	defer f.Close()
 	var res Result
@@ -460,12 +474,12 @@ func (c *Client) readFile(u *url.URL, prev aggregator.SourceState) (Result, []by
 	}
 	body, err := c.readBody(f, size)
 	if err != nil {
-		return Result{}, nil, fmt.Errorf("%w: %w", errFile, err)
+		return response{}, fmt.Errorf("%w: %w", errFile, err)
 	}
 	res.Bytes = int64(len(body))
 	res.BodyHash = bodyHash(body)
 	res.NotModified = res.BodyHash == prev.BodyHash
-	return res, body, nil
+	return response{res: res, body: body}, nil
 }
 
 func bodyHash(body []byte) string {

@@ -93,19 +93,19 @@ type redirectGuard struct {
 }
 
 func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	trail, _ := req.Context().Value(redirectsKey{}).(*redirects)
+	first, _ := req.Context().Value(originKey{}).(*origin)
 	switch {
-	case trail == nil:
+	case first == nil:
 		return g.base.RoundTrip(req)
-	case trail.hops == 0:
+	case req.Response == nil: // the first request, not a redirect's
 		ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 			GotConn: func(info httptrace.GotConnInfo) {
 				addr, ok := addrOf(info.Conn.RemoteAddr())
-				trail.privateOrigin = ok && g.isPrivate(addr)
+				first.private = ok && g.isPrivate(addr)
 			},
 		})
 		return g.base.RoundTrip(req.WithContext(ctx))
-	case trail.privateOrigin:
+	case first.private:
 		return g.base.RoundTrip(req)
 	}
 	return g.outward.RoundTrip(req)
