@@ -160,6 +160,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	var mu sync.Mutex
 	bar := &progress{w: stdout, tty: isTerminal(stdout), total: len(sources)}
 	var sum passSummary
+	dbFailures := 0
 	start := time.Now()
 	err = a.refresh(ctx, sources, func(o poll.Outcome) {
 		mu.Lock()
@@ -168,11 +169,29 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 		printOutcome(&lines, o)
 		bar.report(lines.String())
 		sum.add(o)
+		if o.Class() == poll.ClassDatabase {
+			dbFailures++
+		}
 	})
 	bar.finish()
 	fmt.Fprintf(stdout, "%v in %v\n", sum, time.Since(start).Round(time.Millisecond))
+	if err != nil && dbFailures > 0 {
+		// Each failure was printed with its source: say so once, keeping
+		// the errors for the exit status (a damaged database is 65).
+		return &printedError{fmt.Sprintf("the database failed to store %d of the sources (above)", dbFailures), err}
+	}
 	return err
 }
+
+// printedError is an error whose details the command printed already:
+// its message is msg alone, and it wraps err for errors.Is and As.
+type printedError struct {
+	msg string
+	err error
+}
+
+func (e *printedError) Error() string { return e.msg }
+func (e *printedError) Unwrap() error { return e.err }
 
 // printOutcome prints the result line of a fetch, and an indented line
 // with what happens next when it was not a plain success.
