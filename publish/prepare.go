@@ -16,23 +16,34 @@ type preparedKey [32]byte
 // preparedHTML is the safe content and summary of one version.
 type preparedHTML struct{ content, summary string }
 
-// preparedCache keeps the safe HTML of the item versions the last rebuild
+// Prepared keeps the safe HTML of the item versions the last rebuild
 // showed, so that each version is sanitized once while it is shown, and a
 // restart sanitizes only what is shown. The store is only read: the
-// database holds items as the feeds gave them.
-type preparedCache struct {
+// database holds items as the feeds gave them. Sites may share one
+// (Options.Prepared), so that the Site a reload makes finds the versions
+// shown made safe; their rebuilds then take turns. Its zero value is
+// ready to use.
+type Prepared struct {
+	mu   sync.Mutex                   // held from begin to done or abort
 	prev map[preparedKey]preparedHTML // of the last rebuild
 	next map[preparedKey]preparedHTML // of the rebuild under way
 }
 
 // begin starts a rebuild: what it does not use again is dropped at done.
-func (c *preparedCache) begin() { c.next = make(map[preparedKey]preparedHTML, len(c.prev)) }
+func (c *Prepared) begin() {
+	c.mu.Lock()
+	c.next = make(map[preparedKey]preparedHTML, len(c.prev))
+}
 
 // done ends a rebuild that succeeded.
-func (c *preparedCache) done() { c.prev, c.next = c.next, nil }
+func (c *Prepared) done() {
+	c.prev, c.next = c.next, nil
+	c.mu.Unlock()
+}
 
 // abort ends a rebuild that failed; what it prepared is kept for the next.
-func (c *preparedCache) abort() {
+func (c *Prepared) abort() {
+	defer c.mu.Unlock()
 	for k, v := range c.next {
 		if c.prev == nil {
 			c.prev = make(map[preparedKey]preparedHTML)
@@ -45,7 +56,7 @@ func (c *preparedCache) abort() {
 // prepare replaces the content and summary of items with their safe
 // versions, sanitizing on every CPU those not in the cache. base gives the
 // URL an item's relative links resolve against. It runs inside a rebuild.
-func (c *preparedCache) prepare(items []aggregator.Item, base func(aggregator.Item) string, sanitize func(html, base string) string) {
+func (c *Prepared) prepare(items []aggregator.Item, base func(aggregator.Item) string, sanitize func(html, base string) string) {
 	if sanitize == nil {
 		return
 	}

@@ -77,3 +77,25 @@ func TestNoSanitizer(t *testing.T) {
 		t.Errorf("content not as stored:\n%s", got)
 	}
 }
+
+// Sites that share a Prepared (a reload's new Site) sanitize nothing the
+// one before already made safe.
+func TestPreparedSharedAcrossSites(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	opts := testOptions()
+	opts.Prepared = &Prepared{}
+	opts.Sanitize = func(html, base string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return html
+	}
+	mustSite(t, newTestStore(), opts)
+	first := calls
+	mustSite(t, newTestStore(), opts)
+	if first == 0 || calls != first {
+		t.Errorf("sanitized %d times for the first site, %d in all after a second; want none for the second", first, calls)
+	}
+}

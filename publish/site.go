@@ -69,6 +69,9 @@ type Options struct {
 	// version of an item while it is shown, on several items at once;
 	// nil publishes the HTML as the store gives it.
 	Sanitize func(html, base string) string
+	// Prepared keeps what Sanitize made; share one between the Sites
+	// that follow each other in a process. nil → the Site's own.
+	Prepared *Prepared
 }
 
 // Site renders every feed, page and subscription list on Rebuild, and
@@ -88,7 +91,7 @@ type Site struct {
 	// rendered maps a feed's path (without extension) to the fingerprint
 	// of the feedDoc its current outputs were rendered from.
 	rendered map[string]string
-	prepared preparedCache // guarded by mu
+	prepared *Prepared // Options.Prepared, else the Site's own
 	outputs  atomic.Pointer[map[string]*output]
 }
 
@@ -188,6 +191,10 @@ func NewSite(store Store, opts Options) *Site {
 		routes:       map[string]bool{"/": true, opmlPath: true, healthPath: true},
 		csp:          pageCSP(),
 		page:         template.Must(template.New("page").Parse(pageTemplate)),
+	}
+	s.prepared = opts.Prepared
+	if s.prepared == nil {
+		s.prepared = &Prepared{}
 	}
 	for _, src := range opts.Sources {
 		s.sources[src.Name] = src

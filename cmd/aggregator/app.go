@@ -56,7 +56,10 @@ type engine struct {
 	// shares: a 503 that reaches a pass begun before a reload holds for
 	// the passes after it.
 	blocks *fetch.Blocks
-	opts   appOptions
+	// prepared keeps the safe HTML of the items shown, for every app's
+	// site: a reload sanitizes nothing already shown.
+	prepared *publish.Prepared
+	opts     appOptions
 }
 
 // newEngine returns the engine of store, its passes observed by observe
@@ -66,7 +69,7 @@ func newEngine(store *storage.Store, logger *slog.Logger, opts appOptions, obser
 		opts.now = time.Now
 	}
 	poller := poll.New(store, poll.Options{Now: opts.now, Logger: logger, Observe: observe, RenderChangesOnly: opts.renderChangesOnly})
-	return &engine{store: store, poller: poller, blocks: &fetch.Blocks{}, opts: opts}
+	return &engine{store: store, poller: poller, blocks: &fetch.Blocks{}, prepared: &publish.Prepared{}, opts: opts}
 }
 
 // openApp opens the database and builds the fetcher and the site for cfg.
@@ -104,13 +107,15 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
 	fopts.Blocks = p.blocks
 	hc, dialer := newHTTPClient(cfg, p.opts.dial)
 	fopts.Dialer, fopts.IsPrivate = dialer, p.opts.isPrivate
+	sopts := siteOptions(cfg, logger)
+	sopts.Prepared = p.prepared
 	return &app{
 		eng:    p,
 		cfg:    cfg,
 		store:  p.store,
 		poller: p.poller,
 		client: fetch.NewClient(hc, fopts),
-		site:   publish.NewSite(newFeedStore(p.store, cfg, time.Now), siteOptions(cfg, logger)),
+		site:   publish.NewSite(newFeedStore(p.store, cfg, time.Now), sopts),
 		logger: logger,
 	}
 }
