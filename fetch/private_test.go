@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/internal/loopback"
 )
 
 func TestIsPrivate(t *testing.T) {
@@ -43,21 +44,6 @@ func publicInTests(addr netip.Addr) bool {
 	return addr != netip.MustParseAddr("127.0.0.2") && IsPrivate(addr)
 }
 
-// serveOn starts h on a loopback address such as 127.0.0.2.
-func serveOn(t *testing.T, ip string, h http.Handler) *httptest.Server {
-	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", ip, err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // TestRedirectToPrivateRefused: a feed on a public address that redirects
 // to a private one is refused on the address dialled, whatever the name in
 // the Location and even when a connection to that address is pooled; a
@@ -67,13 +53,13 @@ func TestRedirectToPrivateRefused(t *testing.T) {
 	t.Parallel()
 	body := readTestdata(t, "rss-basic.xml")
 	var internalRequests atomic.Int32
-	internal := serveOn(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	internal := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		internalRequests.Add(1)
 		w.Write(body)
 	}))
 	port := internal.URL[strings.LastIndexByte(internal.URL, ':'):]
 	redirector := func(ip string) *httptest.Server {
-		return serveOn(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return loopback.Serve(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/feed" {
 				w.Write(body)
 				return

@@ -119,28 +119,44 @@ func TestCompactKeepsOwnerAndMode(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("changing a file's owner needs root")
 	}
-	path := filepath.Join(t.TempDir(), "owned.db")
+	path := ownedDatabase(t, t.TempDir())
+	if _, _, err := Compact(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantOwnedByNobody(t, "after Compact", path)
+}
+
+// nobody is the owner ownedDatabase gives its file.
+const nobody = 65534
+
+// ownedDatabase writes a database of one item in dir, owned by nobody
+// with mode 0640, and returns its path. It needs root.
+func ownedDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "owned.db")
 	s := mustOpenPlain(t, path)
 	save(t, s, blog, item(blog, "a", t0))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const nobody = 65534
 	if err := os.Chown(path, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Compact(path, 0); err != nil {
-		t.Fatal(err)
-	}
+	return path
+}
+
+// wantOwnedByNobody checks that path has ownedDatabase's owner and mode.
+func wantOwnedByNobody(t *testing.T, what, path string) {
+	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if st.Uid != nobody || st.Gid != nobody || fi.Mode().Perm() != 0o640 {
-		t.Errorf("after Compact: owner %d:%d, mode %v; want %d:%d, %v", st.Uid, st.Gid, fi.Mode().Perm(), nobody, nobody, os.FileMode(0o640))
+		t.Errorf("%s: owner %d:%d, mode %v; want %d:%d, %v", what, st.Uid, st.Gid, fi.Mode().Perm(), nobody, nobody, os.FileMode(0o640))
 	}
 }

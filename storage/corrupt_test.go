@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,30 +156,11 @@ func TestSalvageKeepsOwnerAndMode(t *testing.T) {
 		t.Skip("changing a file's owner needs root")
 	}
 	dir := t.TempDir()
-	path := filepath.Join(dir, "owned.db")
-	s := mustOpenPlain(t, path)
-	save(t, s, blog, item(blog, "a", t0))
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	const nobody = 65534
-	if err := os.Chown(path, nobody, nobody); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o640); err != nil {
-		t.Fatal(err)
-	}
+	path := ownedDatabase(t, dir)
 	saved := filepath.Join(dir, "new.db")
 	rep, err := Salvage(path, saved, time.Second)
 	if err != nil || rep.Items != 1 || rep.Sources != 1 {
 		t.Fatalf("Salvage = %+v, %v; want 1 source and 1 item", rep, err)
 	}
-	fi, err := os.Stat(saved)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	if st.Uid != nobody || st.Gid != nobody || fi.Mode().Perm() != 0o640 {
-		t.Errorf("salvaged file: owner %d:%d, mode %v; want %d:%d, %v", st.Uid, st.Gid, fi.Mode().Perm(), nobody, nobody, os.FileMode(0o640))
-	}
+	wantOwnedByNobody(t, "salvaged file", saved)
 }

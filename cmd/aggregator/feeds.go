@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"net/url"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -20,6 +22,18 @@ type feedStore struct {
 	now   func() time.Time
 	keep  map[string]bool   // sources exempt from deduplication
 	urls  map[string]string // configured feed URL by source name
+
+	public *publicStates
+}
+
+// publicStates keeps the public form of the last states map the store
+// returned. The store returns the same map until a state changes, and
+// every render reads the states of every source: redacting thousands of
+// them for each render cost more than the rest of a merged feed's render.
+type publicStates struct {
+	mu     sync.Mutex
+	from   map[string]aggregator.SourceState // held, so that its address is not reused
+	public map[string]aggregator.SourceState
 }
 
 func newFeedStore(store *storage.Store, cfg *config.Config, now func() time.Time) feedStore {
@@ -31,7 +45,7 @@ func newFeedStore(store *storage.Store, cfg *config.Config, now func() time.Time
 		}
 		urls[src.Name] = src.URL
 	}
-	return feedStore{store: store, cfg: cfg, now: now, keep: keep, urls: urls}
+	return feedStore{store: store, cfg: cfg, now: now, keep: keep, urls: urls, public: &publicStates{}}
 }
 
 // RecentItems returns the items of one output feed: section "" is the
@@ -52,16 +66,24 @@ func (f feedStore) RecentItems(ctx context.Context, section string, limit int) (
 }
 
 // States returns every source's stored state, as the public may see it
-// (publicState).
+// (publicState). The map is shared until a state changes: it must not be
+// modified.
 func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
 	states, err := f.store.States(ctx)
 	if err != nil {
 		return nil, err
 	}
+	c := f.public
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.from != nil && reflect.ValueOf(c.from).UnsafePointer() == reflect.ValueOf(states).UnsafePointer() {
+		return c.public, nil
+	}
 	public := make(map[string]aggregator.SourceState, len(states))
 	for name, st := range states {
 		public[name] = publicState(st)
 	}
+	c.from, c.public = states, public
 	return public, nil
 }
 

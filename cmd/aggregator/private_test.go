@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,22 +14,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/internal/loopback"
 )
-
-// serveOn starts h on a loopback address such as 127.0.0.2.
-func serveOn(t *testing.T, ip string, h http.Handler) *httptest.Server {
-	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", ip, err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // TestRedirectInwardRefused: a feed on a (stand-in) public address that
 // redirects to an internal server is refused before a byte reaches it, and
@@ -40,11 +25,11 @@ func serveOn(t *testing.T, ip string, h http.Handler) *httptest.Server {
 func TestRedirectInwardRefused(t *testing.T) {
 	t.Parallel()
 	var internalRequests atomic.Int32
-	internal := serveOn(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	internal := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		internalRequests.Add(1)
 		w.Write(testFeed(t, "testdata/blog.atom"))
 	}))
-	public := serveOn(t, "127.0.0.2", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	public := loopback.Serve(t, "127.0.0.2", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, internal.URL+"/admin/feed", http.StatusFound)
 	}))
 	closed := "http://" + freeAddr(t) + "/feed"
