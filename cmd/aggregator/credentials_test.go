@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/planetgo/aggregator/poll"
 )
 
 // TestCredentialsNeverShown: a private feed configured as
@@ -124,7 +126,7 @@ sources:
 			t.Errorf("%s lacks %s:\n%s", route, want, bodies[route])
 		}
 	}
-	var status struct{ Sources []sourceStatus }
+	var status struct{ Sources []poll.Status }
 	if err := json.Unmarshal([]byte(bodies["/status.json"]), &status); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -196,7 +197,7 @@ func statusResults(t *testing.T, base string) map[string]string {
 	if body == nil {
 		return nil
 	}
-	var doc struct{ Sources []sourceStatus }
+	var doc struct{ Sources []poll.Status }
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("status.json: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // What the public sees of the sources: their URLs without the credentials
@@ -23,36 +24,10 @@ func publicSources(sources []aggregator.Source) []aggregator.Source {
 	return out
 }
 
-// redactState is st with the user info taken out of every URL in it.
-// Fetches record none since credentials went into the Authorization
-// header alone, but a database written before may hold them.
-func redactState(st aggregator.SourceState) aggregator.SourceState {
-	st.URL = aggregator.RedactURL(st.URL)
-	st.MovedTo = aggregator.RedactURL(st.MovedTo)
-	st.RedirectTo = aggregator.RedactURL(st.RedirectTo)
-	st.SiteLink = aggregator.RedactURL(st.SiteLink)
-	st.LastError = redactURLsIn(st.LastError)
-	return st
-}
-
-// redactURLsIn takes the user info out of each http(s) URL in text.
-func redactURLsIn(text string) string {
-	if !strings.Contains(text, "@") {
-		return text
-	}
-	for _, f := range strings.Fields(text) {
-		f = strings.Trim(f, `"'(),;<>`)
-		if strings.HasPrefix(f, "http://") || strings.HasPrefix(f, "https://") {
-			text = strings.ReplaceAll(text, f, aggregator.RedactURL(f))
-		}
-	}
-	return text
-}
-
 // publicState is st as the public pages show it: URLs redacted, and the
 // failure told by its public class (publicError) only.
 func publicState(st aggregator.SourceState) aggregator.SourceState {
-	st = redactState(st)
+	st = poll.RedactState(st)
 	if st.LastError == "" {
 		return st
 	}

@@ -14,9 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
-	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
 )
@@ -40,7 +38,7 @@ func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 }
 
 // stateWord sums up s in a word or two.
-func stateWord(s sourceStatus) string {
+func stateWord(s poll.Status) string {
 	switch {
 	case s.Gone:
 		return "gone"
@@ -66,9 +64,9 @@ func ago(t, now time.Time) string {
 }
 
 // sourceStatuses returns the state of cfg's sources and where it was read.
-func sourceStatuses(ctx context.Context, cfg *config.Config) ([]sourceStatus, string, error) {
+func sourceStatuses(ctx context.Context, cfg *config.Config) ([]poll.Status, string, error) {
 	if _, err := os.Stat(cfg.Database); errors.Is(err, fs.ErrNotExist) {
-		return statusesOf(cfg, nil), "the config (no database yet at " + cfg.Database + ")", nil
+		return poll.Statuses(cfg.Sources, nil, time.Now()), "the config (no database yet at " + cfg.Database + ")", nil
 	}
 	store, err := storage.Open(cfg.Database, storage.Options{LockTimeout: 200 * time.Millisecond})
 	if errors.Is(err, storage.ErrLocked) {
@@ -87,18 +85,7 @@ func sourceStatuses(ctx context.Context, cfg *config.Config) ([]sourceStatus, st
 	if err != nil {
 		return nil, "", err
 	}
-	return statusesOf(cfg, states), "the database " + cfg.Database, nil
-}
-
-// statusesOf is the status of cfg's sources from the states stored.
-func statusesOf(cfg *config.Config, states map[string]aggregator.SourceState) []sourceStatus {
-	blocked := poll.HostBlocks(states, time.Now())
-	list := make([]sourceStatus, 0, len(cfg.Sources))
-	for _, src := range cfg.Sources {
-		st := poll.StateFor(src, states[src.Name])
-		list = append(list, statusOf(src, st, blocked[fetch.Host(poll.FetchURL(src, st))]))
-	}
-	return list
+	return poll.Statuses(cfg.Sources, states, time.Now()), "the database " + cfg.Database, nil
 }
 
 // localAddr is where this host reaches a daemon listening on listen.
@@ -117,7 +104,7 @@ func localAddr(listen string) string {
 }
 
 // daemonStatus reads the daemon's /status.json at url.
-func daemonStatus(ctx context.Context, url string) ([]sourceStatus, error) {
+func daemonStatus(ctx context.Context, url string) ([]poll.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -135,7 +122,7 @@ func daemonStatus(ctx context.Context, url string) ([]sourceStatus, error) {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	var doc struct {
-		Sources []sourceStatus `json:"sources"`
+		Sources []poll.Status `json:"sources"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)

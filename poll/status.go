@@ -1,0 +1,98 @@
+package poll
+
+import (
+	"strings"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/fetch"
+)
+
+// Status is what an admin sees of one source: /status.json and the
+// sources command. URLs carry no credentials; the error is the full text.
+type Status struct {
+	Name                string    `json:"name"`
+	URL                 string    `json:"url"`
+	Title               string    `json:"title"`
+	Sections            []string  `json:"sections"`
+	LastAttempt         time.Time `json:"last_attempt,omitzero"`
+	LastSuccess         time.Time `json:"last_success,omitzero"`
+	Result              string    `json:"result"`
+	Error               string    `json:"error,omitempty"`
+	ErrorKind           string    `json:"error_kind,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	NextAttempt         time.Time `json:"next_attempt,omitzero"` // absent when gone
+	MovedTo             string    `json:"moved_to,omitempty"`
+	Gone                bool      `json:"gone"`
+	HostBlockedUntil    time.Time `json:"host_blocked_until,omitzero"` // its host's Retry-After
+}
+
+// Statuses returns the status of sources, in their order, from the states
+// stored (nil before any), as of now.
+func Statuses(sources []aggregator.Source, states map[string]aggregator.SourceState, now time.Time) []Status {
+	blocked := HostBlocks(states, now)
+	list := make([]Status, 0, len(sources))
+	for _, src := range sources {
+		st := StateFor(src, states[src.Name])
+		list = append(list, statusOf(src, st, blocked[fetch.Host(FetchURL(src, st))]))
+	}
+	return list
+}
+
+// statusOf is src's status, given its state (for its configured URL) and
+// when its host's Retry-After ends.
+func statusOf(src aggregator.Source, st aggregator.SourceState, hostBlockedUntil time.Time) Status {
+	st = RedactState(st)
+	s := Status{
+		Name:                src.Name,
+		URL:                 aggregator.RedactURL(src.URL),
+		Title:               aggregator.DisplayTitle(src, st),
+		Sections:            src.Sections,
+		LastAttempt:         st.LastAttempt,
+		LastSuccess:         st.LastSuccess,
+		Result:              st.Result(),
+		Error:               st.LastError,
+		ErrorKind:           st.ErrorKind,
+		ConsecutiveFailures: st.ConsecutiveFailures,
+		NextAttempt:         st.NextAttempt,
+		MovedTo:             st.MovedTo,
+		Gone:                st.Gone,
+		HostBlockedUntil:    hostBlockedUntil,
+	}
+	if s.Sections == nil {
+		s.Sections = []string{}
+	}
+	if s.Result == "" {
+		s.Result = "never fetched"
+	}
+	if s.HostBlockedUntil.After(s.NextAttempt) && !s.Gone {
+		s.NextAttempt = s.HostBlockedUntil
+	}
+	return s
+}
+
+// RedactState is st with the user info taken out of every URL in it.
+// Fetches record none since credentials went into the Authorization
+// header alone, but a database written before may hold them.
+func RedactState(st aggregator.SourceState) aggregator.SourceState {
+	st.URL = aggregator.RedactURL(st.URL)
+	st.MovedTo = aggregator.RedactURL(st.MovedTo)
+	st.RedirectTo = aggregator.RedactURL(st.RedirectTo)
+	st.SiteLink = aggregator.RedactURL(st.SiteLink)
+	st.LastError = redactURLsIn(st.LastError)
+	return st
+}
+
+// redactURLsIn takes the user info out of each http(s) URL in text.
+func redactURLsIn(text string) string {
+	if !strings.Contains(text, "@") {
+		return text
+	}
+	for _, f := range strings.Fields(text) {
+		f = strings.Trim(f, `"'(),;<>`)
+		if strings.HasPrefix(f, "http://") || strings.HasPrefix(f, "https://") {
+			text = strings.ReplaceAll(text, f, aggregator.RedactURL(f))
+		}
+	}
+	return text
+}
