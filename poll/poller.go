@@ -39,7 +39,7 @@ type Settings struct {
 	Schedule    string        // the cron spec of sources that name none
 	MaxInterval time.Duration // cap of cache hints, backoff and Retry-After
 	Jitter      time.Duration // window a scheduled pass spreads its sources over
-	Concurrency int           // fetches in flight (the client bounds them); 0 → 8
+	Concurrency int           // fetches in flight, which the client bounds; the pass runs 4× as many workers
 	Retention   storage.Retention
 
 	Client    *fetch.Client // fetches this config's sources
@@ -101,9 +101,7 @@ func New(store *storage.Store, opts Options) *Poller {
 // schedule got shorter. It returns an error, and leaves the settings in
 // force, when a schedule does not parse or the store fails.
 func (p *Poller) Configure(ctx context.Context, s Settings) error {
-	if s.Concurrency <= 0 {
-		s.Concurrency = 8
-	}
+	s.Concurrency = max(s.Concurrency, 1)
 	pol, err := NewPolicy(s.Schedule, s.Sources, s.MaxInterval, s.Jitter)
 	if err != nil {
 		return err
