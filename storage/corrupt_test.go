@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -163,4 +165,63 @@ func TestSalvageKeepsOwnerAndMode(t *testing.T) {
 		t.Fatalf("Salvage = %+v, %v; want 1 source and 1 item", rep, err)
 	}
 	wantOwnedByNobody(t, "salvaged file", saved)
+}
+
+// A damaged branch page whose pointers lead to intact pages of the same
+// tree, each where another belongs (two child pointers swapped): Open
+// refuses the file, and Salvage copies every item all the same.
+func TestSalvageMisdirectedPointers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "swapped.db")
+	s := mustOpenPlain(t, path)
+	var items []aggregator.Item
+	for i := range 200 {
+		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
+		it.Content = strings.Repeat("x", 1000)
+		items = append(items, it)
+	}
+	save(t, s, blog, items...)
+	var root uint64
+	var pageSize int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root, pageSize = uint64(tx.Bucket(bucketItems).Root()), tx.DB().Info().PageSize
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := data[int(root)*pageSize:]
+	if flags, count := binary.NativeEndian.Uint16(p[8:]), binary.NativeEndian.Uint16(p[10:]); flags&0x01 == 0 || count < 2 {
+		t.Fatalf("the items bucket's root is no branch of 2 or more (flags %#x, count %d)", flags, count)
+	}
+	first, second := p[16+8:16+16], p[32+8:32+16]
+	a, b := bytes.Clone(first), bytes.Clone(second)
+	copy(first, b)
+	copy(second, a)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open of the damaged file = %v, want ErrCorrupt", err)
+	}
+	saved := filepath.Join(dir, "saved.db")
+	rep, err := Salvage(path, saved, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Items != len(items) {
+		t.Errorf("Salvage copied %d items of %d (%+v)", rep.Items, len(items), rep)
+	}
+	got := mustOpenPlain(t, saved)
+	if err := got.Verify(context.Background()); err != nil {
+		t.Errorf("the salvaged file does not verify: %v", err)
+	}
 }

@@ -136,6 +136,22 @@ func (w *pageWalker) mark(id uint64) bool {
 	return true
 }
 
+// misdirected notes, when salvaging, that page id holds keys outside the
+// range its parent gives it: a damaged pointer led to an intact page of
+// another part of the tree. The page is marked unreached again, so that
+// the pointer that does lead to it, if one does, reads it as well. (Open
+// refuses the file on the first problem; this is for Salvage's walk,
+// which has a leaf function.)
+func (w *pageWalker) misdirected(id uint64) {
+	if w.leaf == nil || id < 2 || id >= w.highMark {
+		return
+	}
+	overflow := uint64(ne.Uint32(w.data[id*w.pageSize+12:]))
+	for i := id; i <= id+overflow && i < w.highMark; i++ {
+		w.seen[i/64] &^= uint64(1) << (i % 64)
+	}
+}
+
 // page returns page id with its overflow pages, checking that it lies
 // within the pages in use, names itself, has one of the flags in want and
 // was not reached before. It returns nil after recording the problem.
@@ -233,7 +249,18 @@ func (w *pageWalker) node(path [][]byte, p []byte, id uint64, r keyRange) {
 			continue
 		}
 		k, v := kv[:ne.Uint32(e[8:])], kv[ne.Uint32(e[8:]):]
-		if !r.holds(k) || (i > 0 && bytes.Compare(prev, k) >= 0) {
+		if !r.holds(k) {
+			w.fail("%s: key %d out of order", name, i)
+			w.misdirected(id)
+			if w.leaf == nil {
+				w.lost++
+				continue
+			}
+			// Salvage copies the key all the same: the new file orders
+			// its keys anew, and the page is read again from the
+			// pointer that leads to it, if any does.
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
 			w.fail("%s: key %d out of order", name, i)
 			w.lost++
 			continue
@@ -261,6 +288,9 @@ func (w *pageWalker) branch(path [][]byte, p []byte, name pageName, r keyRange, 
 		at := pageHeaderSize + i*pageElementSize
 		e := p[at : at+pageElementSize]
 		k, ok := w.span(p, at, ne.Uint32(e[0:]), ne.Uint32(e[4:]), 0, name, i)
+		if ok && i > 0 && !r.holds(k) {
+			w.misdirected(uint64(name))
+		}
 		if !ok || (i > 0 && keys[i-1] != nil && bytes.Compare(keys[i-1], k) >= 0) || (i > 0 && !r.holds(k)) {
 			if ok {
 				w.fail("%s: key %d out of order", name, i)
