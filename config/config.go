@@ -15,7 +15,7 @@ import (
 
 // DefaultUserAgent is the User-Agent header fetch sends unless
 // fetch.user_agent says otherwise.
-const DefaultUserAgent = "aggregator/1 (+https://github.com/planetgo/aggregator)"
+const DefaultUserAgent = aggregator.DefaultUserAgent
 
 // Config is a loaded, checked config file with its defaults applied.
 type Config struct {
@@ -86,18 +86,18 @@ type Section struct {
 
 // The defaults, as documented on Config and its parts.
 const (
-	defaultTitle       = "Planet"
+	defaultTitle       = aggregator.DefaultTitle
 	defaultListen      = "127.0.0.1:8080"
 	defaultDatabase    = "aggregator.db"
 	defaultSchedule    = "@every 15m"
-	defaultTimeout     = 30 * time.Second
+	defaultTimeout     = aggregator.DefaultFetchTimeout
 	defaultConcurrency = 8
-	defaultPerHost     = 2
-	defaultMaxBytes    = 10 << 20
+	defaultPerHost     = aggregator.DefaultPerHost
+	defaultMaxBytes    = aggregator.DefaultMaxBytes
 	defaultHeaderTime  = 15 * time.Second
-	defaultMaxInterval = 24 * time.Hour
+	defaultMaxInterval = aggregator.DefaultMaxInterval
 	defaultJitter      = time.Minute
-	defaultItems       = 50
+	defaultItems       = aggregator.DefaultItems
 	defaultMaxItems    = 1000
 )
 

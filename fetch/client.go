@@ -64,7 +64,7 @@ type Options struct {
 }
 
 // DefaultUserAgent names the project and where to find it.
-const DefaultUserAgent = "aggregator/1 (+https://github.com/planetgo/aggregator)"
+const DefaultUserAgent = aggregator.DefaultUserAgent
 
 // accept names the feed types first, as a feed reader should.
 const accept = "application/atom+xml, application/rss+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
@@ -117,19 +117,19 @@ func NewClient(hc *http.Client, opts Options) *Client {
 		opts.UserAgent = DefaultUserAgent
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
+		opts.Timeout = aggregator.DefaultFetchTimeout
 	}
 	if opts.HeaderTimeout <= 0 || opts.HeaderTimeout > opts.Timeout {
 		opts.HeaderTimeout = opts.Timeout
 	}
 	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = 10 << 20
+		opts.MaxBytes = aggregator.DefaultMaxBytes
 	}
 	if opts.PerHost <= 0 {
-		opts.PerHost = 2
+		opts.PerHost = aggregator.DefaultPerHost
 	}
 	if opts.MaxRetryAfter <= 0 {
-		opts.MaxRetryAfter = 24 * time.Hour
+		opts.MaxRetryAfter = aggregator.DefaultMaxInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

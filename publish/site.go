@@ -24,9 +24,6 @@ import (
 	"github.com/planetgo/aggregator"
 )
 
-// defaultItems is the number of items per feed when Options.Items is 0.
-const defaultItems = 50
-
 // defaultCacheMaxAge is the Cache-Control max-age when
 // Options.CacheMaxAge is 0.
 const defaultCacheMaxAge = 5 * time.Minute
@@ -166,7 +163,7 @@ var notModifiedHeaders = []string{"Etag", "Last-Modified", "Cache-Control", "Var
 // successful Rebuild.
 func NewSite(store Store, opts Options) *Site {
 	if opts.Items <= 0 {
-		opts.Items = defaultItems
+		opts.Items = aggregator.DefaultItems
 	}
 	if opts.CacheMaxAge <= 0 {
 		opts.CacheMaxAge = defaultCacheMaxAge
@@ -178,7 +175,7 @@ func NewSite(store Store, opts Options) *Site {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Title == "" {
-		opts.Title = "Planet"
+		opts.Title = aggregator.DefaultTitle
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 
