@@ -54,6 +54,10 @@ type Options struct {
 	// transport's DialContext, with the address checked once connected
 	// (a plain net.Dialer with the hook when it has none).
 	Dialer *net.Dialer
+	// Dial, if set, opens the connections of the transport NewClient
+	// builds when given no http.Client, instead of the network (for
+	// tests); that transport then uses no proxy.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Blocks keeps the Retry-After times hosts sent; share one between
 	// the Clients that follow each other in a process. nil → the Client's
@@ -111,7 +115,8 @@ type Client struct {
 // NewClient returns a Client that sends its requests with a copy of hc,
 // whose redirect policy it replaces with its own, and whose transport it
 // wraps to keep redirects from public addresses to private ones (see
-// Options.AllowPrivateRedirects).
+// Options.AllowPrivateRedirects). With hc nil, it builds the client a
+// daemon needs (newTransport).
 func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
@@ -140,6 +145,9 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.IsPrivate == nil {
 		opts.IsPrivate = IsPrivate
 	}
+	if hc == nil {
+		hc = &http.Client{Transport: newTransport(&opts)}
+	}
 	c := &Client{
 		opts:   opts,
 		parser: NewParser(),
@@ -153,6 +161,34 @@ func NewClient(hc *http.Client, opts Options) *Client {
 	own.Transport = newRedirectGuard(hc.Transport, opts)
 	c.http = &own
 	return c
+}
+
+// newTransport returns the transport of a Client built without an
+// http.Client: through the environment's proxy, with a dialer that
+// becomes opts.Dialer, or through opts.Dial (no proxy, no dialer); it
+// keeps as many connections to a host as requests may be in flight to
+// it, and gives up on response headers after opts.HeaderTimeout.
+func newTransport(opts *Options) *http.Transport {
+	proxy, dial := http.ProxyFromEnvironment, opts.Dial
+	if dial == nil {
+		opts.Dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		dial = opts.Dialer.DialContext
+	} else {
+		proxy = nil
+	}
+	return &http.Transport{
+		Proxy:             proxy,
+		DialContext:       dial,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      100,
+		// PerHost requests are in flight at most; this keeps the
+		// connections to as many, even while one goes back to the pool.
+		MaxConnsPerHost:       opts.PerHost,
+		MaxIdleConnsPerHost:   opts.PerHost,
+		IdleConnTimeout:       30 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: opts.HeaderTimeout,
+	}
 }
 
 // BlockHost records that host asked for no requests before until, as a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/planetgo/aggregator/internal/pipenet"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -347,5 +349,28 @@ func TestLocalFile(t *testing.T) {
 	_, err = c.Fetch(context.Background(), source("file:///nonexistent/feed.xml"), aggregator.SourceState{})
 	if !errors.Is(err, os.ErrNotExist) || Kind(err) != "file" {
 		t.Errorf("missing file: %v (kind %q)", err, Kind(err))
+	}
+}
+
+// Given no http.Client, NewClient builds its own transport, whose
+// connections Options.Dial opens when set.
+func TestNewClientBuildsItsTransport(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(readTestdata(t, "rss-basic.xml"))
+	}))
+	defer srv.Close()
+	var dialled atomic.Int32
+	var d net.Dialer
+	c := NewClient(nil, Options{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}})
+	res, err := c.Fetch(context.Background(), aggregator.Source{Name: "s", URL: srv.URL + "/feed"}, aggregator.SourceState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dialled.Load() != 1 || len(res.Feed.Items) == 0 {
+		t.Errorf("%d connections through Options.Dial, %d items; want 1 and the feed's items", dialled.Load(), len(res.Feed.Items))
 	}
 }

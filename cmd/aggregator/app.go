@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -104,9 +103,7 @@ func openStore(cfg *config.Config, logger *slog.Logger, batchDelay time.Duration
 func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
 	fopts := fetchOptions(cfg)
 	fopts.Now, fopts.IgnoreRetryAfter = p.opts.now, p.opts.ignoreRetryAfter
-	fopts.Blocks = p.blocks
-	hc, dialer := newHTTPClient(cfg, p.opts.dial)
-	fopts.Dialer, fopts.IsPrivate = dialer, p.opts.isPrivate
+	fopts.Blocks, fopts.Dial, fopts.IsPrivate = p.blocks, p.opts.dial, p.opts.isPrivate
 	sopts := siteOptions(cfg, logger)
 	sopts.Prepared = p.prepared
 	return &app{
@@ -114,8 +111,8 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
 		cfg:    cfg,
 		store:  p.store,
 		poller: p.poller,
-		client: fetch.NewClient(hc, fopts),
-		site:   publish.NewSite(newFeedStore(p.store, cfg, time.Now), sopts),
+		client: fetch.NewClient(nil, fopts),
+		site:   publish.NewSite(feedsOf(p.store, cfg), sopts),
 		logger: logger,
 	}
 }
@@ -139,6 +136,11 @@ func (a *app) settings() poll.Settings {
 // site.
 func (a *app) configure(ctx context.Context) error {
 	return a.poller.Configure(ctx, a.settings())
+}
+
+// feedsOf is what cfg's site reads of store.
+func feedsOf(store *storage.Store, cfg *config.Config) *poll.Feeds {
+	return poll.NewFeeds(store, poll.FeedOptions{Sources: cfg.Sources, PerSource: cfg.Publish.PerSource, MaxAge: cfg.Publish.MaxAge})
 }
 
 func fetchOptions(cfg *config.Config) fetch.Options {
@@ -167,8 +169,8 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		BaseURL:     cfg.BaseURL,
 		Items:       cfg.Publish.Items,
 		Sections:    sections,
-		Sources:     publicSources(cfg.Sources),
-		CacheMaxAge: cacheMaxAge(cfg, time.Now()),
+		Sources:     poll.PublicSources(cfg.Sources),
+		CacheMaxAge: poll.CacheMaxAge(cfg.Schedule, cfg.Sources, time.Now()),
 		Logger:      logger,
 		// Each version of an item is made safe once, when it is first
 		// shown, and kept in memory while it is: a pass stores thousands
@@ -176,35 +178,6 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		// much as parsing.
 		Sanitize: sanitize.New().HTML,
 	}
-}
-
-// newHTTPClient returns the client fetch sends requests with, and the
-// dialer of its connections; dial, if not nil, replaces the network (for
-// tests), and the dialer is nil.
-func newHTTPClient(cfg *config.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*http.Client, *net.Dialer) {
-	proxy := http.ProxyFromEnvironment
-	var dialer *net.Dialer
-	if dial == nil {
-		dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-		dial = dialer.DialContext
-	} else {
-		proxy = nil
-	}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:             proxy,
-			DialContext:       dial,
-			ForceAttemptHTTP2: true,
-			MaxIdleConns:      100,
-			// fetch keeps per_host requests in flight; this keeps the
-			// connections to as many, even while one goes back to the pool.
-			MaxConnsPerHost:       cfg.Fetch.PerHost,
-			MaxIdleConnsPerHost:   cfg.Fetch.PerHost,
-			IdleConnTimeout:       30 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: cfg.Fetch.HeaderTimeout,
-		},
-	}, dialer
 }
 
 func (a *app) close() error {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/publish"
@@ -53,7 +52,7 @@ func BenchmarkRebuild(b *testing.B) {
 		{"all", all},
 	} {
 		// One feedStore, as a daemon's app keeps one across its renders.
-		fs := newFeedStore(a.store, cfg, time.Now)
+		fs := feedsOf(a.store, cfg)
 		b.Run(bm.name, func(b *testing.B) {
 			for b.Loop() {
 				site := publish.NewSite(fs, bm.opts)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/fetch"
@@ -32,7 +31,7 @@ func TestCorpusMergedFeedRules(t *testing.T) {
 	if err := a.refresh(context.Background(), c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
-	items, err := newFeedStore(a.store, c, time.Now).RecentItems(context.Background(), "", c.Publish.Items)
+	items, err := feedsOf(a.store, c).RecentItems(context.Background(), "", c.Publish.Items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +88,7 @@ func TestCorpusEverySourcePublishesEveryItem(t *testing.T) {
 	if err := a.refresh(ctx, c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
-	fs := newFeedStore(a.store, c, time.Now)
+	fs := feedsOf(a.store, c)
 	parser := fetch.NewParser()
 	checked, collapsedBefore := 0, 0
 	for _, src := range c.Sources {
@@ -177,7 +176,7 @@ func TestRepublishedAcrossSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	fs := newFeedStore(store, cfg, time.Now)
+	fs := feedsOf(store, cfg)
 	merged, err := fs.RecentItems(context.Background(), "", 10)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,11 +53,10 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
-	passCtx, cancelPasses := context.WithCancel(context.Background())
-	defer cancelPasses()
-	d := &server{store: store, logger: logger, passCtx: passCtx, passGrace: opts.passGrace}
+	d := &server{store: store, logger: logger, passGrace: opts.passGrace}
 	d.metrics = newMetrics(d.current)
 	d.eng = newEngine(store, logger, appOptions{}, d.metrics.fetched)
+	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
 	a := d.eng.app(cfg, logger)
 	if err := a.configure(ctx); err != nil {
 		return err
@@ -97,13 +95,13 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 		watchdogs.Go(func() { d.watchdog(watchdogCtx, interval) })
 	}
 
-	if err := d.schedule(a); err != nil {
+	if err := d.sched.Start(); err != nil {
 		srv.Close()
 		return err
 	}
 	// The first pass catches up with whatever fell due while the daemon was
 	// stopped; the next-attempt times stored are already spread.
-	d.passes.Go(func() { d.runPass(a, cfg.Sources, false) })
+	d.sched.Go(cfg.Sources)
 
 	for running := true; running; {
 		select {
@@ -112,14 +110,13 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 		case <-hup:
 			d.reload(ctx)
 		case err := <-serveErr:
-			cancelPasses()
-			d.stopSchedules(cancelPasses)
+			d.sched.Stop(0)
 			return fmt.Errorf("http server: %w", err)
 		}
 	}
 	logger.Info("shutting down")
 	notify(logger, sd.SdNotifyStopping)
-	d.stopSchedules(cancelPasses)
+	d.sched.Stop(d.passGrace)
 
 	shutCtx, cancel := context.WithTimeout(context.Background(), httpGrace)
 	defer cancel()
@@ -128,18 +125,6 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// cronLogger hands robfig/cron's logr-style logger to slog.
-type cronLogger struct{ l *slog.Logger }
-
-func (c cronLogger) Info(msg string, kv ...any) {
-	// cron logs every wake-up and schedule at Info: that is debug detail.
-	c.l.Debug("cron: "+msg, kv...)
-}
-
-func (c cronLogger) Error(err error, msg string, kv ...any) {
-	c.l.Error("cron: "+msg, append(slices.Clone(kv), "err", err)...)
 }
 
 // fetchNow runs one fetch pass over the named sources (all when none),

@@ -7,15 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
-	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
-	"github.com/robfig/cron/v3"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,19 +27,14 @@ type server struct {
 	metrics *metrics
 	app     atomic.Pointer[app] // of the config in force
 
-	// passCtx is the context of fetch passes: on shutdown they get
-	// passGrace to finish before it is cancelled.
-	passCtx   context.Context
+	// sched runs the passes in the background; on shutdown they get
+	// passGrace to finish before their fetches are cancelled.
+	sched     *poll.Scheduler
 	passGrace time.Duration
-	passes    sync.WaitGroup
 
 	// damaged is the first error of a pass that found the database
 	// damaged (storage.ErrCorrupt): /healthz is red from then on.
 	damaged atomic.Pointer[error]
-
-	// Only the goroutine running serve touches these.
-	sched   *cron.Cron
-	stopped []context.Context // Stop().Done() of schedules a reload replaced
 }
 
 func (d *server) current() *app { return d.app.Load() }
@@ -123,61 +116,13 @@ func (d *server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// runPass runs a scheduled pass of a over sources, logging a failure of
-// our own; a failing source is a.fetchOne's to log. A pass that finds the
-// database damaged turns /healthz red: the daemon goes on serving what it
-// can, and a restart would refuse the database (exit 65) or find the same.
-func (d *server) runPass(a *app, sources []aggregator.Source, spread bool) {
-	err := a.scheduledPass(d.passCtx, sources, spread)
-	if err == nil || d.passCtx.Err() != nil {
-		return
-	}
-	d.logger.Error("fetch pass", "err", err)
+// passFailed turns /healthz red when a pass found the database damaged:
+// the daemon goes on serving what it can, and a restart would refuse the
+// database (exit 65) or find the same.
+func (d *server) passFailed(err error) {
 	if errors.Is(err, storage.ErrCorrupt) && d.damaged.CompareAndSwap(nil, &err) {
 		d.logger.Error("database damaged; /healthz reports it: stop the daemon, run aggregator verify, then aggregator salvage", "database", d.store.Path())
 	}
-}
-
-// schedule starts the cron schedule of a's config, stopping the one
-// before, whose running passes finish on their own.
-func (d *server) schedule(a *app) error {
-	cl := cronLogger{d.logger}
-	sched := cron.New(
-		cron.WithLocation(time.UTC),
-		cron.WithLogger(cl),
-		// Skip outside Recover: a panicking job must release its token
-		// (robfig/cron #366).
-		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
-	)
-	for spec, sources := range a.poller.Policy().Groups(a.cfg.Sources) {
-		if _, err := sched.AddFunc(spec, func() {
-			d.passes.Add(1)
-			defer d.passes.Done()
-			d.runPass(a, sources, true)
-		}); err != nil {
-			return fmt.Errorf("schedule %q: %w", spec, err)
-		}
-	}
-	if d.sched != nil {
-		d.stopped = append(d.stopped, d.sched.Stop())
-	}
-	d.sched = sched
-	sched.Start()
-	return nil
-}
-
-// stopSchedules stops the schedule and waits for every pass a schedule
-// started, cancelling their fetches if they take longer than passGrace.
-func (d *server) stopSchedules(cancelPasses context.CancelFunc) {
-	if d.sched != nil {
-		d.stopped = append(d.stopped, d.sched.Stop())
-	}
-	timer := time.AfterFunc(d.passGrace, cancelPasses)
-	defer timer.Stop()
-	for _, done := range d.stopped {
-		<-done.Done()
-	}
-	d.passes.Wait()
 }
 
 // reload re-reads the config file. If it is invalid, every problem is
@@ -215,7 +160,7 @@ func (d *server) reload(ctx context.Context) {
 	added, removed := sourceChanges(old.cfg, cfg)
 	d.metrics.forget(removed)
 	d.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
-	d.passes.Go(func() { d.runPass(a, a.cfg.Sources, false) })
+	d.sched.Go(a.cfg.Sources)
 }
 
 // apply builds the app of cfg, puts its settings in force in the poller
@@ -231,7 +176,7 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 		return nil, fmt.Errorf("render feeds: %w", err)
 	}
 	d.app.Store(a)
-	return a, d.schedule(a)
+	return a, d.sched.Start()
 }
 
 // sourceChanges names the sources next has that prev has not, and the

@@ -1,11 +1,10 @@
-package main
+package poll
 
 import (
 	"context"
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/storage"
@@ -16,15 +15,16 @@ import (
 func TestPublicStatesFollowTheStore(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := writeAndLoadConfig(t, dir, "database: "+filepath.Join(dir, "t.db")+"\nsources:\n  - {name: a, url: \"https://u:secret@a.example/feed\"}\n")
-	store, err := storage.Open(cfg.Database, storage.Options{})
+	store, err := storage.Open(filepath.Join(t.TempDir(), "t.db"), storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	fs := newFeedStore(store, cfg, time.Now)
-	src := cfg.Sources[0]
+	src := aggregator.Source{Name: "a", URL: "https://u:secret@a.example/feed"}
+	if err := store.SyncSources(ctx, []aggregator.Source{src}); err != nil {
+		t.Fatal(err)
+	}
+	fs := NewFeeds(store, FeedOptions{Sources: []aggregator.Source{src}})
 	save := func(st aggregator.SourceState) {
 		t.Helper()
 		if err := store.SaveState(ctx, src, st); err != nil {

@@ -1,10 +1,9 @@
-package main
+package poll
 
 import (
 	"strings"
 
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/poll"
 )
 
 // What the public sees of the sources: their URLs without the credentials
@@ -13,9 +12,9 @@ import (
 // full text goes to the logs, /status.json (admin.allow) and `aggregator
 // sources`.
 
-// publicSources is sources with the user info taken out of their URLs, for
+// PublicSources is sources with the user info taken out of their URLs, for
 // the site.
-func publicSources(sources []aggregator.Source) []aggregator.Source {
+func PublicSources(sources []aggregator.Source) []aggregator.Source {
 	out := make([]aggregator.Source, len(sources))
 	for i, src := range sources {
 		src.URL = aggregator.RedactURL(src.URL)
@@ -24,10 +23,10 @@ func publicSources(sources []aggregator.Source) []aggregator.Source {
 	return out
 }
 
-// publicState is st as the public pages show it: URLs redacted, and the
+// PublicState is st as the public pages show it: URLs redacted, and the
 // failure told by its public class (publicError) only.
-func publicState(st aggregator.SourceState) aggregator.SourceState {
-	st = poll.RedactState(st)
+func PublicState(st aggregator.SourceState) aggregator.SourceState {
+	st = RedactState(st)
 	if st.LastError == "" {
 		return st
 	}
@@ -45,8 +44,7 @@ func publicState(st aggregator.SourceState) aggregator.SourceState {
 // would tell a feed's owner whether an address they redirected us to
 // answers.
 func publicError(kind string) string {
-	switch {
-	case strings.HasPrefix(kind, "http status "):
+	if strings.HasPrefix(kind, "http status ") {
 		return kind
 	}
 	switch kind {

@@ -1,11 +1,10 @@
-package main
+package poll
 
 import (
 	"testing"
 	"time"
 
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/config"
 )
 
 func TestCacheMaxAge(t *testing.T) {
@@ -28,12 +27,12 @@ func TestCacheMaxAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := &config.Config{Schedule: tt.schedule}
+			var sources []aggregator.Source
 			for _, spec := range tt.sources {
-				cfg.Sources = append(cfg.Sources, aggregator.Source{Name: "s", Schedule: spec})
+				sources = append(sources, aggregator.Source{Name: "s", Schedule: spec})
 			}
-			if got := cacheMaxAge(cfg, now); got != tt.want {
-				t.Errorf("cacheMaxAge(%q, %q) = %v, want %v", tt.schedule, tt.sources, got, tt.want)
+			if got := CacheMaxAge(tt.schedule, sources, now); got != tt.want {
+				t.Errorf("CacheMaxAge(%q, %q) = %v, want %v", tt.schedule, tt.sources, got, tt.want)
 			}
 		})
 	}

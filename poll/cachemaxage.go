@@ -1,9 +1,9 @@
-package main
+package poll
 
 import (
 	"time"
 
-	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator"
 	"github.com/robfig/cron/v3"
 )
 
@@ -13,13 +13,14 @@ const (
 	maxCacheMaxAge = time.Hour
 )
 
-// cacheMaxAge is how long clients may reuse an output: half the shortest
-// gap between two fetch passes of any schedule (the global one and the
-// sources' own), within a minute and an hour. The outputs change only after
-// a pass, so a client is never more than half a pass behind.
-func cacheMaxAge(cfg *config.Config, now time.Time) time.Duration {
-	specs := []string{cfg.Schedule}
-	for _, src := range cfg.Sources {
+// CacheMaxAge is how long clients may reuse an output: half the shortest
+// gap between two fetch passes of any schedule (global, the one of sources
+// that name none, and the sources' own), within a minute and an hour. The
+// outputs change only after a pass, so a client is never more than half a
+// pass behind.
+func CacheMaxAge(global string, sources []aggregator.Source, now time.Time) time.Duration {
+	specs := []string{global}
+	for _, src := range sources {
 		if src.Schedule != "" {
 			specs = append(specs, src.Schedule)
 		}

@@ -1,4 +1,4 @@
-package main
+package poll
 
 import (
 	"context"
@@ -9,17 +9,24 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
-	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/storage"
 )
 
-// feedStore is what publish reads: the store, queried as the config's
-// publish settings say (per-source cap, maximum age, deduplication across
-// sources).
-type feedStore struct {
+// FeedOptions say how the outputs select their items from the store.
+type FeedOptions struct {
+	Sources   []aggregator.Source // the configured ones: their KeepDuplicates and feed URLs
+	PerSource int                 // at most this many items of one source in an output; 0 for no cap
+	MaxAge    time.Duration       // items older than this are left out; 0 for no limit
+	Now       func() time.Time    // nil → time.Now
+}
+
+// Feeds is what the publisher reads: the store, queried as the outputs
+// need (per-source cap, maximum age, deduplication across sources with
+// the origin's copy first), and the sources' states as the public may see
+// them (PublicState).
+type Feeds struct {
 	store *storage.Store
-	cfg   *config.Config
-	now   func() time.Time
+	opts  FeedOptions
 	keep  map[string]bool   // sources exempt from deduplication
 	urls  map[string]string // configured feed URL by source name
 
@@ -36,39 +43,43 @@ type publicStates struct {
 	public map[string]aggregator.SourceState
 }
 
-func newFeedStore(store *storage.Store, cfg *config.Config, now func() time.Time) feedStore {
+// NewFeeds returns the Feeds of store under opts.
+func NewFeeds(store *storage.Store, opts FeedOptions) *Feeds {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	keep := make(map[string]bool)
-	urls := make(map[string]string, len(cfg.Sources))
-	for _, src := range cfg.Sources {
+	urls := make(map[string]string, len(opts.Sources))
+	for _, src := range opts.Sources {
 		if src.KeepDuplicates {
 			keep[src.Name] = true
 		}
 		urls[src.Name] = src.URL
 	}
-	return feedStore{store: store, cfg: cfg, now: now, keep: keep, urls: urls, public: &publicStates{}}
+	return &Feeds{store: store, opts: opts, keep: keep, urls: urls, public: &publicStates{}}
 }
 
-// RecentItems returns the items of one output feed: section "" is the
-// merged feed.
-func (f feedStore) RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error) {
+// RecentItems returns the items of one output feed, newest first: section
+// "" is the merged feed.
+func (f *Feeds) RecentItems(ctx context.Context, section string, limit int) ([]aggregator.Item, error) {
 	q := storage.Query{
 		Section:        section,
 		Limit:          limit,
-		PerSource:      f.cfg.Publish.PerSource,
+		PerSource:      f.opts.PerSource,
 		Dedup:          true,
 		KeepDuplicates: f.keep,
 		Origin:         f.origin(ctx),
 	}
-	if f.cfg.Publish.MaxAge > 0 {
-		q.Since = f.now().Add(-f.cfg.Publish.MaxAge)
+	if f.opts.MaxAge > 0 {
+		q.Since = f.opts.Now().Add(-f.opts.MaxAge)
 	}
 	return f.store.Items(ctx, q)
 }
 
 // States returns every source's stored state, as the public may see it
-// (publicState). The map is shared until a state changes: it must not be
+// (PublicState). The map is shared until a state changes: it must not be
 // modified.
-func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
+func (f *Feeds) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
 	states, err := f.store.States(ctx)
 	if err != nil {
 		return nil, err
@@ -81,7 +92,7 @@ func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceStat
 	}
 	public := make(map[string]aggregator.SourceState, len(states))
 	for name, st := range states {
-		public[name] = publicState(st)
+		public[name] = PublicState(st)
 	}
 	c.from, c.public = states, public
 	return public, nil
@@ -91,7 +102,7 @@ func (f feedStore) States(ctx context.Context) (map[string]aggregator.SourceStat
 // on a source's own site when its host is that of the site the feed links
 // to, or of the feed's own URL ("www." aside). It is asked only when two
 // sources carry one article, so it reads the states then.
-func (f feedStore) origin(ctx context.Context) func(source, link string) bool {
+func (f *Feeds) origin(ctx context.Context) func(source, link string) bool {
 	var states map[string]aggregator.SourceState
 	return func(source, link string) bool {
 		host := siteHost(link)
