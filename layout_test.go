@@ -23,6 +23,7 @@ func TestImportsPointInward(t *testing.T) {
 		"publish":  {root},
 		"sanitize": {root},
 		"poll":     {root, root + "/fetch", root + "/storage"},
+		"metrics":  {root, root + "/poll", root + "/storage"},
 	}
 	for dir, allow := range allowed {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))

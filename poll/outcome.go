@@ -3,6 +3,8 @@ package poll
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -40,6 +42,57 @@ const (
 	ClassWaiting                  // no request sent: its host asked us to wait
 	ClassCancelled                // the pass was cancelled mid-fetch: nothing recorded
 )
+
+// String is the class in a word, as the result label of the fetch metrics
+// spells it.
+func (c Class) String() string {
+	switch c {
+	case ClassUnchanged:
+		return "unchanged"
+	case ClassChanged:
+		return "changed"
+	case ClassNotModified:
+		return "not_modified"
+	case ClassFailed:
+		return "error"
+	case ClassGone:
+		return "gone"
+	case ClassDatabase:
+		return "db_error"
+	case ClassWaiting:
+		return "waiting"
+	case ClassCancelled:
+		return "cancelled"
+	}
+	return "class " + strconv.Itoa(int(c))
+}
+
+// Summary counts the outcomes of a pass by class, and the items they
+// stored.
+type Summary struct {
+	Sources                int
+	ByClass                [ClassCancelled + 1]int
+	NewItems, UpdatedItems int
+}
+
+// Add counts o.
+func (s *Summary) Add(o Outcome) {
+	s.Sources++
+	s.ByClass[o.Class()]++
+	s.NewItems += o.Saved.New
+	s.UpdatedItems += o.Saved.Updated
+}
+
+func (s Summary) String() string {
+	noun := "sources"
+	if s.Sources == 1 {
+		noun = "source"
+	}
+	c := s.ByClass
+	failed := c[ClassFailed] + c[ClassGone] + c[ClassDatabase] + c[ClassCancelled]
+	return fmt.Sprintf("%d %s: %d changed (%d new items, %d updated), %d unchanged, %d not modified, %d failed, %d waiting",
+		s.Sources, noun, c[ClassChanged], s.NewItems, s.UpdatedItems, c[ClassUnchanged], c[ClassNotModified], failed, c[ClassWaiting])
+}
 
 // Class is the one place that sorts an outcome: what metrics, the fetch
 // command's summary and its lines count and show.

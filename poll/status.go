@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -25,6 +26,21 @@ type Status struct {
 	MovedTo             string    `json:"moved_to,omitempty"`
 	Gone                bool      `json:"gone"`
 	HostBlockedUntil    time.Time `json:"host_blocked_until,omitzero"` // its host's Retry-After
+}
+
+// State sums up s in a word or two: gone, failing (N), moved, new or ok.
+func (s Status) State() string {
+	switch {
+	case s.Gone:
+		return "gone"
+	case s.ConsecutiveFailures > 0:
+		return fmt.Sprintf("failing (%d)", s.ConsecutiveFailures)
+	case s.MovedTo != "":
+		return "moved"
+	case s.LastAttempt.IsZero():
+		return "new"
+	}
+	return "ok"
 }
 
 // Statuses returns the status of sources, in their order, from the states

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,96 +9,29 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/publish"
 )
 
-// opmlOutline is an outline of an OPML file as feed readers write it: a
-// subscription has an xmlUrl (some spell it xmlurl), a folder has outlines.
-type opmlOutline struct {
-	Attrs    []xml.Attr    `xml:",any,attr"`
-	Outlines []opmlOutline `xml:"outline"`
-}
-
-func (o opmlOutline) attr(names ...string) string {
-	for _, name := range names {
-		for _, a := range o.Attrs {
-			if a.Name.Local == name {
-				return a.Value
-			}
-		}
-	}
-	return ""
-}
-
-// importedSource is a source as the config file spells it.
-type importedSource struct {
-	URL      string   `yaml:"url"`
-	Title    string   `yaml:"title,omitempty"`
-	Sections []string `yaml:"sections,omitempty,flow"`
-}
-
 // opmlImport prints, for the subscriptions of the OPML file at path, the
 // sources: YAML to paste into a config, each in section if it is not
-// empty (with the sections: entry that defines it).
+// empty.
 func opmlImport(path, section string, stdout io.Writer) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	var doc struct {
-		Outlines []opmlOutline `xml:"body>outline"`
+	sources, err := config.ReadOPML(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%s: not OPML: %w", path, err)
-	}
-	var sources []importedSource
-	seen := make(map[string]bool)
-	var walk func([]opmlOutline)
-	walk = func(outlines []opmlOutline) {
-		for _, o := range outlines {
-			walk(o.Outlines)
-			feed := o.attr("xmlUrl", "xmlurl", "xmlURL")
-			if u, err := url.Parse(feed); err != nil || (u.Scheme != "http" && u.Scheme != "https") || seen[feed] {
-				continue
-			}
-			seen[feed] = true
-			src := importedSource{URL: feed, Title: o.attr("title", "text")}
-			if section != "" {
-				src.Sections = []string{section}
-			}
-			sources = append(sources, src)
-		}
-	}
-	walk(doc.Outlines)
 	if len(sources) == 0 {
 		return &usageError{fmt.Sprintf("%s: no subscriptions (outlines with an http(s) xmlUrl)", path)}
 	}
-	out := struct {
-		Sections map[string]struct{} `yaml:"sections,omitempty"`
-		Sources  []importedSource    `yaml:"sources"`
-	}{Sources: sources}
-	if section != "" {
-		out.Sections = map[string]struct{}{section: {}}
-	}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "# %d sources from %s\n", len(sources), path)
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	if err := enc.Close(); err != nil {
-		return err
-	}
-	_, err = stdout.Write(buf.Bytes())
-	return err
+	return config.WriteSources(stdout, fmt.Sprintf("%d sources from %s", len(sources), path), sources, section)
 }
 
 // opmlExport prints cfg's sources as OPML, grouped by section: the list the

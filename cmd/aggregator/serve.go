@@ -16,7 +16,9 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/metrics"
 	"github.com/planetgo/aggregator/poll"
 )
 
@@ -54,8 +56,8 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
 	d := &server{store: store, logger: logger, passGrace: opts.passGrace}
-	d.metrics = newMetrics(d.current)
-	d.eng = newEngine(store, logger, appOptions{}, d.metrics.fetched)
+	d.metrics = metrics.New(store, func() []aggregator.Source { return d.current().cfg.Sources }, route)
+	d.eng = newEngine(store, logger, appOptions{}, d.metrics.Fetched)
 	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
 	a := d.eng.app(cfg, logger)
 	if err := a.configure(ctx); err != nil {
@@ -144,7 +146,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	defer func() { err = errors.Join(err, a.close()) }()
 	var mu sync.Mutex
 	bar := &progress{w: stdout, tty: isTerminal(stdout), total: len(sources)}
-	var sum passSummary
+	var sum poll.Summary
 	dbFailures := 0
 	start := time.Now()
 	err = a.refresh(ctx, sources, func(o poll.Outcome) {
@@ -153,7 +155,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 		var lines strings.Builder
 		printOutcome(&lines, o)
 		bar.report(lines.String())
-		sum.add(o)
+		sum.Add(o)
 		if o.Class() == poll.ClassDatabase {
 			dbFailures++
 		}

@@ -12,7 +12,9 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/metrics"
 	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/publish"
 	"github.com/planetgo/aggregator/storage"
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +26,7 @@ type server struct {
 	store   *storage.Store
 	logger  *slog.Logger
 	eng     *engine
-	metrics *metrics
+	metrics *metrics.Metrics
 	app     atomic.Pointer[app] // of the config in force
 
 	// sched runs the passes in the background; on shutdown they get
@@ -45,14 +47,14 @@ func (d *server) current() *app { return d.app.Load() }
 // more time than the site's own handler on every feed request. The site
 // answers 404 to any path it does not know (it never cleans or redirects).
 func (d *server) handler() http.Handler {
-	metrics := d.metrics.handler()
-	return d.metrics.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	scrape := d.metrics.Handler()
+	return d.metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var h http.HandlerFunc
 		switch r.URL.Path {
 		case "/status.json":
 			h = d.adminOnly(func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) })
 		case "/metrics":
-			h = d.adminOnly(metrics.ServeHTTP)
+			h = d.adminOnly(scrape.ServeHTTP)
 		case "/healthz":
 			h = d.serveHealth
 		default:
@@ -66,6 +68,20 @@ func (d *server) handler() http.Handler {
 		}
 		h(w, r)
 	}))
+}
+
+// route is the metrics' label of path: one of the daemon's own routes, the
+// site's label (publish.RouteLabel), or "other", so that the label's values
+// stay few whatever clients ask for.
+func route(path string) string {
+	switch path {
+	case "/status.json", "/metrics", "/healthz":
+		return path
+	}
+	if r := publish.RouteLabel(path); r != "" {
+		return r
+	}
+	return "other"
 }
 
 // adminOnly serves h to the clients of the networks admin.allow names, and
@@ -139,7 +155,7 @@ func (d *server) reload(ctx context.Context) {
 
 	cfg, err := config.Load(old.cfg.File)
 	if err != nil {
-		d.metrics.reloaded(false)
+		d.metrics.Reloaded(false)
 		for _, e := range configErrors(err) {
 			d.logger.Error("config invalid; keeping the config in force", "err", e)
 		}
@@ -149,16 +165,16 @@ func (d *server) reload(ctx context.Context) {
 	keepRestartSettings(d.logger, old.cfg, cfg)
 	a, err := d.apply(ctx, cfg)
 	if err != nil {
-		d.metrics.reloaded(false)
+		d.metrics.Reloaded(false)
 		d.logger.Error("reload failed; keeping the config in force", "err", err)
 		if err := old.configure(ctx); err != nil {
 			d.logger.Error("restore the config in force", "err", err)
 		}
 		return
 	}
-	d.metrics.reloaded(true)
+	d.metrics.Reloaded(true)
 	added, removed := sourceChanges(old.cfg, cfg)
-	d.metrics.forget(removed)
+	d.metrics.Forget(removed)
 	d.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
 	d.sched.Go(a.cfg.Sources)
 }

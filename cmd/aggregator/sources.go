@@ -32,24 +32,9 @@ func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tLAST SUCCESS\tNEXT ATTEMPT\tRESULT")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, stateWord(s), ago(s.LastSuccess, now), ago(s.NextAttempt, now), s.Result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State(), ago(s.LastSuccess, now), ago(s.NextAttempt, now), s.Result)
 	}
 	return tw.Flush()
-}
-
-// stateWord sums up s in a word or two.
-func stateWord(s poll.Status) string {
-	switch {
-	case s.Gone:
-		return "gone"
-	case s.ConsecutiveFailures > 0:
-		return fmt.Sprintf("failing (%d)", s.ConsecutiveFailures)
-	case s.MovedTo != "":
-		return "moved"
-	case s.LastAttempt.IsZero():
-		return "new"
-	}
-	return "ok"
 }
 
 // ago prints t relative to now, to the second: "3m20s ago", "in 12m0s".
@@ -165,37 +150,4 @@ func (p *progress) finish() {
 	if p.tty && p.done > 0 {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-}
-
-// passSummary counts the outcomes of a pass.
-type passSummary struct {
-	sources, changed, unchanged, notModified, failed, waiting int
-	newItems, updatedItems                                    int
-}
-
-func (s *passSummary) add(o poll.Outcome) {
-	s.sources++
-	switch o.Class() {
-	case poll.ClassWaiting:
-		s.waiting++
-	case poll.ClassFailed, poll.ClassGone, poll.ClassDatabase, poll.ClassCancelled:
-		s.failed++
-	case poll.ClassNotModified:
-		s.notModified++
-	case poll.ClassChanged:
-		s.changed++
-	default:
-		s.unchanged++
-	}
-	s.newItems += o.Saved.New
-	s.updatedItems += o.Saved.Updated
-}
-
-func (s passSummary) String() string {
-	noun := "sources"
-	if s.sources == 1 {
-		noun = "source"
-	}
-	return fmt.Sprintf("%d %s: %d changed (%d new items, %d updated), %d unchanged, %d not modified, %d failed, %d waiting",
-		s.sources, noun, s.changed, s.newItems, s.updatedItems, s.unchanged, s.notModified, s.failed, s.waiting)
 }

@@ -1,4 +1,10 @@
-package main
+// Package metrics is what a daemon exports at /metrics, in the
+// Prometheus format: the outcome of every fetch (poll.Outcome), the HTTP
+// requests it answers by route and status, its config reloads, and, read
+// at each scrape, the state of the configured sources and the database's
+// statistics. It imports the root package, poll and storage; the daemon
+// feeds it.
+package metrics
 
 import (
 	"context"
@@ -7,16 +13,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/poll"
-	"github.com/planetgo/aggregator/publish"
+	"github.com/planetgo/aggregator/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are what /metrics exports. They outlive reloads: the daemon
+// Metrics are what /metrics exports. They outlive reloads: the daemon
 // makes them once, and its poller reports every outcome to them.
-type metrics struct {
+type Metrics struct {
 	registry *prometheus.Registry
 
 	fetches       *prometheus.CounterVec // source, result
@@ -25,6 +32,7 @@ type metrics struct {
 	fetchBytes    *prometheus.CounterVec // source
 	itemsStored   *prometheus.CounterVec // source, change
 	httpRequests  *prometheus.CounterVec // route, code
+	route         func(path string) string
 	// requestCounters caches httpRequests' counters by route and code: a
 	// label lookup per request costs more than serving a cached feed.
 	requestCounters sync.Map               // requestKey → prometheus.Counter
@@ -33,24 +41,16 @@ type metrics struct {
 	reloadTime      prometheus.Gauge
 }
 
-// The values of the result label of aggregator_fetches_total.
-const (
-	resultChanged     = "changed"      // items were stored or updated
-	resultUnchanged   = "unchanged"    // a new body with nothing new in it
-	resultNotModified = "not_modified" // 304, or the same body as last time
-	resultError       = "error"        // the source failed
-	resultGone        = "gone"         // 410: no longer polled
-	resultDBError     = "db_error"     // our database failed
-)
-
-// newMetrics registers the daemon's metrics, the Go runtime's and the
-// process's, and the state of the sources and the database as current()
-// sees them at each scrape.
-func newMetrics(current func() *app) *metrics {
+// New registers the daemon's metrics, the Go runtime's and the
+// process's, and, at each scrape, the state of the sources configured then
+// (sources()) as store holds it, and store's statistics. route gives the
+// route label of a request's path: a few values, whatever clients ask for.
+func New(store *storage.Store, sources func() []aggregator.Source, route func(path string) string) *Metrics {
 	reg := prometheus.NewRegistry()
 	f := registerer{reg}
-	m := &metrics{
+	m := &Metrics{
 		registry: reg,
+		route:    route,
 		fetches: f.counterVec("aggregator_fetches_total",
 			"Fetches of sources by result: changed, unchanged, not_modified, error, gone or db_error.", "source", "result"),
 		fetchErrors: f.counterVec("aggregator_fetch_errors_total",
@@ -79,7 +79,7 @@ func newMetrics(current func() *app) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
-		stateCollector{current})
+		stateCollector{store, sources})
 	return m
 }
 
@@ -92,28 +92,15 @@ func (f registerer) counterVec(name, help string, labels ...string) *prometheus.
 	return v
 }
 
-// fetched records the outcome of one fetch.
-func (m *metrics) fetched(o poll.Outcome) {
-	var result string
-	switch o.Class() {
-	case poll.ClassWaiting, poll.ClassCancelled:
+// Fetched records the outcome of one fetch.
+func (m *Metrics) Fetched(o poll.Outcome) {
+	class := o.Class()
+	if class == poll.ClassWaiting || class == poll.ClassCancelled {
 		return // no request sent, or shut down mid-fetch: the source did nothing
-	case poll.ClassDatabase:
-		result = resultDBError
-	case poll.ClassGone:
-		result = resultGone
-	case poll.ClassFailed:
-		result = resultError
-	case poll.ClassNotModified:
-		result = resultNotModified
-	case poll.ClassChanged:
-		result = resultChanged
-	default:
-		result = resultUnchanged
 	}
 	name := o.Source.Name
-	m.fetches.WithLabelValues(name, result).Inc()
-	if result == resultError || result == resultGone {
+	m.fetches.WithLabelValues(name, class.String()).Inc()
+	if class == poll.ClassFailed || class == poll.ClassGone {
 		m.fetchErrors.WithLabelValues(name, o.State.ErrorKind).Inc()
 	}
 	m.fetchDuration.Observe(o.Took.Seconds())
@@ -128,10 +115,10 @@ func (m *metrics) fetched(o poll.Outcome) {
 	}
 }
 
-// forget drops the series of sources that left the config, so that a
+// Forget drops the series of sources that left the config, so that a
 // scrape lists the sources configured (a pass of the old config still
 // running may bring one back until the next reload or restart).
-func (m *metrics) forget(sources []string) {
+func (m *Metrics) Forget(sources []string) {
 	if m == nil {
 		return
 	}
@@ -142,8 +129,8 @@ func (m *metrics) forget(sources []string) {
 	}
 }
 
-// reloaded records a config reload.
-func (m *metrics) reloaded(ok bool) {
+// Reloaded records a config reload.
+func (m *Metrics) Reloaded(ok bool) {
 	if ok {
 		m.reloads.WithLabelValues("ok").Inc()
 		m.reloadOK.Set(1)
@@ -154,20 +141,20 @@ func (m *metrics) reloaded(ok bool) {
 	m.reloadOK.Set(0)
 }
 
-// handler serves the registry in the Prometheus text format.
-func (m *metrics) handler() http.Handler {
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// instrument counts the requests h answers by route and status.
-func (m *metrics) instrument(h http.Handler) http.Handler {
+// Instrument counts the requests h answers by route and status.
+func (m *Metrics) Instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.code == 0 {
 			rec.code = http.StatusOK
 		}
-		m.requestCounter(route(r.URL.Path), rec.code).Inc()
+		m.requestCounter(m.route(r.URL.Path), rec.code).Inc()
 	})
 }
 
@@ -176,7 +163,7 @@ type requestKey struct {
 	code  int
 }
 
-func (m *metrics) requestCounter(route string, code int) prometheus.Counter {
+func (m *Metrics) requestCounter(route string, code int) prometheus.Counter {
 	k := requestKey{route, code}
 	if c, ok := m.requestCounters.Load(k); ok {
 		return c.(prometheus.Counter)
@@ -184,20 +171,6 @@ func (m *metrics) requestCounter(route string, code int) prometheus.Counter {
 	c := m.httpRequests.WithLabelValues(route, strconv.Itoa(code))
 	m.requestCounters.Store(k, c)
 	return c
-}
-
-// route is the label of path: one of the daemon's own routes, the site's
-// label (publish.RouteLabel), or "other", so that the label's values stay
-// few whatever clients ask for.
-func route(path string) string {
-	switch path {
-	case "/status.json", "/metrics", "/healthz":
-		return path
-	}
-	if r := publish.RouteLabel(path); r != "" {
-		return r
-	}
-	return "other"
 }
 
 type statusRecorder struct {
@@ -224,7 +197,10 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // stateCollector reads, at each scrape, the state of the configured
 // sources and the database's statistics.
-type stateCollector struct{ current func() *app }
+type stateCollector struct {
+	store   *storage.Store
+	sources func() []aggregator.Source
+}
 
 var (
 	descSources      = prometheus.NewDesc("aggregator_sources", "Configured sources.", nil, nil)
@@ -253,10 +229,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	a := c.current()
-	if a == nil {
-		return
-	}
+	sources := c.sources()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
@@ -265,12 +238,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
-	states, err := a.store.States(ctx)
+	states, err := c.store.States(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descFailing, err)
 	} else {
 		failing := 0
-		for _, src := range a.cfg.Sources {
+		for _, src := range sources {
 			st := poll.StateFor(src, states[src.Name])
 			if st.ConsecutiveFailures > 0 || st.Gone {
 				failing++
@@ -282,10 +255,10 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descGone, boolValue(st.Gone), src.Name)
 			gauge(descMoved, boolValue(poll.FetchURL(src, st) != src.URL), src.Name)
 		}
-		gauge(descSources, float64(len(a.cfg.Sources)))
+		gauge(descSources, float64(len(sources)))
 		gauge(descFailing, float64(failing))
 	}
-	db, err := a.store.Stats()
+	db, err := c.store.Stats()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descDBSize, err)
 		return

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/url"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Imported is a subscription of an OPML file, as the sources: list of a
+// config spells it.
+type Imported struct {
+	URL      string   `yaml:"url"`
+	Title    string   `yaml:"title,omitempty"`
+	Sections []string `yaml:"sections,omitempty,flow"`
+}
+
+// opmlOutline is an outline of an OPML file as feed readers write it: a
+// subscription has an xmlUrl (some spell it xmlurl), a folder has outlines.
+type opmlOutline struct {
+	Attrs    []xml.Attr    `xml:",any,attr"`
+	Outlines []opmlOutline `xml:"outline"`
+}
+
+func (o opmlOutline) attr(names ...string) string {
+	for _, name := range names {
+		for _, a := range o.Attrs {
+			if a.Name.Local == name {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}
+
+// ReadOPML returns the subscriptions of an OPML document, a feed reader's
+// export: each outline with an http(s) xmlUrl, once, in document order
+// (an outline before the ones it holds), titled by its title or text.
+func ReadOPML(data []byte) ([]Imported, error) {
+	var doc struct {
+		Outlines []opmlOutline `xml:"body>outline"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("not OPML: %w", err)
+	}
+	var out []Imported
+	seen := make(map[string]bool)
+	var walk func([]opmlOutline)
+	walk = func(outlines []opmlOutline) {
+		for _, o := range outlines {
+			walk(o.Outlines)
+			feed := o.attr("xmlUrl", "xmlurl", "xmlURL")
+			if u, err := url.Parse(feed); err != nil || (u.Scheme != "http" && u.Scheme != "https") || seen[feed] {
+				continue
+			}
+			seen[feed] = true
+			out = append(out, Imported{URL: feed, Title: o.attr("title", "text")})
+		}
+	}
+	walk(doc.Outlines)
+	return out, nil
+}
+
+// WriteSources writes sources as the YAML to paste into a config, after a
+// comment line, each put in section when it is not empty (with the
+// sections: entry that defines it).
+func WriteSources(w io.Writer, comment string, sources []Imported, section string) error {
+	out := struct {
+		Sections map[string]struct{} `yaml:"sections,omitempty"`
+		Sources  []Imported          `yaml:"sources"`
+	}{Sources: sources}
+	if section != "" {
+		out.Sections = map[string]struct{}{section: {}}
+		for i := range out.Sources {
+			out.Sources[i].Sections = []string{section}
+		}
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# %s\n", comment)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}

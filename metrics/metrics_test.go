@@ -1,0 +1,163 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/storage"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape parses what m's handler serves.
+func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(rec.Body.Bytes()))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, rec.Body)
+	}
+	return families
+}
+
+// value is the value of family name's series with the given labels
+// (name, value, ...), and whether it has one.
+func value(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	for _, m := range families[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for i := 0; i+1 < len(labels); i += 2 {
+			match = match && have[labels[i]] == labels[i+1]
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func newStore(t *testing.T) *storage.Store {
+	t.Helper()
+	store, err := storage.Open(filepath.Join(t.TempDir(), "m.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// Every outcome is counted under its class, with the failures' kinds, the
+// bytes and the items stored; waiting and cancelled fetches are not
+// fetches; a source that left is forgotten.
+func TestFetched(t *testing.T) {
+	t.Parallel()
+	a := aggregator.Source{Name: "a", URL: "https://a.example/feed"}
+	b := aggregator.Source{Name: "b", URL: "https://b.example/feed"}
+	m := New(newStore(t), func() []aggregator.Source { return []aggregator.Source{a, b} }, func(string) string { return "other" })
+	m.Fetched(poll.Outcome{Source: a, Saved: storage.SaveResult{New: 3, Updated: 1}, Bytes: 1000, Took: time.Second})
+	m.Fetched(poll.Outcome{Source: a, NotModified: true})
+	m.Fetched(poll.Outcome{Source: b, Err: errors.New("500"), State: aggregator.SourceState{ErrorKind: "http status 500"}})
+	m.Fetched(poll.Outcome{Source: b, Err: context.Canceled})
+	f := scrape(t, m)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"aggregator_fetches_total", []string{"source", "a", "result", "changed"}, 1},
+		{"aggregator_fetches_total", []string{"source", "a", "result", "not_modified"}, 1},
+		{"aggregator_fetches_total", []string{"source", "b", "result", "error"}, 1},
+		{"aggregator_fetch_errors_total", []string{"source", "b", "kind", "http status 500"}, 1},
+		{"aggregator_fetch_bytes_total", []string{"source", "a"}, 1000},
+		{"aggregator_items_stored_total", []string{"source", "a", "change", "new"}, 3},
+		{"aggregator_items_stored_total", []string{"source", "a", "change", "updated"}, 1},
+		{"aggregator_fetch_duration_seconds", nil, 3},
+	} {
+		if got, ok := value(f, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	if _, ok := value(f, "aggregator_fetches_total", "result", "cancelled"); ok {
+		t.Error("a cancelled fetch was counted")
+	}
+	m.Forget([]string{"b"})
+	f = scrape(t, m)
+	if _, ok := value(f, "aggregator_fetches_total", "source", "b"); ok {
+		t.Error("the series of a source that left are still exported")
+	}
+}
+
+// Requests are counted by the route label and status code; the sources'
+// state and the database are read at each scrape.
+func TestRequestsAndState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := newStore(t)
+	src := aggregator.Source{Name: "s", URL: "https://s.example/feed"}
+	if err := store.SyncSources(ctx, []aggregator.Source{src}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SaveState(ctx, src, aggregator.SourceState{Name: "s", URL: src.URL, ConsecutiveFailures: 2, LastError: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	m := New(store, func() []aggregator.Source { return []aggregator.Source{src} }, func(path string) string {
+		if path == "/feed.atom" {
+			return "feed"
+		}
+		return "other"
+	})
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/feed.atom" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	for _, p := range []string{"/feed.atom", "/feed.atom", "/nothing", "/../../etc"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "http://x"+p, nil))
+	}
+	m.Reloaded(false)
+	f := scrape(t, m)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"aggregator_http_requests_total", []string{"route", "feed", "code", "200"}, 2},
+		{"aggregator_http_requests_total", []string{"route", "other", "code", "404"}, 2},
+		{"aggregator_sources", nil, 1},
+		{"aggregator_sources_failing", nil, 1},
+		{"aggregator_source_consecutive_failures", []string{"source", "s"}, 2},
+		{"aggregator_config_last_reload_successful", nil, 0},
+		{"aggregator_config_reloads_total", []string{"result", "invalid"}, 1},
+	} {
+		if got, ok := value(f, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	if size, ok := value(f, "aggregator_db_size_bytes"); !ok || size <= 0 {
+		t.Errorf("database size %v (present %v)", size, ok)
+	}
+}
