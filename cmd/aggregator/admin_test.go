@@ -145,30 +145,3 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("progress wrote %q, want %q", b.String(), want)
 	}
 }
-
-// TestUseStateDirectory: the database goes to $STATE_DIRECTORY unless the
-// config names it.
-func TestUseStateDirectory(t *testing.T) {
-	t.Setenv("STATE_DIRECTORY", "/var/lib/aggregator:/var/lib/other")
-	cfg := &config.Config{Database: "/etc/aggregator/aggregator.db"}
-	useStateDirectory(cfg)
-	if cfg.Database != "/var/lib/aggregator/aggregator.db" {
-		t.Errorf("Database = %q, want it in the state directory", cfg.Database)
-	}
-	cfg = &config.Config{Database: "/srv/planet.db", DatabaseSet: true}
-	useStateDirectory(cfg)
-	if cfg.Database != "/srv/planet.db" {
-		t.Errorf("Database = %q, want the one the config names", cfg.Database)
-	}
-}
-
-// TestKeepRestartSettings: listen and database keep the values in force.
-func TestKeepRestartSettings(t *testing.T) {
-	t.Parallel()
-	inForce := &config.Config{Listen: "127.0.0.1:8080", Database: "/a.db", Title: "old"}
-	next := &config.Config{Listen: "127.0.0.1:9090", Database: "/b.db", Title: "new"}
-	keepRestartSettings(discardLogger(), inForce, next)
-	if next.Listen != inForce.Listen || next.Database != inForce.Database || next.Title != "new" {
-		t.Errorf("after keepRestartSettings: %+v", next)
-	}
-}

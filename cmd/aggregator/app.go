@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -193,26 +191,4 @@ func (a *app) refresh(ctx context.Context, sources []aggregator.Source, report f
 // scheduledPass is what a cron tick runs: the due ones of sources.
 func (a *app) scheduledPass(ctx context.Context, sources []aggregator.Source, spread bool) error {
 	return a.poller.Pass(ctx, sources, spread)
-}
-
-// selectSources returns the configured sources with the given names, all of
-// them when names is empty.
-func selectSources(cfg *config.Config, names []string) ([]aggregator.Source, error) {
-	if len(names) == 0 {
-		return cfg.Sources, nil
-	}
-	var out []aggregator.Source
-	var unknown []string
-	for _, name := range names {
-		src, ok := cfg.Source(name)
-		if !ok {
-			unknown = append(unknown, name)
-			continue
-		}
-		out = append(out, src)
-	}
-	if len(unknown) > 0 {
-		return nil, &usageError{fmt.Sprintf("no source named %s in %s", strings.Join(unknown, ", "), cfg.File)}
-	}
-	return out, nil
 }

@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections\n", *configPath, len(cfg.Sources), len(cfg.Sections))
 		return exitOK
 	}
-	useStateDirectory(cfg)
+	cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
 	if logFormat == nil {
 		logFormat, logLevel = new("text"), new("info")
 	}

@@ -104,7 +104,7 @@ func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printConfigErrors(stderr, lerr)
 			return exitConfig
 		}
-		useStateDirectory(cfg)
+		cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
 		err = opmlExport(ctx, cfg, stdout)
 	}
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/internal/loopback"
 )
 
@@ -72,7 +74,7 @@ func TestRedirectInwardRefused(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	a.serveStatus(w, httptest.NewRequest("GET", "/status.json", nil))
+	poll.StatusHandler(a.store, func() []aggregator.Source { return a.cfg.Sources }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
 	if status := w.Body.String(); !strings.Contains(status, "redirect to a private address refused") || !strings.Contains(status, "connection refused") {
 		t.Errorf("/status.json lacks the full reasons:\n%s", status)
 	}

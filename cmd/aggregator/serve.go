@@ -135,9 +135,9 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 // a terminal, then a summary. Unless force, a host's Retry-After is
 // still honoured.
 func fetchNow(ctx context.Context, cfg *config.Config, names []string, force bool, stdout io.Writer, logger *slog.Logger) (err error) {
-	sources, err := selectSources(cfg, names)
+	sources, err := cfg.Select(names)
 	if err != nil {
-		return err
+		return &usageError{err.Error()}
 	}
 	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force, renderChangesOnly: true})
 	if err != nil {

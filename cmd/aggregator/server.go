@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/planetgo/aggregator"
 	"log/slog"
 	"net/http"
-	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -48,11 +49,12 @@ func (d *server) current() *app { return d.app.Load() }
 // answers 404 to any path it does not know (it never cleans or redirects).
 func (d *server) handler() http.Handler {
 	scrape := d.metrics.Handler()
+	status := poll.StatusHandler(d.store, func() []aggregator.Source { return d.current().cfg.Sources }, d.logger)
 	return d.metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var h http.HandlerFunc
 		switch r.URL.Path {
 		case "/status.json":
-			h = d.adminOnly(func(w http.ResponseWriter, r *http.Request) { d.current().serveStatus(w, r) })
+			h = d.adminOnly(status.ServeHTTP)
 		case "/metrics":
 			h = d.adminOnly(scrape.ServeHTTP)
 		case "/healthz":
@@ -89,28 +91,12 @@ func route(path string) string {
 // address.
 func (d *server) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !isAdmin(d.current().cfg.Admin.Allow, r.RemoteAddr) {
+		if !d.current().cfg.Admin.Allows(r.RemoteAddr) {
 			http.Error(w, "forbidden: admin.allow does not include your address", http.StatusForbidden)
 			return
 		}
 		h(w, r)
 	}
-}
-
-// isAdmin reports whether remoteAddr, a request's host:port, is in one of
-// the networks allow.
-func isAdmin(allow []netip.Prefix, remoteAddr string) bool {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	addr := ap.Addr().Unmap().WithZone("")
-	for _, p := range allow {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // serveHealth answers 200 when the process is up and the database
@@ -161,8 +147,10 @@ func (d *server) reload(ctx context.Context) {
 		}
 		return
 	}
-	useStateDirectory(cfg)
-	keepRestartSettings(d.logger, old.cfg, cfg)
+	cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
+	for _, s := range config.KeepRestartSettings(old.cfg, cfg) {
+		d.logger.Warn("setting changed; ignored until restart", "key", s.Key, "in_force", s.InForce, "in_file", s.InFile)
+	}
 	a, err := d.apply(ctx, cfg)
 	if err != nil {
 		d.metrics.Reloaded(false)
@@ -173,7 +161,7 @@ func (d *server) reload(ctx context.Context) {
 		return
 	}
 	d.metrics.Reloaded(true)
-	added, removed := sourceChanges(old.cfg, cfg)
+	added, removed := old.cfg.SourceChanges(cfg)
 	d.metrics.Forget(removed)
 	d.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
 	d.sched.Go(a.cfg.Sources)
@@ -193,39 +181,6 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 	}
 	d.app.Store(a)
 	return a, d.sched.Start()
-}
-
-// sourceChanges names the sources next has that prev has not, and the
-// other way round.
-func sourceChanges(prev, next *config.Config) (added, removed []string) {
-	for _, src := range next.Sources {
-		if _, ok := prev.Source(src.Name); !ok {
-			added = append(added, src.Name)
-		}
-	}
-	for _, src := range prev.Sources {
-		if _, ok := next.Source(src.Name); !ok {
-			removed = append(removed, src.Name)
-		}
-	}
-	return added, removed
-}
-
-// keepRestartSettings puts back in next the settings a running daemon
-// cannot change, logging each one that differs.
-func keepRestartSettings(logger *slog.Logger, inForce, next *config.Config) {
-	for _, s := range []struct {
-		key             string
-		inForce, inFile *string
-	}{
-		{"listen", &inForce.Listen, &next.Listen},
-		{"database", &inForce.Database, &next.Database},
-	} {
-		if *s.inForce != *s.inFile {
-			logger.Warn("setting changed; ignored until restart", "key", s.key, "in_force", *s.inForce, "inFile", *s.inFile)
-			*s.inFile = *s.inForce
-		}
-	}
 }
 
 // configErrors splits what config.Load returned into its problems.

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -56,7 +54,7 @@ func sourceStatuses(ctx context.Context, cfg *config.Config) ([]poll.Status, str
 	store, err := storage.Open(cfg.Database, storage.Options{LockTimeout: 200 * time.Millisecond})
 	if errors.Is(err, storage.ErrLocked) {
 		url := "http://" + localAddr(cfg.Listen) + "/status.json"
-		list, err := daemonStatus(ctx, url)
+		list, err := poll.ReadStatus(ctx, url)
 		if err != nil {
 			return nil, "", fmt.Errorf("a daemon holds %s, but its status is unavailable: %w", cfg.Database, err)
 		}
@@ -86,33 +84,6 @@ func localAddr(listen string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// daemonStatus reads the daemon's /status.json at url.
-func daemonStatus(ctx context.Context, url string) ([]poll.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	var doc struct {
-		Sources []poll.Status `json:"sources"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	return doc.Sources, nil
 }
 
 // isTerminal reports whether w is a terminal, for the progress bar.

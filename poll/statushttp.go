@@ -1,0 +1,68 @@
+package poll
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// statusDoc is the document of /status.json.
+type statusDoc struct {
+	Sources []Status `json:"sources"`
+}
+
+// StatusHandler serves /status.json: the status of the sources configured
+// now (sources()), in their order, as store holds them. A database that
+// fails is logged and answered with 503.
+func StatusHandler(store *storage.Store, sources func() []aggregator.Source, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		states, err := store.States(r.Context())
+		if err != nil {
+			logger.Error("status", "err", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		body, err := json.MarshalIndent(statusDoc{Statuses(sources(), states, time.Now())}, "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(append(body, '\n'))
+	})
+}
+
+// ReadStatus reads the sources' status from a daemon's /status.json at
+// url, within 5 seconds and 64 MiB, through no proxy: the daemon is on
+// this host.
+func ReadStatus(ctx context.Context, url string) ([]Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var doc statusDoc
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return doc.Sources, nil
+}
