@@ -168,13 +168,17 @@ func (e *usageError) Error() string { return e.msg }
 // printConfigErrors prints each config problem on its own line, as
 // FILE:LINE: message.
 func printConfigErrors(w io.Writer, err error) {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			fmt.Fprintln(w, e)
-		}
-		return
+	for _, e := range configErrors(err) {
+		fmt.Fprintln(w, e)
 	}
-	fmt.Fprintln(w, err)
+}
+
+// configErrors splits what config.Load returned into its problems.
+func configErrors(err error) []error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -15,8 +15,8 @@ import (
 	"github.com/mmcdole/gofeed"
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/fetch"
-	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/internal/loopback"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // TestRedirectInwardRefused: a feed on a (stand-in) public address that

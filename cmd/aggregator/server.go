@@ -183,14 +183,6 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 	return a, d.sched.Start()
 }
 
-// configErrors splits what config.Load returned into its problems.
-func configErrors(err error) []error {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		return joined.Unwrap()
-	}
-	return []error{err}
-}
-
 // watchdog pings systemd's watchdog every interval/2 while the database
 // is readable, until ctx ends. When it is not, the pings stop, and systemd
 // restarts the daemon once interval has passed without one.
