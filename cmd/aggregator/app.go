@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/poll"
@@ -69,11 +68,8 @@ func newEngine(store *storage.Store, logger *slog.Logger, opts appOptions, obser
 	return &engine{store: store, poller: poller, blocks: &fetch.Blocks{}, prepared: &publish.Prepared{}, opts: opts}
 }
 
-// openApp opens the database and builds the fetcher and the site for cfg.
-func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
-	return openAppWith(ctx, cfg, logger, appOptions{})
-}
-
+// openAppWith opens the database and builds the fetcher and the site for
+// cfg, and puts them in force.
 func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts appOptions) (*app, error) {
 	store, err := openStore(cfg, logger, opts.batchDelay)
 	if err != nil {
@@ -180,15 +176,4 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 
 func (a *app) close() error {
 	return a.store.Close()
-}
-
-// refresh fetches sources now, whatever their schedule and backoff (see
-// poll.Poller.Refresh), calling report (if not nil) as each finishes.
-func (a *app) refresh(ctx context.Context, sources []aggregator.Source, report func(poll.Outcome)) error {
-	return a.poller.Refresh(ctx, sources, report)
-}
-
-// scheduledPass is what a cron tick runs: the due ones of sources.
-func (a *app) scheduledPass(ctx context.Context, sources []aggregator.Source, spread bool) error {
-	return a.poller.Pass(ctx, sources, spread)
 }

@@ -220,7 +220,7 @@ func TestPassWithFaults(t *testing.T) {
 
 		t0 := time.Now().UTC()
 		var printed bytes.Buffer
-		err := a.refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&printed, o) })
+		err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&printed, o) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +334,7 @@ func TestPassWithFaults(t *testing.T) {
 		for _, hp := range []string{"gone.test/", "busy.test/sibling", "busy.test/limited", "unavailable.test/", "error.test/", "good.test/blog.atom"} {
 			before[hp] = f.requests(hp)
 		}
-		if err := a.scheduledPass(context.Background(), cfg.Sources, false); err != nil {
+		if err := a.poller.Pass(context.Background(), cfg.Sources, false); err != nil {
 			t.Fatal(err)
 		}
 		for hp, n := range before {
@@ -414,7 +414,7 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 		defer a.close()
 		var out bytes.Buffer
 		for range 4 {
-			if err := a.refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&out, o) }); err != nil {
+			if err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&out, o) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -461,7 +461,7 @@ func TestJitterSpreadsAPass(t *testing.T) {
 		defer a.close()
 		t0 = time.Now()
 		for range 2 {
-			if err := a.scheduledPass(context.Background(), cfg.Sources, true); err != nil {
+			if err := a.poller.Pass(context.Background(), cfg.Sources, true); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(15*time.Minute - time.Since(t0)%(15*time.Minute))

@@ -164,7 +164,7 @@ func TestCorpusIngest(t *testing.T) {
 	defer a.close()
 	got := map[string]int{}
 	errs := 0
-	err = a.refresh(context.Background(), c.Sources, func(o poll.Outcome) {
+	err = a.poller.Refresh(context.Background(), c.Sources, func(o poll.Outcome) {
 		if o.Err != nil {
 			errs++
 			got[o.Source.Name] = -1

@@ -340,7 +340,7 @@ func TestFullFilesystemDuringPass(t *testing.T) {
 	}()
 	pass := func() (map[string]poll.Outcome, error) {
 		got := map[string]poll.Outcome{}
-		err := a.refresh(ctx, cfg.Sources, func(o poll.Outcome) { got[o.Source.Name] = o })
+		err := a.poller.Refresh(ctx, cfg.Sources, func(o poll.Outcome) { got[o.Source.Name] = o })
 		return got, err
 	}
 	// feedTitles are the titles of the merged feed, the same in each format.

@@ -28,7 +28,7 @@ func TestCorpusMergedFeedRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	if err := a.refresh(context.Background(), c.Sources, nil); err != nil {
+	if err := a.poller.Refresh(context.Background(), c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
 	items, err := feedsOf(a.store, c).RecentItems(context.Background(), "", c.Publish.Items)
@@ -85,7 +85,7 @@ func TestCorpusEverySourcePublishesEveryItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	if err := a.refresh(ctx, c.Sources, nil); err != nil {
+	if err := a.poller.Refresh(ctx, c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
 	fs := feedsOf(a.store, c)

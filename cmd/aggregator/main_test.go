@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/planetgo/aggregator/config"
 	"go.uber.org/goleak"
 )
 
@@ -23,4 +26,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 	)
+}
+
+// openApp opens the database and builds the fetcher and the site for cfg.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	return openAppWith(ctx, cfg, logger, appOptions{})
 }

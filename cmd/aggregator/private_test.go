@@ -45,7 +45,7 @@ func TestRedirectInwardRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	if err := a.refresh(context.Background(), cfg.Sources, nil); err != nil {
+	if err := a.poller.Refresh(context.Background(), cfg.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := internalRequests.Load(); n != 0 {

@@ -46,7 +46,7 @@ func TestRetryAfterOutlivesReload(t *testing.T) {
 	defer old.close()
 
 	pass := make(chan error, 1)
-	go func() { pass <- old.refresh(ctx, []aggregator.Source{cfg.Sources[0]}, nil) }()
+	go func() { pass <- old.poller.Refresh(ctx, []aggregator.Source{cfg.Sources[0]}, nil) }()
 	<-arrived
 	// What server.apply does on SIGHUP, while the pass waits for its answer.
 	reloaded := old.eng.app(loadConfig(t, cfg.File), discardLogger())
@@ -58,7 +58,7 @@ func TestRetryAfterOutlivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := reloaded.scheduledPass(ctx, reloaded.cfg.Sources, false); err != nil {
+	if err := reloaded.poller.Pass(ctx, reloaded.cfg.Sources, false); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

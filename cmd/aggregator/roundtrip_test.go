@@ -57,7 +57,7 @@ func ingestSections(t *testing.T, sources []testSource) *app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.close() })
-	if err := a.refresh(t.Context(), c.Sources, nil); err != nil {
+	if err := a.poller.Refresh(t.Context(), c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
 	return a

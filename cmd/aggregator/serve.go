@@ -149,7 +149,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	var sum poll.Summary
 	dbFailures := 0
 	start := time.Now()
-	err = a.refresh(ctx, sources, func(o poll.Outcome) {
+	err = a.poller.Refresh(ctx, sources, func(o poll.Outcome) {
 		mu.Lock()
 		defer mu.Unlock()
 		var lines strings.Builder
