@@ -22,6 +22,11 @@ import (
 // once: gofeed cannot be cancelled, so it runs on a goroutine whose result
 // is then dropped, and which fails at its next read of body.
 func (p *Parser) Parse(ctx context.Context, body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
+	return p.parseNoting(ctx, body, feedURL, contentType, src, nil)
+}
+
+// parseNoting is Parse, giving notes (when not nil) one ItemNote per item.
+func (p *Parser) parseNoting(ctx context.Context, body []byte, feedURL, contentType string, src aggregator.Source, notes *[]ItemNote) (Feed, error) {
 	if err := context.Cause(ctx); err != nil {
 		return Feed{}, err
 	}
@@ -30,12 +35,20 @@ func (p *Parser) Parse(ctx context.Context, body []byte, feedURL, contentType st
 		err  error
 	}
 	done := make(chan result, 1)
+	var own []ItemNote
 	go func() {
-		f, err := p.parse(ctx, body, feedURL, contentType, src)
+		var n *[]ItemNote
+		if notes != nil {
+			n = &own
+		}
+		f, err := p.parse(ctx, body, feedURL, contentType, src, n)
 		done <- result{f, err}
 	}()
 	select {
 	case r := <-done:
+		if notes != nil {
+			*notes = own
+		}
 		return r.feed, r.err
 	case <-ctx.Done():
 		return Feed{}, context.Cause(ctx)

@@ -86,7 +86,7 @@ func TestAbandonedParseStops(t *testing.T) {
 	stop := errors.New("stop")
 	cancel(stop)
 	body := longFieldsRSS(1)
-	if _, err := NewParser().parse(ctx, body, "http://a.example/feed", "", aggregator.Source{Name: "s"}); !errors.Is(err, stop) {
+	if _, err := NewParser().parse(ctx, body, "http://a.example/feed", "", aggregator.Source{Name: "s"}, nil); !errors.Is(err, stop) {
 		t.Errorf("parse() = %v, want the context's cause", err)
 	}
 	if _, err := NewParser().Parse(ctx, body, "http://a.example/feed", "", aggregator.Source{Name: "s"}); !errors.Is(err, stop) {

@@ -214,6 +214,14 @@ func (c *Client) BlockedUntil(host string) time.Time {
 // starts when the request is sent, so a source queued behind a slow one on
 // the same host does not time out before it is asked.
 func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregator.SourceState) (Result, error) {
+	res, _, err := c.fetch(ctx, src, prev, nil)
+	return res, err
+}
+
+// fetch is Fetch, giving notes (when not nil) one ItemNote per item, and
+// returning also the response, whose body the caller may read when it is
+// no feed (ErrNotFeed).
+func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregator.SourceState, notes *[]ItemNote) (Result, response, error) {
 	u, err := url.Parse(src.URL)
 	if err != nil {
 		// Not url.Error's text, which quotes the URL, credentials and all.
@@ -221,7 +229,7 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return Result{}, fmt.Errorf("bad url: %w", err)
+		return Result{}, response{}, fmt.Errorf("bad url: %w", err)
 	}
 	// Credentials in the URL go in the Authorization header alone (see
 	// checkRedirect for where it is sent): the URL requested, and so every
@@ -233,7 +241,7 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		case c.slots <- struct{}{}:
 			defer func() { <-c.slots }()
 		case <-ctx.Done():
-			return Result{}, context.Cause(ctx)
+			return Result{}, response{}, context.Cause(ctx)
 		}
 	}
 	var got response
@@ -247,20 +255,20 @@ func (c *Client) Fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		err = fmt.Errorf("unsupported url scheme %q", u.Scheme)
 	}
 	if err != nil {
-		return Result{}, err
+		return Result{}, response{}, err
 	}
 	res := got.res
 	if res.NotModified {
-		return res, nil
+		return res, got, nil
 	}
 	parseCtx, cancel := c.parseContext(ctx, res.deadline)
 	defer cancel()
-	res.Feed, err = c.parser.Parse(parseCtx, got.body, res.URL, got.contentType, src)
+	res.Feed, err = c.parser.parseNoting(parseCtx, got.body, res.URL, got.contentType, src, notes)
 	if err != nil {
-		return Result{}, err
+		return Result{}, got, err
 	}
 	res.FreshFor = max(res.FreshFor, res.Feed.TTL)
-	return res, nil
+	return res, got, nil
 }
 
 // response is what one request brought: the result so far, and the body
@@ -435,16 +443,23 @@ func (c *Client) readError(ctx context.Context, err error) error {
 }
 
 // origin is what redirectGuard learns of a fetch's first request, for the
-// requests of its redirects.
+// requests of its redirects, and, in a discovery, for the requests of the
+// links the first page names.
 type origin struct {
-	private bool // the first request went to a private address
+	connected bool // the first request got a connection
+	private   bool // to a private address
 }
 
 type originKey struct{}
 
 // withGuard gives ctx, the context of one fetch, the origin its redirects
-// are judged by (see redirectGuard).
+// are judged by (see redirectGuard), unless ctx has one already: then the
+// fetch is one that a page fetched before led to, and it is judged as a
+// redirect of that page's request.
 func withGuard(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(originKey{}).(*origin); ok {
+		return ctx
+	}
 	return context.WithValue(ctx, originKey{}, &origin{})
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ type Feed struct {
 	ID       string    // the feed's own id (Atom's atom:id); may be empty
 	Updated  time.Time // when the feed says it changed, else its newest item's date; zero when unknown
 	Items    []aggregator.Item
+	Format   string // "atom", "rss" or "json"
 
 	// TTL is how long an RSS feed's <ttl> says it may be cached; 0 when it
 	// does not say.
@@ -44,8 +46,8 @@ func NewParser() *Parser {
 }
 
 // parse is Parse, on the goroutine that Parse stops waiting for when ctx
-// ends.
-func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType string, src aggregator.Source) (Feed, error) {
+// ends. When notes is not nil, it gets one ItemNote per item of the Feed.
+func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType string, src aggregator.Source, notes *[]ItemNote) (Feed, error) {
 	body = xmlView(toUTF8(body, contentType))
 	if err := checkShape(body); err != nil {
 		return Feed{}, err
@@ -69,6 +71,7 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 		Title:    fieldText(f.Title, m.feedTitle, maxTitle),
 		SiteLink: capURL(resolve(base, f.Link)),
 		Items:    make([]aggregator.Item, 0, len(f.Items)),
+		Format:   f.FeedType,
 	}
 	if out.SiteLink == "" && base != nil && (base.Scheme == "http" || base.Scheme == "https") {
 		out.SiteLink = resolve(base, "/")
@@ -93,8 +96,13 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 		}
 		item := normalise(it, base, feedAuthor, m.itemTitle(i), m.people)
 		item.SourceID = src.Name
-		item.ID = identify(it, item)
+		var note ItemNote
+		item.ID, note.IdentityFrom, note.IdentityWhy = identify(it, item)
 		out.Items = append(out.Items, item)
+		if notes != nil {
+			note.DateFrom, note.UnreadDate = dateOf(it)
+			*notes = append(*notes, note)
+		}
 	}
 	if f.FeedType == "atom" {
 		out.ID = atomFeedID(body)
@@ -139,22 +147,41 @@ func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peo
 // some broken generators do, since one GUID for several items would merge
 // them. The admin's choice (aggregator.IdentityGUID, IdentityLink or
 // IdentityHash) overrides it; an item lacking what it names falls back as by
-// default.
-func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggregator.Item) string {
-	useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeatsGUIDs(items)
-	return func(it *gofeed.Item, item aggregator.Item) string {
-		if g := valid(strings.TrimSpace(it.GUID)); g != "" && useGUID {
-			return capID(g)
+// default. The function it returns gives an item's ID, what it was made
+// from (IdentityGUID, IdentityLink or IdentityHash) and, when that is not
+// the item's GUID, why.
+func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggregator.Item) (id, from, why string) {
+	repeats := choice == "" && repeatsGUIDs(items)
+	useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeats
+	return func(it *gofeed.Item, item aggregator.Item) (string, string, string) {
+		g := valid(strings.TrimSpace(it.GUID))
+		if g != "" && useGUID {
+			if id := capID(g); id != g {
+				return id, aggregator.IdentityGUID, fmt.Sprintf("a hash of the guid, longer than %d bytes", maxID)
+			}
+			return g, aggregator.IdentityGUID, ""
 		}
-		if item.Link != "" && choice != aggregator.IdentityHash {
-			return item.Link
+		var why string // why the GUID was not used
+		switch {
+		case choice == aggregator.IdentityLink || choice == aggregator.IdentityHash:
+			why = "identity: " + choice
+		case g == "":
+			why = "no guid"
+		default:
+			why = "the feed repeats guids"
+		}
+		if choice != aggregator.IdentityHash {
+			if item.Link != "" {
+				return item.Link, aggregator.IdentityLink, why
+			}
+			why += ", and no link"
 		}
 		h := sha256.New()
 		for _, s := range []string{item.Title, item.Content, item.Summary, item.Published.Format(time.RFC3339Nano)} {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}
-		return "hash:" + hex.EncodeToString(h.Sum(nil)[:16])
+		return "hash:" + hex.EncodeToString(h.Sum(nil)[:16]), aggregator.IdentityHash, why
 	}
 }
 

@@ -81,7 +81,8 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 
 // redirectGuard is the Client's transport: it sends the first request of a
 // fetch through base, noting whether the connection it got is to a private
-// address, and the requests redirects lead to through outward, which
+// address, and the requests redirects lead to (and, in a discovery, those
+// of the feeds the first page names) through outward, which
 // refuses to connect to private addresses, unless the first was private:
 // then the admin chose a private source, and its redirects stay with it.
 //
@@ -97,11 +98,11 @@ func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case first == nil:
 		return g.base.RoundTrip(req)
-	case req.Response == nil: // the first request, not a redirect's
+	case req.Response == nil && !first.connected: // the first request, not a redirect's
 		ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 			GotConn: func(info httptrace.GotConnInfo) {
 				addr, ok := addrOf(info.Conn.RemoteAddr())
-				first.private = ok && g.isPrivate(addr)
+				first.connected, first.private = true, ok && g.isPrivate(addr)
 			},
 		})
 		return g.base.RoundTrip(req.WithContext(ctx))
