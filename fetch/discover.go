@@ -36,6 +36,10 @@ var feedTypes = map[string]bool{
 	"application/x-rss+xml": true,
 }
 
+// ErrBadAddress is returned by Discover for an address that is no http(s)
+// address.
+var ErrBadAddress = errors.New("bad address")
+
 // maxLinks is the most feeds of one page Discover fetches; a page naming
 // more is not a site's own list of feeds.
 const maxLinks = 10
@@ -90,8 +94,9 @@ type FoundFeed struct {
 // timeouts, and the feeds a page on a public address names are refused on a
 // private one, as redirects are (Options.AllowPrivateRedirects).
 //
-// It returns an error when address is no http(s) address, or the site
-// cannot be fetched (errors as Fetch's); finding no feed is no error.
+// It returns an error wrapping ErrBadAddress when address is no http(s)
+// address, and Fetch's errors when the site's page cannot be fetched;
+// finding no feed is no error.
 func (c *Client) Discover(ctx context.Context, address string) (Discovery, error) {
 	candidates, err := siteURLs(address)
 	if err != nil {
@@ -230,13 +235,13 @@ func siteURLs(address string) ([]string, error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return nil, fmt.Errorf("bad address %q: %w", aggregator.RedactURL(address), err)
+		return nil, fmt.Errorf("%w %q: %w", ErrBadAddress, aggregator.RedactURL(address), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("bad address %q: want an http(s) address", aggregator.RedactURL(address))
+		return nil, fmt.Errorf("%w %q: want an http(s) address", ErrBadAddress, aggregator.RedactURL(address))
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("bad address %q: no host", aggregator.RedactURL(address))
+		return nil, fmt.Errorf("%w %q: no host", ErrBadAddress, aggregator.RedactURL(address))
 	}
 	return candidates, nil
 }

@@ -254,7 +254,7 @@ func TestDiscoverPrivateRefused(t *testing.T) {
 func TestDiscoverBadAddress(t *testing.T) {
 	t.Parallel()
 	for _, address := range []string{"ftp://example.com/", "http:///feed", "", "exa mple.com:x"} {
-		if _, err := newClient(Options{}).Discover(context.Background(), address); err == nil {
+		if _, err := newClient(Options{}).Discover(context.Background(), address); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("Discover(%q) = nil error", address)
 		}
 	}

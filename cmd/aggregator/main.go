@@ -9,6 +9,8 @@
 //	aggregator verify  -config FILE         check the database
 //	aggregator salvage -config FILE -o NEW  copy what is readable of a damaged database
 //	aggregator sources -config FILE         each source with its state
+//	aggregator preview [-format json] NAME|URL  what a source would publish, now
+//	aggregator discover URL                 the feeds of a site, as sources: YAML
 //	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file
 //	aggregator opml export -config FILE     the sources as OPML
 //	aggregator version                      print the version
@@ -51,6 +53,8 @@ const usage = `usage:
   aggregator verify  [-config FILE]
   aggregator salvage [-config FILE] -o NEW.db
   aggregator sources [-config FILE]
+  aggregator preview [-config FILE] [-format text|json] NAME|URL
+  aggregator discover [-config FILE] URL
   aggregator opml import [-section NAME] FILE
   aggregator opml export [-config FILE]
   aggregator version
@@ -70,8 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "opml" {
+	switch cmd {
+	case "opml":
 		return runOPML(ctx, args, stdout, stderr)
+	case "preview":
+		return runPreview(ctx, args, stdout, stderr)
+	case "discover":
+		return runDiscover(ctx, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("aggregator "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
