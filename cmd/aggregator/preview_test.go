@@ -124,6 +124,17 @@ sources:
 			t.Errorf("preview by the source's URL does not preview the source:\n%s", out)
 		}
 	})
+	t.Run("max age", func(t *testing.T) {
+		aged := filepath.Join(dir, "aged.yaml")
+		if err := os.WriteFile(aged, []byte(fmt.Sprintf("database: %s\npublish: {max_age: 7d}\nsources: [{url: %q}]\n", db, srv.URL+"/blog.atom")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := runCmd(t, "preview", "-config", aged, srv.URL+"/blog.atom")
+		if !strings.Contains(out, "hidden     from every feed: dated more than publish.max_age (168h0m0s) ago\n") ||
+			strings.Count(out, "hidden     from") != 1 || !strings.Contains(out, "2 items: 1 published, 1 hidden") {
+			t.Errorf("preview with publish.max_age 7d: want the old item hidden, the new one not:\n%s", out)
+		}
+	})
 	t.Run("HTML page", func(t *testing.T) {
 		code, out, _ := runCode("preview", "-config", cfgPath, srv.URL+"/blog/")
 		if code != exitFail || !strings.Contains(out, "not a feed (text/html; charset=utf-8)") ||
