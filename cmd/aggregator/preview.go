@@ -152,10 +152,8 @@ func previewSource(cfg *config.Config, arg string) (aggregator.Source, bool) {
 // fixed at now.
 func newFetchClient(cfg *config.Config, now time.Time) *fetch.Client {
 	opts := fetchOptions(cfg)
-	hc, dialer := newHTTPClient(cfg, nil)
-	opts.Dialer = dialer
 	opts.Now = func() time.Time { return now }
-	return fetch.NewClient(hc, opts)
+	return fetch.NewClient(nil, opts)
 }
 
 // newPreviewReport is the report of previewing src: p, or err.
