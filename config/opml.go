@@ -6,16 +6,22 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Imported is a subscription of an OPML file, as the sources: list of a
-// config spells it.
+// Imported is a subscription of an OPML file, or a feed found otherwise,
+// as the sources: list of a config spells it.
 type Imported struct {
+	Name     string   `yaml:"name,omitempty"`
 	URL      string   `yaml:"url"`
 	Title    string   `yaml:"title,omitempty"`
 	Sections []string `yaml:"sections,omitempty,flow"`
+
+	// Site is true for an outline that names a web site rather than a
+	// feed: URL is the site's, whose feed is still to be found.
+	Site bool `yaml:"-"`
 }
 
 // opmlOutline is an outline of an OPML file as feed readers write it: a
@@ -39,6 +45,9 @@ func (o opmlOutline) attr(names ...string) string {
 // ReadOPML returns the subscriptions of an OPML document, a feed reader's
 // export: each outline with an http(s) xmlUrl, once, in document order
 // (an outline before the ones it holds), titled by its title or text.
+// An outline whose address is a web site's is returned too, with Site
+// set, for its feed to be found: one with an http(s) htmlUrl (or url, as
+// an OPML 2.0 link has) and no xmlUrl, or whose xmlUrl is its htmlUrl.
 func ReadOPML(data []byte) ([]Imported, error) {
 	var doc struct {
 		Outlines []opmlOutline `xml:"body>outline"`
@@ -53,15 +62,29 @@ func ReadOPML(data []byte) ([]Imported, error) {
 		for _, o := range outlines {
 			walk(o.Outlines)
 			feed := o.attr("xmlUrl", "xmlurl", "xmlURL")
-			if u, err := url.Parse(feed); err != nil || (u.Scheme != "http" && u.Scheme != "https") || seen[feed] {
+			site := o.attr("htmlUrl", "htmlurl", "htmlURL")
+			if site == "" && !strings.EqualFold(o.attr("type"), "include") {
+				site = o.attr("url")
+			}
+			isSite := isHTTPURL(site) && (feed == "" || feed == site)
+			if isSite {
+				feed = site
+			}
+			if !isHTTPURL(feed) || seen[feed] {
 				continue
 			}
 			seen[feed] = true
-			out = append(out, Imported{URL: feed, Title: o.attr("title", "text")})
+			out = append(out, Imported{URL: feed, Title: o.attr("title", "text"), Site: isSite})
 		}
 	}
 	walk(doc.Outlines)
 	return out, nil
+}
+
+// isHTTPURL reports whether s is an http(s) URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // WriteSources writes sources as the YAML to paste into a config, after a

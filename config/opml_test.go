@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,17 +20,28 @@ func TestOPMLSubscriptionsLoad(t *testing.T) {
   <outline text="A again" xmlurl="https://a.example/feed"/>
   <outline text="file" xmlUrl="file:///etc/passwd"/>
   <outline text="site only" htmlUrl="https://c.example/"/>
+  <outline text="site as feed" xmlUrl="https://d.example/" htmlUrl="https://d.example/"/>
+  <outline text="link" type="link" url="https://e.example/blog/"/>
+  <outline text="include" type="include" url="https://f.example/list.opml"/>
+  <outline text="A's site" xmlUrl="https://a.example/feed" htmlUrl="https://a.example/"/>
 </body></opml>`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
+	var feeds []Imported
 	for _, s := range subs {
-		got = append(got, s.URL+" "+s.Title)
+		got = append(got, fmt.Sprintf("%s %s %v", s.URL, s.Title, s.Site))
+		if !s.Site {
+			feeds = append(feeds, s)
+		}
 	}
-	if want := []string{"https://a.example/feed A", `http://b.example/rss B: "b"`}; !slices.Equal(got, want) {
+	want := []string{"https://a.example/feed A false", `http://b.example/rss B: "b" false`,
+		"https://c.example/ site only true", "https://d.example/ site as feed true", "https://e.example/blog/ link true"}
+	if !slices.Equal(got, want) {
 		t.Errorf("subscriptions = %q, want %q", got, want)
 	}
+	subs = feeds
 	var buf bytes.Buffer
 	if err := WriteSources(&buf, "from a test", subs, "imported"); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
@@ -47,16 +44,15 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFail
 	}
 	names := pasteNames(cfg, d.Site, found)
-	var paste []pasteSource
+	paste := make([]config.Imported, len(found))
 	for i, f := range found {
-		paste = append(paste, pasteSource{Name: names[i], URL: f.URL})
+		paste[i] = config.Imported{Name: names[i], URL: f.URL}
 	}
-	out, err := sourcesYAML(paste)
-	if err != nil {
+	fmt.Fprintln(stdout)
+	if err := config.WriteSources(stdout, "to paste into the config", paste, ""); err != nil {
 		fmt.Fprintf(stderr, "aggregator discover: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "\n# to paste into the config\n%s", out)
 	return exitOK
 }
 
@@ -99,30 +95,6 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// pasteSource is a source as the config file spells it.
-type pasteSource struct {
-	Name     string   `yaml:"name,omitempty"`
-	URL      string   `yaml:"url"`
-	Title    string   `yaml:"title,omitempty"`
-	Sections []string `yaml:"sections,omitempty,flow"`
-}
-
-// sourcesYAML returns the sources: list of a config holding sources.
-func sourcesYAML(sources []pasteSource) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(struct {
-		Sources []pasteSource `yaml:"sources"`
-	}{sources}); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // pasteNames returns a name for each of the feeds found at site, none a

@@ -11,7 +11,7 @@
 //	aggregator sources -config FILE         each source with its state
 //	aggregator preview [-format json] NAME|URL  what a source would publish, now
 //	aggregator discover URL                 the feeds of a site, as sources: YAML
-//	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file
+//	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file (sites' feeds discovered)
 //	aggregator opml export -config FILE     the sources as OPML
 //	aggregator version                      print the version
 package main
@@ -55,7 +55,7 @@ const usage = `usage:
   aggregator sources [-config FILE]
   aggregator preview [-config FILE] [-format text|json] NAME|URL
   aggregator discover [-config FILE] URL
-  aggregator opml import [-section NAME] FILE
+  aggregator opml import [-config FILE] [-section NAME] FILE
   aggregator opml export [-config FILE]
   aggregator version
 `

@@ -10,16 +10,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"time"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/publish"
 )
 
 // opmlImport prints, for the subscriptions of the OPML file at path, the
 // sources: YAML to paste into a config, each in section if it is not
-// empty.
-func opmlImport(path, section string, stdout io.Writer) error {
+// empty. An outline that names a site rather than a feed is replaced by
+// the first feed discovery finds there, with the fetcher of the config
+// load returns (called only then); each is reported on stderr.
+func opmlImport(ctx context.Context, path, section string, load func() (*config.Config, error), stdout, stderr io.Writer) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -28,10 +32,75 @@ func opmlImport(path, section string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if len(sources) == 0 {
-		return &usageError{fmt.Sprintf("%s: no subscriptions (outlines with an http(s) xmlUrl)", path)}
+	sources, resolved, err := resolveSites(ctx, sources, load, stderr)
+	if err != nil {
+		return err
 	}
-	return config.WriteSources(stdout, fmt.Sprintf("%d sources from %s", len(sources), path), sources, section)
+	if len(sources) == 0 {
+		return &usageError{fmt.Sprintf("%s: no subscriptions (outlines with an http(s) xmlUrl, or a site's htmlUrl with a feed)", path)}
+	}
+	comment := fmt.Sprintf("%d sources from %s", len(sources), path)
+	if resolved > 0 {
+		comment += fmt.Sprintf(", %d of them found at the site the outline names", resolved)
+	}
+	return config.WriteSources(stdout, comment, sources, section)
+}
+
+// resolveSites replaces each of sources that is a site by the first feed
+// Discover finds there, or leaves it out when none is found, saying which
+// on stderr; a feed found twice is kept once. It returns the sources and
+// how many sites were resolved.
+func resolveSites(ctx context.Context, sources []config.Imported, load func() (*config.Config, error), stderr io.Writer) ([]config.Imported, int, error) {
+	var client *fetch.Client
+	seen := make(map[string]bool)
+	for _, src := range sources {
+		if !src.Site {
+			seen[src.URL] = true
+		}
+	}
+	var out []config.Imported
+	resolved := 0
+	for _, src := range sources {
+		if !src.Site {
+			out = append(out, src)
+			continue
+		}
+		if client == nil {
+			cfg, err := load()
+			if err != nil {
+				return nil, 0, err
+			}
+			client = newFetchClient(cfg, time.Now())
+		}
+		d, err := client.Discover(ctx, src.URL)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, context.Cause(ctx)
+			}
+			fmt.Fprintf(stderr, "%s: %v: left out\n", src.URL, err)
+			continue
+		}
+		found := d.Found()
+		if len(found) == 0 {
+			fmt.Fprintf(stderr, "%s: no feed found: left out\n", src.URL)
+			continue
+		}
+		feed := found[0]
+		more := ""
+		if len(found) > 1 {
+			more = fmt.Sprintf(" (it has %d more: aggregator discover %s)", len(found)-1, src.URL)
+		}
+		if seen[feed.URL] {
+			fmt.Fprintf(stderr, "%s: its feed %s is imported already\n", src.URL, feed.URL)
+			continue
+		}
+		seen[feed.URL] = true
+		fmt.Fprintf(stderr, "%s: resolved to %s, found as %s%s\n", src.URL, feed.URL, feed.Via, more)
+		src.URL, src.Site = feed.URL, false
+		out = append(out, src)
+		resolved++
+	}
+	return out, resolved, nil
 }
 
 // opmlExport prints cfg's sources as OPML, grouped by section: the list the
@@ -71,6 +140,11 @@ func (s statesOnly) States(context.Context) (map[string]aggregator.SourceState, 
 	return s, nil
 }
 
+// exitError ends a command whose reason is printed already.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
 // runOPML runs `aggregator opml import|export`.
 func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "import" && args[0] != "export") {
@@ -81,10 +155,7 @@ func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("aggregator opml "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	section := fs.String("section", "", "put every source in section `NAME`")
-	configPath := new(string)
-	if sub == "export" {
-		configPath = fs.String("config", "config.yaml", "config `file`")
-	}
+	configPath := fs.String("config", "config.yaml", "config `file` (for import, only the fetcher's settings to find the feeds of sites: without it, the defaults)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -94,7 +165,14 @@ func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aggregator opml import: want one OPML file\n%s", usage)
 		return exitConfig
 	case sub == "import":
-		err = opmlImport(fs.Arg(0), *section, stdout)
+		load := func() (*config.Config, error) {
+			cfg, code := optionalConfig(fs, *configPath, stderr)
+			if cfg == nil {
+				return nil, &exitError{code}
+			}
+			return cfg, nil
+		}
+		err = opmlImport(ctx, fs.Arg(0), *section, load, stdout, stderr)
 	case fs.NArg() > 0 || *section != "":
 		fmt.Fprintf(stderr, "aggregator opml export: unexpected arguments\n%s", usage)
 		return exitConfig
@@ -106,6 +184,10 @@ func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
 		err = opmlExport(ctx, cfg, stdout)
+	}
+	var exit *exitError
+	if errors.As(err, &exit) {
+		return exit.code
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aggregator opml %s: %v\n", sub, err)

@@ -280,3 +280,69 @@ func TestDiscoverCommand(t *testing.T) {
 		t.Errorf("discover ftp://: exit %d, %q", code, errOut)
 	}
 }
+
+// TestOPMLImportResolvesSites: an outline that names a site is replaced by
+// the feed its page names, and stderr says so; a site with no feed is left
+// out, and said so; a site whose feed is imported already adds nothing.
+// Outlines with a feed are taken as they are, without a request.
+func TestOPMLImportResolvesSites(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		switch r.URL.Path {
+		case "/blog/", "/again/":
+			fmt.Fprint(w, `<html><head><link rel="alternate" type="application/atom+xml" href="/blog/feed.atom"></head></html>`)
+		case "/blog/feed.atom":
+			w.Write(testFeed(t, "testdata/blog.atom"))
+		case "/nothing/":
+			fmt.Fprint(w, `<html><body>no feeds</body></html>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	opml := filepath.Join(dir, "blogroll.opml")
+	if err := os.WriteFile(opml, []byte(fmt.Sprintf(`<?xml version="1.0"?>
+<opml version="2.0"><head><title>Blogroll</title></head><body>
+  <outline text="Feed" xmlUrl="http://feed.invalid/rss" htmlUrl="http://feed.invalid/"/>
+  <outline text="The Blog" type="link" url="%[1]s/blog/"/>
+  <outline text="Nothing here" htmlUrl="%[1]s/nothing/"/>
+  <outline text="Again" xmlUrl="%[1]s/again/" htmlUrl="%[1]s/again/"/>
+</body></opml>`, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := runCmd(t, "opml", "import", "-section", "blogs", opml)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte("database: "+filepath.Join(dir, "x.db")+"\n"+out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatalf("the printed YAML does not load: %v\n%s", err, out)
+	}
+	var got []string
+	for _, src := range cfg.Sources {
+		got = append(got, src.URL+" "+src.Title)
+	}
+	if want := []string{"http://feed.invalid/rss Feed", srv.URL + "/blog/feed.atom The Blog"}; !slices.Equal(got, want) {
+		t.Errorf("sources = %q, want %q\n%s", got, want, out)
+	}
+	if !strings.HasPrefix(out, "# 2 sources from "+opml+", 1 of them found at the site the outline names\n") {
+		t.Errorf("no comment on the sites resolved:\n%s", out)
+	}
+	for _, want := range []string{
+		srv.URL + "/blog/: resolved to " + srv.URL + "/blog/feed.atom, found as <link rel=\"alternate\">\n",
+		srv.URL + "/nothing/: no feed found: left out\n",
+		srv.URL + "/again/: its feed " + srv.URL + "/blog/feed.atom is imported already\n",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr has no %q:\n%s", want, errOut)
+		}
+	}
+	// The pages, their feeds (twice) and the five well-known paths of the site with none.
+	if n := requests.Load(); n != 2+2+1+5 {
+		t.Errorf("%d requests, want 10", n)
+	}
+}
