@@ -20,6 +20,7 @@ go run ./bench -short > /dev/null
 # A short run of each fuzz target, on top of its seed corpus; run them
 # longer by hand (-fuzztime 10m).
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch
+go test -run '^$' -fuzz '^FuzzFeedLinks$' -fuzztime 5s ./fetch
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s ./config
 go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 5s .
 go test -run '^$' -fuzz '^FuzzHTML$' -fuzztime 5s ./sanitize

@@ -259,3 +259,20 @@ func TestDiscoverBadAddress(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFeedLinks: whatever a page holds, the feeds it names are absolute
+// http(s) URLs within the size cap, each once.
+func FuzzFeedLinks(f *testing.F) {
+	f.Add([]byte(`<base href="/b/"><link rel="alternate" type="application/rss+xml" href="x.rss" title="X">`), "http://a.example/p/")
+	f.Add([]byte(`<LINK REL="alternate feed" TYPE="Application/Atom+XML; q=1" HREF="//other.example/feed">`), "https://a.example/")
+	f.Add(readTestdata(f, "not-a-feed.html"), "http://a.example/")
+	f.Fuzz(func(t *testing.T, body []byte, page string) {
+		seen := make(map[string]bool)
+		for _, l := range feedLinks(body, page) {
+			if !isHTTP(l.url) || len(l.url) > maxURL || len(l.title) > maxTitle || seen[l.url] {
+				t.Errorf("feedLinks() gave %q", l.url)
+			}
+			seen[l.url] = true
+		}
+	})
+}
