@@ -25,6 +25,8 @@ type checker struct {
 	errs []*Error
 
 	pairs map[int][][2]*yaml.Node // keys and values by the line of the value; see keyOn
+
+	sourceFilters map[string]aggregator.Filter // each source's filters, by name, as ck.sources found them
 }
 
 // line returns the line of the value at key, a dotted path such as
@@ -85,6 +87,7 @@ func (ck *checker) build(r *raw) *Config {
 	}
 	c.Sections = ck.sections()
 	c.Sources = ck.sources(c.Sections)
+	c.Rules = ck.rules(ck.sourceFilters)
 	return c
 }
 
@@ -313,6 +316,12 @@ func (ck *checker) sources(sections []Section) []aggregator.Source {
 			src.RenamedFrom = append(src.RenamedFrom, r.old)
 		}
 		renames = append(renames, rs...)
+		if f := ck.sourceFilter(item, src.Name); !f.IsZero() {
+			if ck.sourceFilters == nil {
+				ck.sourceFilters = make(map[string]aggregator.Filter)
+			}
+			ck.sourceFilters[src.Name] = f
+		}
 		list = append(list, src)
 	}
 	claimed := make(map[string]rename)
@@ -366,7 +375,7 @@ func (ck *checker) renamedFrom(item *yaml.Node, name string) []rename {
 // compared with the others.
 func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
-		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:")
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:, filters:")
 		return src, 0, false, false
 	}
 	if resolve(item).Kind != yaml.MappingNode {

@@ -34,6 +34,9 @@ type Config struct {
 	Admin       Admin
 	Sections    []Section           // in file order
 	Sources     []aggregator.Source // in file order
+	// Rules are the filters: of the file, at the top level, in sections
+	// and in sources, compiled once; nil when it has none.
+	Rules *aggregator.Rules
 }
 
 // Fetch holds the settings of the fetch pass.

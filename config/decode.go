@@ -30,6 +30,7 @@ type raw struct {
 	Admin       rawAdmin              `yaml:"admin"`
 	Sections    map[string]rawSection `yaml:"sections"`
 	Sources     []rawSource           `yaml:"sources"`
+	Filters     rawFilters            `yaml:"filters"`
 }
 
 // Ints are pointers so that an explicit 0 is told from a missing key.
@@ -64,8 +65,25 @@ type rawRetention struct {
 }
 
 type rawSection struct {
-	Title       string `yaml:"title"`
-	Description string `yaml:"description"`
+	Title       string     `yaml:"title"`
+	Description string     `yaml:"description"`
+	Filters     rawFilters `yaml:"filters"`
+}
+
+// rawFilters are the rules of one level; checker.filter reads them node
+// by node, for their lines.
+type rawFilters struct {
+	Include []rawRule `yaml:"include"`
+	Exclude []rawRule `yaml:"exclude"`
+}
+
+// rawRule is one rule: an RE2 expression for each field it matches.
+type rawRule struct {
+	Title    string `yaml:"title"`
+	Content  string `yaml:"content"`
+	Author   string `yaml:"author"`
+	Category string `yaml:"category"`
+	Link     string `yaml:"link"`
 }
 
 type rawSource struct {
@@ -77,7 +95,8 @@ type rawSource struct {
 	Identity string   `yaml:"identity"`
 	Dedup    *bool    `yaml:"dedup"`
 	// RenamedFrom is decoded by checker.renamedFrom, which keeps lines.
-	RenamedFrom []string `yaml:"renamed_from"`
+	RenamedFrom []string   `yaml:"renamed_from"`
+	Filters     rawFilters `yaml:"filters"`
 }
 
 // maxFileSize is the largest config file Load reads.

@@ -27,7 +27,7 @@ func TestLoadErrors(t *testing.T) {
 		{"dedup not a bool", src + "    dedup: maybe\n", 3, `dedup`},
 		{"unknown publish key", "publish: {item: 5}\n" + minimal, 1, `unknown key "item" in publish (want one of items, per_source, max_age)`},
 		{"unknown retention key", "retention:\n  max_iems: 5\n" + minimal, 2, `unknown key "max_iems" in retention`},
-		{"unknown section key", "sections:\n  go: {titel: Go}\n" + minimal, 2, `unknown key "titel" in a section (want title or description)`},
+		{"unknown section key", "sections:\n  go: {titel: Go}\n" + minimal, 2, `unknown key "titel" in a section (want one of title, description, filters)`},
 		{"unknown source key", src + "    sectoins: [go]\n", 3, `unknown key "sectoins" in a source`},
 		{"int expected", "fetch:\n  concurrency: eight\n" + minimal, 2, `concurrency: want a whole number, got "eight"`},
 		{"mapping expected", "fetch: 30s\n" + minimal, 1, `fetch: want a mapping with keys timeout,`},

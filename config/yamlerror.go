@@ -106,6 +106,8 @@ func blockOf(typeName string) block {
 		{"admin", reflect.TypeFor[rawAdmin]()},
 		{"a section", reflect.TypeFor[rawSection]()},
 		{"a source", reflect.TypeFor[rawSource]()},
+		{"filters", reflect.TypeFor[rawFilters]()},
+		{"a rule", reflect.TypeFor[rawRule]()},
 	} {
 		if b.typ.String() == typeName {
 			return b
@@ -161,6 +163,8 @@ func want(typeName string) phrase {
 		return "a list of sources (- url: ...)"
 	case reflect.TypeFor[map[string]rawSection]().String():
 		return "a mapping of section names to sections"
+	case reflect.TypeFor[[]rawRule]().String():
+		return "a list of rules (- title: REGEXP)"
 	}
 	if b := blockOf(typeName); b.typ != nil {
 		return phrase("a mapping with keys " + strings.Join(b.keys(), ", "))

@@ -159,6 +159,9 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
 	}
 	s.stateSaved(src.Name, saved)
+	if res.New+res.Updated > 0 {
+		s.itemsChanged(src.Name)
+	}
 	return res, nil
 }
 

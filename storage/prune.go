@@ -132,6 +132,7 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 		return putSource(tx, name, rec)
 	})
 	if deleted > 0 && err == nil {
+		s.itemsChanged(name)
 		s.logger.Debug("pruned", "source", name, "items", deleted)
 	}
 	return deleted, err

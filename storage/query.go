@@ -34,6 +34,11 @@ type Query struct {
 	// whenever it is met, so that no source can hide another's post by
 	// listing its link first.
 	Origin func(source, link string) bool
+	// Rules, if set, leave out the items they hide in the feeds of
+	// Section (aggregator.Rules.Hides) before anything else sees them: a
+	// hidden copy of an article neither wins over another source's copy
+	// nor is credited by it, and counts against no PerSource cap.
+	Rules *aggregator.Rules
 }
 
 // scanBudget bounds how many index entries one query reads beyond its
@@ -107,6 +112,12 @@ func (s *Store) Items(ctx context.Context, q Query) ([]aggregator.Item, error) {
 			rec, err := decodeRecord(v)
 			if err != nil {
 				return fmt.Errorf("item %x: corrupt record: %w", itemKey, err)
+			}
+			if q.Rules.Touches(rec.SourceID, q.Section) {
+				it := rec.item()
+				if _, hidden := q.Rules.Hides(&it, q.Section); hidden {
+					continue
+				}
 			}
 			sel.offer(itemKey, rec)
 		}

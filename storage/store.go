@@ -104,6 +104,7 @@ type Store struct {
 	flushMu sync.RWMutex
 
 	catalog catalog // what queries need of every source
+	hidden  hiddenCounts
 
 	// mapRelease is Options.MapRelease; lastRelease, written only inside
 	// write transactions, when the mapped pages were last released.
