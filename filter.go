@@ -152,6 +152,25 @@ func (h Hidden) String() string {
 	return fmt.Sprintf("excluded by a rule of %s at line %d (%s)", where, h.Rule.Line, h.Rule)
 }
 
+// HiddenCount is how many of a source's stored items the rules hide.
+type HiddenCount struct {
+	// All counts the items hidden from every feed: by the top-level rules
+	// or the source's own. The merged feed shows none of them.
+	All int
+	// Sections counts, for each of the source's sections that has rules
+	// of its own, the items its feeds leave out, those of All included.
+	Sections map[string]int
+}
+
+// In is the count of items hidden from the feeds of section ("" for the
+// merged feed).
+func (c HiddenCount) In(section string) int {
+	if n, ok := c.Sections[section]; ok {
+		return n
+	}
+	return c.All
+}
+
 // IsZero reports whether rs has no rules at any level.
 func (rs *Rules) IsZero() bool {
 	if rs == nil {

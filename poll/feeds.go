@@ -18,12 +18,15 @@ type FeedOptions struct {
 	PerSource int                 // at most this many items of one source in an output; 0 for no cap
 	MaxAge    time.Duration       // items older than this are left out; 0 for no limit
 	Now       func() time.Time    // nil → time.Now
+	// Rules are the filters that hide items from the outputs (see
+	// storage.Query.Rules); nil hides none.
+	Rules *aggregator.Rules
 }
 
 // Feeds is what the publisher reads: the store, queried as the outputs
 // need (per-source cap, maximum age, deduplication across sources with
-// the origin's copy first), and the sources' states as the public may see
-// them (PublicState).
+// the origin's copy first, the filters), the sources' states as the public
+// may see them (PublicState), and how many items the filters hide.
 type Feeds struct {
 	store *storage.Store
 	opts  FeedOptions
@@ -69,11 +72,18 @@ func (f *Feeds) RecentItems(ctx context.Context, section string, limit int) ([]a
 		Dedup:          true,
 		KeepDuplicates: f.keep,
 		Origin:         f.origin(ctx),
+		Rules:          f.opts.Rules,
 	}
 	if f.opts.MaxAge > 0 {
 		q.Since = f.opts.Now().Add(-f.opts.MaxAge)
 	}
 	return f.store.Items(ctx, q)
+}
+
+// Hidden returns how many of each configured source's stored items the
+// rules hide (see storage.Store.Hidden), for the pages.
+func (f *Feeds) Hidden(ctx context.Context) (map[string]aggregator.HiddenCount, error) {
+	return f.store.Hidden(ctx, f.opts.Rules, f.opts.Sources)
 }
 
 // States returns every source's stored state, as the public may see it

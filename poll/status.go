@@ -26,6 +26,21 @@ type Status struct {
 	MovedTo             string    `json:"moved_to,omitempty"`
 	Gone                bool      `json:"gone"`
 	HostBlockedUntil    time.Time `json:"host_blocked_until,omitzero"` // its host's Retry-After
+	// Hidden counts the stored items that the config's filters keep out
+	// of every feed (the top-level rules and the source's own), and
+	// HiddenInSections, for each of its sections with rules of their own,
+	// those that section's feeds leave out, these included.
+	Hidden           int            `json:"hidden"`
+	HiddenInSections map[string]int `json:"hidden_in_sections,omitempty"`
+}
+
+// AddHidden sets the hidden counts of the statuses in list from counts,
+// by source name (see Status.Hidden).
+func AddHidden(list []Status, counts map[string]aggregator.HiddenCount) {
+	for i := range list {
+		c := counts[list[i].Name]
+		list[i].Hidden, list[i].HiddenInSections = c.All, c.Sections
+	}
 }
 
 // State sums up s in a word or two: gone, failing (N), moved, new or ok.

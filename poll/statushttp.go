@@ -19,17 +19,25 @@ type statusDoc struct {
 }
 
 // StatusHandler serves /status.json: the status of the sources configured
-// now (sources()), in their order, as store holds them. A database that
+// now (current() gives them and the filters in force), in their order, as
+// store holds them, with the items the filters hide. A database that
 // fails is logged and answered with 503.
-func StatusHandler(store *storage.Store, sources func() []aggregator.Source, logger *slog.Logger) http.Handler {
+func StatusHandler(store *storage.Store, current func() ([]aggregator.Source, *aggregator.Rules), logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sources, rules := current()
 		states, err := store.States(r.Context())
+		var hidden map[string]aggregator.HiddenCount
+		if err == nil {
+			hidden, err = store.Hidden(r.Context(), rules, sources)
+		}
 		if err != nil {
 			logger.Error("status", "err", err)
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		body, err := json.MarshalIndent(statusDoc{Statuses(sources(), states, time.Now())}, "", "  ")
+		list := Statuses(sources, states, time.Now())
+		AddHidden(list, hidden)
+		body, err := json.MarshalIndent(statusDoc{list}, "", "  ")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -30,7 +30,7 @@ func TestStatusRoundTrip(t *testing.T) {
 	if err := store.SaveState(ctx, srcs[1], aggregator.SourceState{Name: "a", URL: srcs[1].URL, ConsecutiveFailures: 1, LastError: "boom", LastAttempt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(StatusHandler(store, func() []aggregator.Source { return srcs }, discardLogger()))
+	srv := httptest.NewServer(StatusHandler(store, func() ([]aggregator.Source, *aggregator.Rules) { return srcs, nil }, discardLogger()))
 	defer srv.Close()
 	list, err := ReadStatus(ctx, srv.URL+"/status.json")
 	if err != nil {

@@ -97,7 +97,8 @@ const pageTemplate = `<!DOCTYPE html>
 {{- if .Failing}}: failed {{.Failures}} time{{if ne .Failures 1}}s{{end}} in a row
 {{- with .Error}}<br>last error: {{.}}{{end}}
 {{- with .LastSuccess}}<br>last success <time datetime="{{.RFC3339}}">{{.Text}}</time>{{end}}
-{{- else}}{{with .Result}}: {{.}}{{end}}{{end}}</div>
+{{- else}}{{with .Result}}: {{.}}{{end}}{{end}}
+{{- with .Hidden}}<br>filters hide {{.}} of its stored items{{end}}</div>
 </li>
 {{- end}}
 </ul>
@@ -152,6 +153,7 @@ type pageSource struct {
 	Result, Error             string
 	Failing                   bool
 	Failures                  int
+	Hidden                    int // stored items the filters keep out of this page's feeds
 }
 
 // pageCSP is the Content-Security-Policy of every page: no script, frame,
@@ -166,7 +168,8 @@ func pageCSP() string {
 // renderPage renders the page of docs[i]: docs[0] is the merged feed and
 // the page at /, the others are sections.
 // nav is the section list every page shows, from sectionNav.
-func (s *Site) renderPage(docs []*feedDoc, nav []pageSection, i int, states map[string]aggregator.SourceState) ([]byte, error) {
+// hidden counts each source's items the filters hide (nil for none).
+func (s *Site) renderPage(docs []*feedDoc, nav []pageSection, i int, states map[string]aggregator.SourceState, hidden map[string]aggregator.HiddenCount) ([]byte, error) {
 	doc, merged := docs[i], docs[0]
 	p := pageData{
 		Title:       doc.Title,
@@ -197,7 +200,9 @@ func (s *Site) renderPage(docs []*feedDoc, nav []pageSection, i int, states map[
 		p.Items = append(p.Items, newPageItem(e))
 	}
 	for _, src := range s.sectionSources(doc.section) {
-		p.Sources = append(p.Sources, newPageSource(src, states[src.Name]))
+		ps := newPageSource(src, states[src.Name])
+		ps.Hidden = hidden[src.Name].In(doc.section)
+		p.Sources = append(p.Sources, ps)
 	}
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, p); err != nil {

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
@@ -276,4 +277,52 @@ func TestRebuildRendersOnlyChangedFeeds(t *testing.T) {
 	// Pruning an item of beta (go and news) changes every feed.
 	store.items = slices.DeleteFunc(store.items, func(it aggregator.Item) bool { return it.ID == "https://beta.example/3" })
 	rebuild("beta pruned", 3, 0)
+}
+
+// hiddenStore is a fakeStore that also counts hidden items.
+type hiddenStore struct {
+	*fakeStore
+	hidden map[string]aggregator.HiddenCount
+}
+
+func (h hiddenStore) Hidden(ctx context.Context) (map[string]aggregator.HiddenCount, error) {
+	return h.hidden, nil
+}
+
+// TestPageShowsHiddenCounts: each page shows beside a source how many of
+// its items the filters keep out of that page's feeds, and nothing for a
+// source they hide none of.
+func TestPageShowsHiddenCounts(t *testing.T) {
+	t.Parallel()
+	store := hiddenStore{newTestStore(), map[string]aggregator.HiddenCount{
+		"alpha": {All: 3},
+		"beta":  {All: 1, Sections: map[string]int{"news": 7}},
+	}}
+	s := mustSite(t, store, testOptions())
+	sourceLine := func(page []byte, title string) string {
+		_, page, _ = bytes.Cut(page, []byte(`<section class="sources">`))
+		i := bytes.Index(page, []byte(">"+title+"</a>"))
+		if i < 0 {
+			i = bytes.Index(page, []byte("<li>"+title+" ")) // no site link
+		}
+		if i < 0 {
+			t.Fatalf("no source %q on the page", title)
+		}
+		end := bytes.Index(page[i:], []byte("</li>"))
+		return string(page[i : i+end])
+	}
+	home := body(t, request(t, s, "GET", "/", nil))
+	if got := sourceLine(home, "Alpha Blog"); !strings.Contains(got, "<br>filters hide 3 of its stored items</div>") {
+		t.Errorf("alpha on /: %q, want its 3 hidden items", got)
+	}
+	if got := sourceLine(home, "Beta &lt;News&gt; &amp; Views"); !strings.Contains(got, "filters hide 1 of its stored items") {
+		t.Errorf("beta on /: %q, want its 1 hidden item", got)
+	}
+	news := body(t, request(t, s, "GET", "/sections/news.html", nil))
+	if got := sourceLine(news, "Beta &lt;News&gt; &amp; Views"); !strings.Contains(got, "filters hide 7 of its stored items") {
+		t.Errorf("beta on the news page: %q, want the section's 7", got)
+	}
+	if got := sourceLine(home, "delta"); strings.Contains(got, "filters hide") {
+		t.Errorf("delta, with nothing hidden: %q", got)
+	}
 }

@@ -29,6 +29,12 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 	if err != nil {
 		return nil, nil, fmt.Errorf("read source states: %w", err)
 	}
+	var hidden map[string]aggregator.HiddenCount
+	if hc, ok := s.store.(HiddenCounter); ok {
+		if hidden, err = hc.Hidden(ctx); err != nil {
+			return nil, nil, fmt.Errorf("count hidden items: %w", err)
+		}
+	}
 	// Read the feeds' items one feed after another (the first to publish
 	// an item makes it safe, and the next finds it done), then render
 	// every route at once.
@@ -62,7 +68,7 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 			page, list = doc.path+htmlFormat.ext(), doc.path+opmlFormat.ext()
 		}
 		jobs = append(jobs,
-			renderJob{page, htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, states) }},
+			renderJob{page, htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, states, hidden) }},
 			renderJob{list, opmlFormat, func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
 	}
 	jobs = append(jobs, renderJob{healthPath, atomFormat, func() ([]byte, error) { return s.renderHealth(states) }})

@@ -38,6 +38,13 @@ type Store interface {
 	States(ctx context.Context) (map[string]aggregator.SourceState, error)
 }
 
+// HiddenCounter is what a Store may offer besides: how many of each
+// source's stored items the admin's filters hide, which each page shows
+// beside the source (of the items hidden from that page's feeds).
+type HiddenCounter interface {
+	Hidden(ctx context.Context) (map[string]aggregator.HiddenCount, error)
+}
+
 // Section is a named group of sources, published under /sections/NAME.
 type Section struct {
 	Name        string // as in Source.Sections; part of the URL

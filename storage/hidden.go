@@ -11,16 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// HiddenCount is how many of a source's stored items the rules hide.
-type HiddenCount struct {
-	// All counts the items hidden from every feed: by the top-level rules
-	// or the source's own. The merged feed shows none of them.
-	All int
-	// Sections counts, for each of the source's sections that has rules
-	// of its own, the items its feeds leave out, those of All included.
-	Sections map[string]int
-}
-
 // hiddenCounts keeps the counts Hidden made, for each source, until its
 // items change or other rules are asked about: a count reads every item
 // the source has stored, a render wants every source's.
@@ -34,7 +24,7 @@ type hiddenEntry struct {
 	rules    *aggregator.Rules
 	sections []string
 	changes  uint64 // changes[source] when counted
-	count    HiddenCount
+	count    aggregator.HiddenCount
 }
 
 // itemsChanged records that the items of the named sources changed: their
@@ -53,13 +43,13 @@ func (s *Store) itemsChanged(names ...string) {
 }
 
 // Hidden returns, for each of sources, how many of its stored items rules
-// hide (see HiddenCount). A source's count is kept until its items change
+// hide (see aggregator.HiddenCount). A source's count is kept until its items change
 // or the rules are others (another *Rules, as a reloaded config compiles),
 // so the cost of a call follows the items stored since the last one; the
 // first reads every item. It returns an empty map, reading nothing, when
 // rules has none.
-func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []aggregator.Source) (map[string]HiddenCount, error) {
-	out := make(map[string]HiddenCount, len(sources))
+func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []aggregator.Source) (map[string]aggregator.HiddenCount, error) {
+	out := make(map[string]aggregator.HiddenCount, len(sources))
 	if rules.IsZero() {
 		return out, nil
 	}
@@ -92,8 +82,8 @@ func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []a
 }
 
 // countHidden reads every stored item of src and counts those rules hide.
-func (s *Store) countHidden(rules *aggregator.Rules, src aggregator.Source) (HiddenCount, error) {
-	var count HiddenCount
+func (s *Store) countHidden(rules *aggregator.Rules, src aggregator.Source) (aggregator.HiddenCount, error) {
+	var count aggregator.HiddenCount
 	var sections []string // those with rules of their own
 	for _, sec := range src.Sections {
 		if !rules.Sections[sec].IsZero() {

@@ -134,7 +134,7 @@ func (a *app) configure(ctx context.Context) error {
 
 // feedsOf is what cfg's site reads of store.
 func feedsOf(store *storage.Store, cfg *config.Config) *poll.Feeds {
-	return poll.NewFeeds(store, poll.FeedOptions{Sources: cfg.Sources, PerSource: cfg.Publish.PerSource, MaxAge: cfg.Publish.MaxAge})
+	return poll.NewFeeds(store, poll.FeedOptions{Sources: cfg.Sources, PerSource: cfg.Publish.PerSource, MaxAge: cfg.Publish.MaxAge, Rules: cfg.Rules})
 }
 
 func fetchOptions(cfg *config.Config) fetch.Options {

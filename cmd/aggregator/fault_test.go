@@ -367,7 +367,7 @@ func TestPassWithFaults(t *testing.T) {
 
 		// status.json reports every source.
 		w := httptest.NewRecorder()
-		poll.StatusHandler(a.store, func() []aggregator.Source { return a.cfg.Sources }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
+		poll.StatusHandler(a.store, func() ([]aggregator.Source, *aggregator.Rules) { return a.cfg.Sources, a.cfg.Rules }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
 		var status struct{ Sources []poll.Status }
 		if err := json.Unmarshal(w.Body.Bytes(), &status); err != nil || len(status.Sources) != len(faultSources) {
 			t.Fatalf("status.json: %v, %d sources:\n%s", err, len(status.Sources), w.Body)

@@ -74,7 +74,7 @@ func TestRedirectInwardRefused(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	poll.StatusHandler(a.store, func() []aggregator.Source { return a.cfg.Sources }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
+	poll.StatusHandler(a.store, func() ([]aggregator.Source, *aggregator.Rules) { return a.cfg.Sources, a.cfg.Rules }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
 	if status := w.Body.String(); !strings.Contains(status, "redirect to a private address refused") || !strings.Contains(status, "connection refused") {
 		t.Errorf("/status.json lacks the full reasons:\n%s", status)
 	}

@@ -49,7 +49,10 @@ func (d *server) current() *app { return d.app.Load() }
 // answers 404 to any path it does not know (it never cleans or redirects).
 func (d *server) handler() http.Handler {
 	scrape := d.metrics.Handler()
-	status := poll.StatusHandler(d.store, func() []aggregator.Source { return d.current().cfg.Sources }, d.logger)
+	status := poll.StatusHandler(d.store, func() ([]aggregator.Source, *aggregator.Rules) {
+		cfg := d.current().cfg
+		return cfg.Sources, cfg.Rules
+	}, d.logger)
 	return d.metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var h http.HandlerFunc
 		switch r.URL.Path {

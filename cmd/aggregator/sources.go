@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,11 +31,36 @@ func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writ
 	fmt.Fprintf(stderr, "from %s\n", from)
 	now := time.Now()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tLAST SUCCESS\tNEXT ATTEMPT\tRESULT")
+	// The column of hidden items only with filters to hide them.
+	filters := !cfg.Rules.IsZero()
+	hiddenHead := ""
+	if filters {
+		hiddenHead = "HIDDEN\t"
+	}
+	fmt.Fprintf(tw, "NAME\tSTATE\tLAST SUCCESS\tNEXT ATTEMPT\t%sRESULT\n", hiddenHead)
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.State(), ago(s.LastSuccess, now), ago(s.NextAttempt, now), s.Result)
+		hidden := ""
+		if filters {
+			hidden = hiddenCell(s) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\n", s.Name, s.State(), ago(s.LastSuccess, now), ago(s.NextAttempt, now), hidden, s.Result)
 	}
 	return tw.Flush()
+}
+
+// hiddenCell is the items of s that filters hide from every feed, then,
+// for each of its sections with filters of its own, those that section's
+// hides: "3", "3 (go: 5)".
+func hiddenCell(s poll.Status) string {
+	cell := strconv.Itoa(s.Hidden)
+	if len(s.HiddenInSections) == 0 {
+		return cell
+	}
+	var in []string
+	for _, sec := range slices.Sorted(maps.Keys(s.HiddenInSections)) {
+		in = append(in, fmt.Sprintf("%s: %d", sec, s.HiddenInSections[sec]))
+	}
+	return cell + " (" + strings.Join(in, ", ") + ")"
 }
 
 // ago prints t relative to now, to the second: "3m20s ago", "in 12m0s".
@@ -68,7 +96,13 @@ func sourceStatuses(ctx context.Context, cfg *config.Config) ([]poll.Status, str
 	if err != nil {
 		return nil, "", err
 	}
-	return poll.Statuses(cfg.Sources, states, time.Now()), "the database " + cfg.Database, nil
+	hidden, err := store.Hidden(ctx, cfg.Rules, cfg.Sources)
+	if err != nil {
+		return nil, "", err
+	}
+	list := poll.Statuses(cfg.Sources, states, time.Now())
+	poll.AddHidden(list, hidden)
+	return list, "the database " + cfg.Database, nil
 }
 
 // localAddr is where this host reaches a daemon listening on listen.
