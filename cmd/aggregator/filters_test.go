@@ -179,3 +179,55 @@ func TestCheckReportsBadRules(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcesCountsHidden: the sources command shows, with filters in the
+// config, how many items they hide, read from the database and from the
+// running daemon alike; without filters its table is as before.
+func TestSourcesCountsHidden(t *testing.T) {
+	t.Parallel()
+	feed, err := os.ReadFile(filepath.Join("testdata", "filters.rss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(feed) }))
+	t.Cleanup(src.Close)
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	configPath := filepath.Join(dir, "config.yaml")
+	write := func(body string) {
+		t.Helper()
+		text := fmt.Sprintf(filtersHead+"database: %s\n", addr, filepath.Join(dir, "planet.db")) + fmt.Sprintf(body, src.URL)
+		if err := os.WriteFile(configPath, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filtersNone)
+	runFetch(t, configPath)
+	out, _ := runCmd(t, "sources", "-config", configPath)
+	if strings.Contains(out, "HIDDEN") {
+		t.Errorf("sources without filters has a HIDDEN column:\n%s", out)
+	}
+
+	write(filtersRules)
+	want := func(out string) {
+		t.Helper()
+		lines := strings.Split(out, "\n")
+		if len(lines) < 2 || !strings.Contains(lines[0], "  HIDDEN  ") || !strings.Contains(lines[1], "  3 (go: 4)  ") {
+			t.Errorf("sources with filters:\n%s\nwant HIDDEN 3 (go: 4)", out)
+		}
+	}
+	out, errOut := runCmd(t, "sources", "-config", configPath)
+	if !strings.Contains(errOut, "from the database") {
+		t.Errorf("sources read %s", errOut)
+	}
+	want(out)
+
+	d := startServe(t, configPath)
+	defer d.stop(t)
+	waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 2 })
+	out, errOut = runCmd(t, "sources", "-config", configPath)
+	if !strings.Contains(errOut, "from the running daemon") {
+		t.Errorf("sources read %s", errOut)
+	}
+	want(out)
+}
