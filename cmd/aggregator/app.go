@@ -41,6 +41,10 @@ type appOptions struct {
 	// A daemon renders after every pass: its pages show each source's
 	// health.
 	renderChangesOnly bool
+	// noHiddenCounts leaves the pages without the count of each source's
+	// items the filters hide: for the fetch command, whose pages nobody
+	// reads, as counting reads every item stored.
+	noHiddenCounts bool
 }
 
 // engine is what the apps of one process share: a reload builds a new
@@ -106,9 +110,19 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
 		store:  p.store,
 		poller: p.poller,
 		client: fetch.NewClient(nil, fopts),
-		site:   publish.NewSite(feedsOf(p.store, cfg), sopts),
+		site:   publish.NewSite(p.feedStore(cfg), sopts),
 		logger: logger,
 	}
+}
+
+// feedStore is what the site of cfg reads: without the counts of hidden
+// items (the Hidden method) for noHiddenCounts.
+func (p *engine) feedStore(cfg *config.Config) publish.Store {
+	f := feedsOf(p.store, cfg)
+	if p.opts.noHiddenCounts {
+		return struct{ publish.Store }{f}
+	}
+	return f
 }
 
 // settings are the poller's settings of a's config.

@@ -35,6 +35,21 @@ func BenchmarkFirstPass(b *testing.B) {
 	}
 }
 
+// BenchmarkFirstPassRules is BenchmarkFirstPass with ten rules at each
+// level of the config (synth.Filters): the top level, each section, each
+// source.
+func BenchmarkFirstPassRules(b *testing.B) {
+	configPath, db, sources, _ := benchPlanetWith(b, true)
+	for b.Loop() {
+		b.StopTimer()
+		if err := os.RemoveAll(db); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		benchFetch(b, configPath, ": new 50\n", sources)
+	}
+}
+
 // BenchmarkUnchangedPass is BenchmarkFirstPass's planet fetched again: every
 // source answers 304.
 func BenchmarkUnchangedPass(b *testing.B) {
@@ -62,6 +77,11 @@ func BenchmarkSmallChangePass(b *testing.B) {
 // benchmark planet: 1,000 sources of 50 items (20 with -short) in four
 // sections.
 func benchPlanet(b *testing.B) (configPath, db string, sources int, feeds *synth.Feeds) {
+	return benchPlanetWith(b, false)
+}
+
+// benchPlanetWith is benchPlanet, with ten rules at each level when rules.
+func benchPlanetWith(b *testing.B, rules bool) (configPath, db string, sources int, feeds *synth.Feeds) {
 	sources = 1000
 	if testing.Short() {
 		sources = 20
@@ -72,9 +92,20 @@ func benchPlanet(b *testing.B) (configPath, db string, sources int, feeds *synth
 	dir := b.TempDir()
 	db = filepath.Join(dir, "planet.db")
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "database: %s\nfetch: {concurrency: 8, per_host: 8, jitter: 0}\nsections: {a: {}, b: {}, c: {}, d: {}}\nsources:\n", db)
+	fmt.Fprintf(&cfg, "database: %s\nfetch: {concurrency: 8, per_host: 8, jitter: 0}\n", db)
+	sectionFilters, sourceFilters := func(int) string { return "" }, func(int) string { return "" }
+	if rules {
+		fmt.Fprintf(&cfg, "filters: %s\n", synth.Filters(synth.LevelAll, 0))
+		sectionFilters = func(int) string { return ", filters: " + synth.Filters(synth.LevelSection, 0) }
+		sourceFilters = func(i int) string { return ", filters: " + synth.Filters(synth.LevelSource, i) }
+	}
+	cfg.WriteString("sections:\n")
+	for s := range 4 {
+		fmt.Fprintf(&cfg, "  %c: {title: %c%s}\n", 'a'+s, 'A'+s, sectionFilters(s))
+	}
+	cfg.WriteString("sources:\n")
 	for i := range sources {
-		fmt.Fprintf(&cfg, "  - {name: s%05d, url: %q, sections: [%c]}\n", i, srv.URL+feeds.Path(i), 'a'+i%4)
+		fmt.Fprintf(&cfg, "  - {name: s%05d, url: %q, sections: [%c]%s}\n", i, srv.URL+feeds.Path(i), 'a'+i%4, sourceFilters(i))
 	}
 	configPath = filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {

@@ -139,7 +139,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force, renderChangesOnly: true})
+	a, err := openAppWith(ctx, cfg, logger, appOptions{ignoreRetryAfter: force, renderChangesOnly: true, noHiddenCounts: true})
 	if err != nil {
 		return err
 	}
