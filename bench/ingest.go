@@ -24,6 +24,7 @@ type planet struct {
 	base   string // the feed server's URL
 	dir    string
 	config string // path of config.yaml
+	rules  string // path of config-rules.yaml: config.yaml with ten rules at each level
 	db     string
 	listen string // where aggregator serve listens
 	srv    *http.Server
@@ -44,6 +45,7 @@ func newPlanet(dir string, n, items, concurrency int) (*planet, error) {
 		base:   "http://" + ln.Addr().String(),
 		dir:    dir,
 		config: filepath.Join(dir, "config.yaml"),
+		rules:  filepath.Join(dir, "config-rules.yaml"),
 		db:     filepath.Join(dir, "planet.db"),
 	}
 	p.srv = &http.Server{Handler: p.feeds, IdleTimeout: time.Minute}
@@ -52,7 +54,11 @@ func newPlanet(dir string, n, items, concurrency int) (*planet, error) {
 		p.close()
 		return nil, err
 	}
-	if err := os.WriteFile(p.config, []byte(p.yaml(concurrency)), 0o644); err != nil {
+	if err := os.WriteFile(p.config, []byte(p.yaml(concurrency, false)), 0o644); err != nil {
+		p.close()
+		return nil, err
+	}
+	if err := os.WriteFile(p.rules, []byte(p.yaml(concurrency, true)), 0o644); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -64,7 +70,14 @@ func (p *planet) close() { p.srv.Close() }
 // yaml is the daemon's config: every source on the one loopback host, with
 // as many requests in flight to it as the pass has in all (a real planet's
 // sources are on many hosts), and a schedule that never fires during a run.
-func (p *planet) yaml(concurrency int) string {
+// With rules, the top level, each section and each source have ten rules
+// (synth.Filters).
+func (p *planet) yaml(concurrency int, rules bool) string {
+	sectionFilters, sourceFilters := func(int) string { return "" }, func(int) string { return "" }
+	if rules {
+		sectionFilters = func(int) string { return ", filters: " + synth.Filters(synth.LevelSection, 0) }
+		sourceFilters = func(i int) string { return ", filters: " + synth.Filters(synth.LevelSource, i) }
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `title: Bench Planet
 base_url: http://%s
@@ -77,14 +90,17 @@ fetch:
   jitter: 0
 publish:
   items: 50
-sections:
 `, p.listen, p.listen, p.db, concurrency, concurrency)
+	if rules {
+		fmt.Fprintf(&b, "filters: %s\n", synth.Filters(synth.LevelAll, 0))
+	}
+	b.WriteString("sections:\n")
 	for s := range sections {
-		fmt.Fprintf(&b, "  sec%d: {title: Section %d}\n", s, s)
+		fmt.Fprintf(&b, "  sec%d: {title: Section %d%s}\n", s, s, sectionFilters(s))
 	}
 	b.WriteString("sources:\n")
 	for i := range p.feeds.Sources {
-		fmt.Fprintf(&b, "  - {name: s%05d, url: %q, sections: [sec%d]}\n", i, p.base+p.feeds.Path(i), i%sections)
+		fmt.Fprintf(&b, "  - {name: s%05d, url: %q, sections: [sec%d]%s}\n", i, p.base+p.feeds.Path(i), i%sections, sourceFilters(i))
 	}
 	return b.String()
 }
@@ -101,7 +117,12 @@ func (p *planet) reset() error {
 // pass runs one `aggregator fetch` over every source and checks that each
 // printed want.
 func (p *planet) pass(bin, want string) (usage, error) {
-	u, err := runChild(bin, "fetch", "-config", p.config)
+	return p.passWith(bin, p.config, want)
+}
+
+// passWith is pass with the config at configPath.
+func (p *planet) passWith(bin, configPath, want string) (usage, error) {
+	u, err := runChild(bin, "fetch", "-config", configPath)
 	if err != nil {
 		return u, err
 	}

@@ -124,6 +124,16 @@ func suite(o options, bin, self, dir string) error {
 		return err
 	}
 
+	var rules []rulesRun
+	for r := range o.runs {
+		progress("rules run %d/%d", r+1, o.runs)
+		rr, err := p.rulesPair(bin, r)
+		if err != nil {
+			return err
+		}
+		rules = append(rules, rr)
+	}
+
 	var peaks []int64
 	if o.hostile {
 		progress("hostile feeds")
@@ -135,6 +145,7 @@ func suite(o options, bin, self, dir string) error {
 	t.ingest(runs)
 	t.serving(srv, o.clients)
 	t.hostile(peaks)
+	t.rulesRows(rules, o.sources*o.items)
 	t.print(os.Stdout)
 	return nil
 }

@@ -11,127 +11,222 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// hiddenCounts keeps the counts Hidden made, for each source, until its
-// items change or other rules are asked about: a count reads every item
-// the source has stored, a render wants every source's.
+// hiddenCounts keeps, for each source Hidden counted, which of its stored
+// items the rules hide, and the items stored, edited or pruned since:
+// the next count reads only those. Entries live while the rules hold: a
+// daemon asks for every configured source's at each render. A first count reads every item of the
+// source (1,000 by default), too many to read again for each item a
+// pass adds.
 type hiddenCounts struct {
-	mu      sync.Mutex
-	changes map[string]uint64 // by source: bumped after each commit that changes its items
-	counts  map[string]hiddenEntry
+	counting sync.Mutex // held by Hidden: one count at a time
+	mu       sync.Mutex // guards entries and their changed sets
+	entries  map[string]*hiddenEntry
 }
 
 type hiddenEntry struct {
 	rules    *aggregator.Rules
-	sections []string
-	changes  uint64 // changes[source] when counted
-	count    aggregator.HiddenCount
+	sections []string // the source's sections when counted
+	// hidden holds the items the rules hide, by item key: bit 0 set when
+	// hidden from every feed, bit i+1 when hidden in sections[i]'s.
+	hidden map[string]uint64
+	// changed holds the items stored, edited or pruned since the count,
+	// by item key; written after each commit.
+	changed map[string]bool
 }
 
-// itemsChanged records that the items of the named sources changed: their
-// counts are made again. Called after the commit, so that a count whose
-// transaction began before it is not kept under the new number.
-func (s *Store) itemsChanged(names ...string) {
+// itemsChanged records, after the commit, that the items of the named
+// source with the given item keys (itemKey) were stored, edited or
+// deleted: the next count reads them again. A count that read them
+// already, its transaction begun after the commit, reads them once more
+// and finds the same.
+func (s *Store) itemsChanged(name string, keys [][]byte) {
 	h := &s.hidden
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.changes == nil {
-		h.changes = make(map[string]uint64)
+	e := h.entries[name]
+	if e == nil {
+		return // never counted: its first count reads every item
 	}
+	if e.changed == nil {
+		e.changed = make(map[string]bool, len(keys))
+	}
+	for _, k := range keys {
+		e.changed[string(k)] = true
+	}
+}
+
+// forgetHidden drops what the counts know of the named sources: their next
+// counts read every item.
+func (s *Store) forgetHidden(names ...string) {
+	h := &s.hidden
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, name := range names {
-		h.changes[name]++
+		delete(h.entries, name)
 	}
 }
 
 // Hidden returns, for each of sources, how many of its stored items rules
-// hide (see aggregator.HiddenCount). A source's count is kept until its items change
-// or the rules are others (another *Rules, as a reloaded config compiles),
-// so the cost of a call follows the items stored since the last one; the
+// hide (see aggregator.HiddenCount). What a count learns is kept until the
+// rules are others (another *Rules, as each config compiles its own) or
+// the source's sections change: a later call reads only the items stored,
+// edited or pruned since, so its cost follows what passes changed, and the
 // first reads every item. It returns an empty map, reading nothing, when
 // rules has none.
 func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []aggregator.Source) (map[string]aggregator.HiddenCount, error) {
 	out := make(map[string]aggregator.HiddenCount, len(sources))
+	h := &s.hidden
+	h.counting.Lock() // one count at a time reads and writes the entries' hidden items
+	defer h.counting.Unlock()
 	if rules.IsZero() {
+		h.mu.Lock()
+		h.entries = nil // and nothing more to keep up to date
+		h.mu.Unlock()
 		return out, nil
 	}
-	h := &s.hidden
 	for _, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// The entry is in place before the count's transaction begins,
+		// so that a commit the transaction does not show is recorded
+		// in it, to be read next time.
 		h.mu.Lock()
-		e, ok := h.counts[src.Name]
-		changes := h.changes[src.Name]
-		h.mu.Unlock()
-		if ok && e.rules == rules && e.changes == changes && slices.Equal(e.sections, src.Sections) {
-			out[src.Name] = e.count
-			continue
+		e := h.entries[src.Name]
+		full := e == nil || e.rules != rules || !slices.Equal(e.sections, src.Sections)
+		if full {
+			e = &hiddenEntry{rules: rules, sections: slices.Clone(src.Sections), hidden: make(map[string]uint64)}
+			if h.entries == nil {
+				h.entries = make(map[string]*hiddenEntry)
+			}
+			h.entries[src.Name] = e
 		}
-		count, err := s.countHidden(rules, src)
+		changed := e.changed
+		e.changed = nil
+		h.mu.Unlock()
+		var err error
+		switch {
+		case full:
+			err = s.countHidden(e, src)
+		case len(changed) > 0:
+			err = s.recountHidden(e, src, changed)
+		}
 		if err != nil {
+			s.forgetHidden(src.Name)
 			return nil, err
 		}
-		out[src.Name] = count
-		h.mu.Lock()
-		if h.counts == nil {
-			h.counts = make(map[string]hiddenEntry)
-		}
-		h.counts[src.Name] = hiddenEntry{rules: rules, sections: src.Sections, changes: changes, count: count}
-		h.mu.Unlock()
+		out[src.Name] = e.count()
 	}
 	return out, nil
 }
 
-// countHidden reads every stored item of src and counts those rules hide.
-func (s *Store) countHidden(rules *aggregator.Rules, src aggregator.Source) (aggregator.HiddenCount, error) {
-	var count aggregator.HiddenCount
-	var sections []string // those with rules of their own
+// count sums e's hidden items.
+func (e *hiddenEntry) count() aggregator.HiddenCount {
+	var c aggregator.HiddenCount
+	var ruled []int // indexes of the sections with rules of their own
+	for i, sec := range e.sections {
+		if !e.rules.Sections[sec].IsZero() {
+			ruled = append(ruled, i)
+		}
+	}
+	if len(ruled) > 0 {
+		c.Sections = make(map[string]int, len(ruled))
+		for _, i := range ruled {
+			c.Sections[e.sections[i]] = 0
+		}
+	}
+	for _, bits := range e.hidden {
+		if bits&1 != 0 {
+			c.All++
+		}
+		for _, i := range ruled {
+			if bits&(1<<(i+1)) != 0 {
+				c.Sections[e.sections[i]]++
+			}
+		}
+	}
+	return c
+}
+
+// maxCountedSections is the most sections of a source whose hidden items
+// are counted apart (bits of hiddenEntry.hidden); a source in more has the
+// others counted as its merged feed's.
+const maxCountedSections = 63
+
+// verdict is the bits of hiddenEntry.hidden for it, a stored item of a
+// source in sections.
+func verdict(rules *aggregator.Rules, it *aggregator.Item, sections []string) uint64 {
+	// The top-level and source rules hold in every feed; a section's add
+	// to them in its own.
+	if _, hidden := rules.Hides(it, ""); hidden {
+		return 1<<(min(len(sections), maxCountedSections)+1) - 1
+	}
+	var bits uint64
+	for i, sec := range sections[:min(len(sections), maxCountedSections)] {
+		if f := rules.Sections[sec]; !f.IsZero() {
+			if _, hidden := f.Hides(it); hidden {
+				bits |= 1 << (i + 1)
+			}
+		}
+	}
+	return bits
+}
+
+// countHidden reads every stored item of src into e, new.
+func (s *Store) countHidden(e *hiddenEntry, src aggregator.Source) error {
+	touched := e.rules.Touches(src.Name, "")
 	for _, sec := range src.Sections {
-		if !rules.Sections[sec].IsZero() {
-			sections = append(sections, sec)
-		}
+		touched = touched || e.rules.Touches(src.Name, sec)
 	}
-	if len(sections) > 0 {
-		count.Sections = make(map[string]int, len(sections))
-		for _, sec := range sections {
-			count.Sections[sec] = 0
-		}
-	}
-	if !rules.Touches(src.Name, "") && len(sections) == 0 {
-		return count, nil
+	if !touched {
+		return nil
 	}
 	srcKey := sourceKey(src.Name)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	return s.db.View(func(tx *bolt.Tx) error {
 		all := tx.Bucket(bucketItems)
 		c := tx.Bucket(bucketBySource).Cursor()
 		for k, _ := c.Seek(srcKey); k != nil && bytes.HasPrefix(k, srcKey); k, _ = c.Next() {
 			if len(k) != 32 {
 				continue
 			}
-			v := all.Get(concat(k[:8], k[16:]))
-			if v == nil {
-				continue
-			}
-			rec, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("item %x: corrupt record: %w", k, err)
-			}
-			it := rec.item()
-			// The top-level and source rules hold in every feed; a
-			// section's add to them in its own.
-			if _, hidden := rules.Hides(&it, ""); hidden {
-				count.All++
-				for _, sec := range sections {
-					count.Sections[sec]++
-				}
-				continue
-			}
-			for _, sec := range sections {
-				if _, hidden := rules.Sections[sec].Hides(&it); hidden {
-					count.Sections[sec]++
-				}
+			if err := e.read(all, srcKey, k[16:]); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	return count, err
+}
+
+// recountHidden reads again the items of src whose keys are in changed.
+func (s *Store) recountHidden(e *hiddenEntry, src aggregator.Source, changed map[string]bool) error {
+	srcKey := sourceKey(src.Name)
+	return s.db.View(func(tx *bolt.Tx) error {
+		all := tx.Bucket(bucketItems)
+		for k := range changed {
+			if err := e.read(all, srcKey, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// read records whether the rules hide the item of key itKey, now.
+func (e *hiddenEntry) read(all *bolt.Bucket, srcKey, itKey []byte) error {
+	v := all.Get(concat(srcKey, itKey))
+	if v == nil {
+		delete(e.hidden, string(itKey)) // pruned
+		return nil
+	}
+	rec, err := decodeRecord(v)
+	if err != nil {
+		return fmt.Errorf("item %x: corrupt record: %w", itKey, err)
+	}
+	it := rec.item()
+	if bits := verdict(e.rules, &it, e.sections); bits != 0 {
+		e.hidden[string(itKey)] = bits
+	} else {
+		delete(e.hidden, string(itKey))
+	}
+	return nil
 }

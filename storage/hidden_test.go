@@ -122,14 +122,18 @@ func TestHiddenCounts(t *testing.T) {
 		}
 	}
 	want(2, 0, 1)
-	// Kept: the same map of counts, read from memory.
+	// Kept: a call with nothing changed reads nothing (an item the
+	// store does not have, slipped into what the count knows, stays).
 	s.hidden.mu.Lock()
-	s.hidden.counts["blog"] = hiddenEntry{rules: rules, sections: blog.Sections, changes: s.hidden.changes["blog"], count: aggregator.HiddenCount{All: 99}}
+	s.hidden.entries["blog"].hidden["not an item"] = 1
 	s.hidden.mu.Unlock()
-	want(99, 0, 1)
-	// A new item is counted.
-	save(t, s, blog, sponsored("s3", 30*time.Minute))
 	want(3, 0, 1)
+	// A new item is counted, and only it is read.
+	save(t, s, blog, sponsored("s3", 30*time.Minute))
+	want(4, 0, 1)
+	s.hidden.mu.Lock()
+	delete(s.hidden.entries["blog"].hidden, "not an item")
+	s.hidden.mu.Unlock()
 	// An edit that makes an item sponsored is counted.
 	p1 := item(blog, "p1", t0.Add(-2*time.Hour))
 	p1.Title = "Sponsored now"
@@ -145,5 +149,58 @@ func TestHiddenCounts(t *testing.T) {
 	want(1, 1, 1)
 	if got, err := s.Hidden(ctx, nil, sources); err != nil || len(got) != 0 {
 		t.Errorf("Hidden(no rules) = %v, %v, want nothing", got, err)
+	}
+}
+
+// TestHiddenCountsDuringSaves: counts made while saves and pruning commit
+// end up where a count from scratch is.
+func TestHiddenCountsDuringSaves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	exclude := []aggregator.Rule{mustRule(t, aggregator.FieldTitle, `odd`)}
+	rules := &aggregator.Rules{All: aggregator.Filter{Exclude: exclude}}
+	sources := []aggregator.Source{blog, news}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			src := sources[i%2]
+			it := item(src, fmt.Sprintf("i%03d", i), t0.Add(time.Duration(i)*time.Minute))
+			if i%3 == 1 {
+				it.Title = "odd " + it.Title
+			}
+			if _, err := s.Save(ctx, src, []aggregator.Item{it}, aggregator.SourceState{Name: src.Name}); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%40 == 39 {
+				if _, err := s.Prune(ctx, Retention{MaxItems: 30}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for counting := true; counting; {
+		select {
+		case <-done:
+			counting = false
+		default:
+		}
+		if _, err := s.Hidden(ctx, rules, sources); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Hidden(ctx, rules, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.Hidden(ctx, &aggregator.Rules{All: aggregator.Filter{Exclude: exclude}}, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(fresh) || fresh["blog"].All == 0 {
+		t.Errorf("counts kept up to date = %v, counted from scratch = %v", got, fresh)
 	}
 }

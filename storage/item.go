@@ -109,11 +109,12 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 	}
 	now := s.now().UTC()
 	var saved sourceState
+	var touched [][]byte // keys of the items stored or changed
 	s.flushMu.RLock()
 	defer s.flushMu.RUnlock()
 	// The function may run twice (see write): it starts from scratch.
 	err := s.write(func(tx *bolt.Tx) error {
-		res = SaveResult{}
+		res, touched = SaveResult{}, touched[:0]
 		rec, ok, err := getSource(tx, src.Name)
 		if err != nil {
 			return err
@@ -140,6 +141,9 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 			case changed:
 				res.Updated++
 			}
+			if isNew || changed {
+				touched = append(touched, k)
+			}
 		}
 		s.catalog.saving(src.Name, rec, w.newest)
 		if err := w.flush(); err != nil {
@@ -159,8 +163,8 @@ func (s *Store) Save(ctx context.Context, src aggregator.Source, items []aggrega
 		return SaveResult{}, fmt.Errorf("save source %q: %w", src.Name, err)
 	}
 	s.stateSaved(src.Name, saved)
-	if res.New+res.Updated > 0 {
-		s.itemsChanged(src.Name)
+	if len(touched) > 0 {
+		s.itemsChanged(src.Name, touched)
 	}
 	return res, nil
 }

@@ -93,6 +93,7 @@ func (s *Store) pruneCandidates(ctx context.Context, maxItems int, cutoff uint64
 
 func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, error) {
 	deleted := 0
+	var doomed [][]byte
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		deleted = 0
 		rec, ok, err := getSource(tx, name)
@@ -107,7 +108,7 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 			return nil
 		}
 		srcKey := sourceKey(name)
-		var doomed [][]byte
+		doomed = doomed[:0]
 		c := tx.Bucket(bucketBySource).Cursor()
 		for k, _ := c.Seek(srcKey); k != nil && bytes.HasPrefix(k, srcKey) && len(doomed) < pruneBatch; k, _ = c.Next() {
 			if len(k) != 32 {
@@ -132,7 +133,11 @@ func (s *Store) pruneSource(name string, maxItems int, cutoff uint64) (int, erro
 		return putSource(tx, name, rec)
 	})
 	if deleted > 0 && err == nil {
-		s.itemsChanged(name)
+		keys := make([][]byte, len(doomed))
+		for i, k := range doomed {
+			keys[i] = k[16:]
+		}
+		s.itemsChanged(name, keys)
 		s.logger.Debug("pruned", "source", name, "items", deleted)
 	}
 	return deleted, err

@@ -118,7 +118,7 @@ func (s *Store) configure(tx *bolt.Tx, src aggregator.Source, written map[string
 // the commit that renamed it.
 func (s *Store) renamed(old, name string) {
 	s.catalog.rename(old, name)
-	s.itemsChanged(old, name)
+	s.forgetHidden(old, name)
 	s.statesMu.Lock()
 	defer s.statesMu.Unlock()
 	st := s.states[old]

@@ -15,7 +15,7 @@ const (
 // Filters returns a filters: mapping in YAML flow style, ten rules of the
 // kinds an admin writes (sponsored posts, job ads, a source's drafts and
 // holiday photos) for a level of the config; for LevelSource, of source i.
-// They hide about one item in ten of the synthetic feeds (each source's
+// They hide one item in five of the synthetic feeds (each source's
 // items numbered 10 to 19 and its "photos", none of which exist: the
 // source rules hide what their titles and categories say), so the feeds
 // are published and filled from a little further back.

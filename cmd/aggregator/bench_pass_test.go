@@ -50,6 +50,20 @@ func BenchmarkFirstPassRules(b *testing.B) {
 	}
 }
 
+// BenchmarkCountHidden runs `aggregator sources` over the planet of
+// BenchmarkFirstPassRules: a process that counts, cold, every stored item
+// the rules hide, as a daemon does at its first render.
+func BenchmarkCountHidden(b *testing.B) {
+	configPath, _, sources, _ := benchPlanetWith(b, true)
+	benchFetch(b, configPath, ": new 50\n", sources)
+	for b.Loop() {
+		var stdout strings.Builder
+		if code := run(context.Background(), []string{"sources", "-config", configPath}, &stdout, io.Discard); code != exitOK {
+			b.Fatalf("sources exited %d", code)
+		}
+	}
+}
+
 // BenchmarkUnchangedPass is BenchmarkFirstPass's planet fetched again: every
 // source answers 304.
 func BenchmarkUnchangedPass(b *testing.B) {
