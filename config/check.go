@@ -27,7 +27,7 @@ type checker struct {
 	pairs map[int][][2]*yaml.Node // keys and values by the line of the value; see keyOn
 
 	sourceFilters map[string]aggregator.Filter // each source's filters, by name, as ck.sources found them
-	patterns      map[[2]string]compiled        // by field and expression; see pattern
+	patterns      map[[2]string]compiled       // by field and expression; see pattern
 }
 
 // line returns the line of the value at key, a dotted path such as
