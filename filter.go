@@ -20,10 +20,26 @@ const (
 	FieldLink     = "link"     // its link
 )
 
-// Fields lists the fields a rule can match, in the order a rule tries them:
+// fields are the fields a rule can match, in the order a rule tries them:
 // the short ones first, so that a rule whose title does not match never
 // reads the content.
-var Fields = []string{FieldTitle, FieldAuthor, FieldCategory, FieldLink, FieldContent}
+var fields = [...]string{FieldTitle, FieldAuthor, FieldCategory, FieldLink, FieldContent}
+
+// Fields returns the fields a rule can match, in the order the config's
+// documentation gives them.
+func Fields() []string {
+	return []string{FieldTitle, FieldContent, FieldAuthor, FieldCategory, FieldLink}
+}
+
+// IsField reports whether a rule can match f.
+func IsField(f string) bool {
+	for _, g := range fields {
+		if f == g {
+			return true
+		}
+	}
+	return false
+}
 
 // Pattern is one field of a rule and the RE2 expression its text must match
 // (anywhere in it, unless the expression is anchored).
@@ -42,8 +58,8 @@ type Pattern struct {
 // NewPattern compiles expr, an RE2 expression (Go's regexp syntax), for
 // field, one of Fields. The error says what is wrong with either.
 func NewPattern(field, expr string) (Pattern, error) {
-	if !isField(field) {
-		return Pattern{}, fmt.Errorf("%q is not a field a rule can match (%s)", field, strings.Join(Fields, ", "))
+	if !IsField(field) {
+		return Pattern{}, fmt.Errorf("%q is not a field a rule can match (%s)", field, strings.Join(Fields(), ", "))
 	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
@@ -58,25 +74,17 @@ func NewPattern(field, expr string) (Pattern, error) {
 	return p, nil
 }
 
-func isField(f string) bool {
-	for _, g := range Fields {
-		if f == g {
-			return true
-		}
-	}
-	return false
-}
-
 // Rule matches an item when each of its patterns matches its field.
 type Rule struct {
 	Line     int       // where the config writes it; 0 when it was not read from a file
-	Patterns []Pattern // at least one, in the order of Fields
+	Patterns []Pattern // at least one, the cheap fields first (title, author, category, link, content)
 }
 
-// NewRule returns the rule of patterns, put in the order of Fields.
+// NewRule returns the rule of patterns, put in the order it tries them:
+// the short fields first.
 func NewRule(line int, patterns ...Pattern) Rule {
 	r := Rule{Line: line}
-	for _, f := range Fields {
+	for _, f := range fields {
 		for _, p := range patterns {
 			if p.Field == f {
 				r.Patterns = append(r.Patterns, p)

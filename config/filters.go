@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -84,7 +83,7 @@ func (ck *checker) ruleList(n *yaml.Node, key, label string) []aggregator.Rule {
 func (ck *checker) rule(item *yaml.Node, where string) (aggregator.Rule, bool) {
 	m := resolve(item)
 	if isNull(item) || m.Kind == yaml.MappingNode && len(m.Content) == 0 {
-		ck.errorf(item.Line, "%s is empty: give it one or more of %s, each a regular expression", phrase(where), phrase(strings.Join(aggregator.Fields, ", ")))
+		ck.errorf(item.Line, "%s is empty: give it one or more of %s, each a regular expression", phrase(where), phrase(strings.Join(aggregator.Fields(), ", ")))
 		return aggregator.Rule{}, false
 	}
 	if m.Kind != yaml.MappingNode {
@@ -103,7 +102,7 @@ func (ck *checker) rule(item *yaml.Node, where string) (aggregator.Rule, bool) {
 			ok = false
 			continue
 		}
-		if !slices.Contains(aggregator.Fields, field) {
+		if !aggregator.IsField(field) {
 			ok = false // reported with the file's types
 			continue
 		}
