@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -84,14 +86,18 @@ func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []a
 		h.mu.Unlock()
 		return out, nil
 	}
-	for _, src := range sources {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		// The entry is in place before the count's transaction begins,
-		// so that a commit the transaction does not show is recorded
-		// in it, to be read next time.
-		h.mu.Lock()
+	// The entries are in place before the counts' transactions begin,
+	// so that a commit a transaction does not show is recorded in its
+	// entry, to be read next time.
+	type job struct {
+		src     aggregator.Source
+		e       *hiddenEntry
+		full    bool
+		changed map[string]bool
+	}
+	jobs := make([]job, len(sources))
+	h.mu.Lock()
+	for i, src := range sources {
 		e := h.entries[src.Name]
 		full := e == nil || e.rules != rules || !slices.Equal(e.sections, src.Sections)
 		if full {
@@ -101,21 +107,47 @@ func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []a
 			}
 			h.entries[src.Name] = e
 		}
-		changed := e.changed
+		jobs[i] = job{src, e, full, e.changed}
 		e.changed = nil
-		h.mu.Unlock()
-		var err error
-		switch {
-		case full:
-			err = s.countHidden(e, src)
-		case len(changed) > 0:
-			err = s.recountHidden(e, src, changed)
+	}
+	h.mu.Unlock()
+	// Sources are counted on every CPU: a daemon's first count reads
+	// every item stored.
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := range next {
+				j := jobs[i]
+				switch {
+				case ctx.Err() != nil:
+					errs[i] = ctx.Err()
+				case j.full:
+					errs[i] = s.countHidden(j.e, j.src)
+				case len(j.changed) > 0:
+					errs[i] = s.recountHidden(j.e, j.src, j.changed)
+				}
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var first error
+	for i, j := range jobs {
+		if errs[i] != nil {
+			s.forgetHidden(j.src.Name) // what it read is partial: count it again
+			first = cmp.Or(first, errs[i])
 		}
-		if err != nil {
-			s.forgetHidden(src.Name)
-			return nil, err
-		}
-		out[src.Name] = e.count()
+	}
+	if first != nil {
+		return nil, first
+	}
+	for _, j := range jobs {
+		out[j.src.Name] = j.e.count()
 	}
 	return out, nil
 }
