@@ -12,7 +12,8 @@ import (
 )
 
 // What StatusHandler serves, ReadStatus reads back: every configured
-// source in config order, credentials out.
+// source in config order, credentials out, with the items the filters
+// hide.
 func TestStatusRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -27,10 +28,22 @@ func TestStatusRoundTrip(t *testing.T) {
 	if err := store.SyncSources(ctx, srcs); err != nil {
 		t.Fatal(err)
 	}
+	items := []aggregator.Item{
+		{ID: "1", SourceID: "a", Title: "Sponsored post", FirstSeen: t0},
+		{ID: "2", SourceID: "a", Title: "A post", FirstSeen: t0},
+	}
+	if _, err := store.Save(ctx, srcs[1], items, aggregator.SourceState{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := store.SaveState(ctx, srcs[1], aggregator.SourceState{Name: "a", URL: srcs[1].URL, ConsecutiveFailures: 1, LastError: "boom", LastAttempt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(StatusHandler(store, func() ([]aggregator.Source, *aggregator.Rules) { return srcs, nil }, discardLogger()))
+	p, err := aggregator.NewPattern(aggregator.FieldTitle, "^Sponsored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := &aggregator.Rules{All: aggregator.Filter{Exclude: []aggregator.Rule{aggregator.NewRule(3, p)}}}
+	srv := httptest.NewServer(StatusHandler(store, func() ([]aggregator.Source, *aggregator.Rules) { return srcs, rules }, discardLogger()))
 	defer srv.Close()
 	list, err := ReadStatus(ctx, srv.URL+"/status.json")
 	if err != nil {
@@ -38,6 +51,9 @@ func TestStatusRoundTrip(t *testing.T) {
 	}
 	if len(list) != 2 || list[0].Name != "b" || list[0].URL != "https://b.example/feed" || list[1].State() != "failing (1)" || list[1].Error != "boom" {
 		t.Errorf("read back %+v", list)
+	}
+	if list[0].Hidden != 0 || list[1].Hidden != 1 {
+		t.Errorf("hidden: b %d, a %d, want 0 and 1", list[0].Hidden, list[1].Hidden)
 	}
 	store.Close()
 }
