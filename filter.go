@@ -200,6 +200,21 @@ func (rs *Rules) IsZero() bool {
 	return true
 }
 
+// Len is the number of rules at every level.
+func (rs *Rules) Len() int {
+	if rs == nil {
+		return 0
+	}
+	n := len(rs.All.Include) + len(rs.All.Exclude)
+	for _, f := range rs.Sections {
+		n += len(f.Include) + len(f.Exclude)
+	}
+	for _, f := range rs.Sources {
+		n += len(f.Include) + len(f.Exclude)
+	}
+	return n
+}
+
 // Hides reports whether the rules keep it out of the feeds of section ("" for
 // the merged feed, which only the top-level and source rules apply to), and
 // the first reason found, the levels taken in the order all, section,

@@ -178,6 +178,14 @@ func TestCheckReportsBadRules(t *testing.T) {
 			t.Errorf("check output lacks\n%s\n in:\n%s", want, out)
 		}
 	}
+	text = strings.NewReplacer("sponsored[", "sponsored", "*go", "^go$").Replace(text)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(buildAggregator(t), "check", "-config", path).CombinedOutput()
+	if want := path + ": ok: 1 sources in 0 sections, 2 filter rules\n"; err != nil || string(out) != want {
+		t.Errorf("check of the fixed config: %v %q, want %q", err, out, want)
+	}
 }
 
 // TestSourcesCountsHidden: the sources command shows, with filters in the

@@ -128,7 +128,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if cmd == "check" {
-		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections\n", *configPath, len(cfg.Sources), len(cfg.Sections))
+		rules := ""
+		if n := cfg.Rules.Len(); n > 0 {
+			rules = fmt.Sprintf(", %d filter rules", n)
+		}
+		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections%s\n", *configPath, len(cfg.Sources), len(cfg.Sections), rules)
 		return exitOK
 	}
 	cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
