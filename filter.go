@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -246,6 +247,34 @@ func (rs *Rules) Hides(it *Item, section string) (Hidden, bool) {
 	return Hidden{}, false
 }
 
+// HidesIn is Hides for counting: it reports whether the rules hide it from
+// every feed (by the top-level rules or its source's), and when they do
+// not, sets in[i] to whether the rules of section sections[i] hide it from
+// that section's feeds. The item's fields are read once for all the
+// levels. in must be as long as sections.
+func (rs *Rules) HidesIn(it *Item, sections []string, in []bool) bool {
+	if rs == nil {
+		return false
+	}
+	v := itemView{it: it}
+	defer v.release()
+	if _, hidden := rs.All.hides(&v); hidden {
+		return true
+	}
+	if f, ok := rs.Sources[it.SourceID]; ok {
+		if _, hidden := f.hides(&v); hidden {
+			return true
+		}
+	}
+	for i, sec := range sections {
+		in[i] = false
+		if f, ok := rs.Sections[sec]; ok {
+			_, in[i] = f.hides(&v)
+		}
+	}
+	return false
+}
+
 // Touches reports whether any rule applies to the items of source in the
 // feeds of section ("" for the merged feed): when none does, a caller
 // need not ask Hides of each.
@@ -387,12 +416,28 @@ func (v *itemView) release() {
 }
 
 // lowerASCII appends s to dst with its ASCII letters lowered; every other
-// byte is kept.
+// byte is kept. It works on eight bytes at a time: an item's content is
+// lowered once for all its rules, and byte by byte that cost as much as
+// looking for every rule's needles in it.
 func lowerASCII(dst []byte, s string) []byte {
+	start := len(dst)
 	dst = append(dst, s...)
-	for i, c := range dst {
-		if 'A' <= c && c <= 'Z' {
-			dst[i] = c + 'a' - 'A'
+	b := dst[start:]
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// In each byte below 0x80, adding 0x80-'A' sets the high bit from
+		// 'A' up, adding 0x80-'Z'-1 from past 'Z'; neither carries into
+		// the next byte. Bytes from 0x80 up are left alone.
+		y := x & 0x7f7f7f7f7f7f7f7f
+		upper := (y + 0x3f3f3f3f3f3f3f3f) &^ (y + 0x2525252525252525) &^ x & 0x8080808080808080
+		if upper != 0 {
+			binary.LittleEndian.PutUint64(b[i:], x|upper>>2)
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
 	return dst

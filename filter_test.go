@@ -236,3 +236,27 @@ func FuzzNeedles(f *testing.F) {
 		}
 	})
 }
+
+// TestLowerASCII: eight bytes at a time, every byte value and every tail
+// length, as one at a time would.
+func TestLowerASCII(t *testing.T) {
+	t.Parallel()
+	var all []byte
+	for c := range 256 {
+		all = append(all, byte(c))
+	}
+	for n := range 20 {
+		for off := 0; off+n <= len(all); off++ {
+			s := string(all[off : off+n])
+			want := []byte(s)
+			for i, c := range want {
+				if 'A' <= c && c <= 'Z' {
+					want[i] = c + 32
+				}
+			}
+			if got := lowerASCII([]byte("KEEP"), s); string(got) != "KEEP"+string(want) {
+				t.Fatalf("lowerASCII(%q) = %q, want %q", s, got[4:], want)
+			}
+		}
+	}
+}

@@ -188,17 +188,15 @@ const maxCountedSections = 63
 // verdict is the bits of hiddenEntry.hidden for it, a stored item of a
 // source in sections.
 func verdict(rules *aggregator.Rules, it *aggregator.Item, sections []string) uint64 {
-	// The top-level and source rules hold in every feed; a section's add
-	// to them in its own.
-	if _, hidden := rules.Hides(it, ""); hidden {
-		return 1<<(min(len(sections), maxCountedSections)+1) - 1
+	sections = sections[:min(len(sections), maxCountedSections)]
+	var in [maxCountedSections]bool
+	if rules.HidesIn(it, sections, in[:len(sections)]) {
+		return 1<<(len(sections)+1) - 1
 	}
 	var bits uint64
-	for i, sec := range sections[:min(len(sections), maxCountedSections)] {
-		if f := rules.Sections[sec]; !f.IsZero() {
-			if _, hidden := f.Hides(it); hidden {
-				bits |= 1 << (i + 1)
-			}
+	for i := range sections {
+		if in[i] {
+			bits |= 1 << (i + 1)
 		}
 	}
 	return bits
