@@ -239,3 +239,41 @@ func TestSourcesCountsHidden(t *testing.T) {
 	}
 	want(out)
 }
+
+// TestPreviewNamesTheRule: preview of a configured source says which rule
+// hides each item, from every feed or from a section's.
+func TestPreviewNamesTheRule(t *testing.T) {
+	t.Parallel()
+	srv, _ := previewSite(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	text := fmt.Sprintf(`database: %s
+filters:
+  exclude:
+    - title: ^Generics
+sections:
+  go:
+    filters:
+      include:
+        - title: Rust
+sources:
+  - name: blog
+    url: %q
+    sections: [go]
+`, filepath.Join(dir, "test.db"), srv.URL+"/blog.atom")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := runCmd(t, "preview", "-config", cfgPath, "blog")
+	for _, want := range []string{
+		`hidden     from every feed: excluded by a rule of the top-level filters at line 4 (title: "^Generics")`,
+		`hidden     from the feeds of section go: matched no include rule of section "go" (line 9)`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("preview: no %q in\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "hidden     from"); n != 2 {
+		t.Errorf("preview gives %d reasons, want one for each item:\n%s", n, out)
+	}
+}

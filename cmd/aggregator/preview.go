@@ -202,9 +202,20 @@ func hiddenBy(cfg *config.Config, src aggregator.Source, it aggregator.Item, dat
 	} else if age := cfg.Publish.MaxAge; age > 0 && date.Before(now.Add(-age)) {
 		out = append(out, hidden{"every feed", fmt.Sprintf("dated more than publish.max_age (%s) ago", age)})
 	}
-	// SEAM (issue 16, filters): when config's filters land, add here, for
-	// a configured source (src.Name != ""), the rule that hides it from
-	// the merged feed and from each of src.Sections.
+	if src.Name == "" {
+		return out // a bare URL: no filters apply
+	}
+	// The top-level and the source's rules keep it out of every feed; a
+	// section's, out of that section's.
+	it.SourceID = src.Name
+	if h, ok := cfg.Rules.Hides(&it, ""); ok {
+		return append(out, hidden{"every feed", h.String()})
+	}
+	for _, sec := range src.Sections {
+		if h, ok := cfg.Rules.Hides(&it, sec); ok {
+			out = append(out, hidden{"the feeds of section " + sec, h.String()})
+		}
+	}
 	return out
 }
 
