@@ -23,5 +23,6 @@ go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch
 go test -run '^$' -fuzz '^FuzzFeedLinks$' -fuzztime 5s ./fetch
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s ./config
 go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 5s .
+go test -run '^$' -fuzz '^FuzzNeedles$' -fuzztime 5s .
 go test -run '^$' -fuzz '^FuzzHTML$' -fuzztime 5s ./sanitize
 go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime 5s ./storage
