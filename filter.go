@@ -95,14 +95,15 @@ func NewRule(line int, patterns ...Pattern) Rule {
 	return r
 }
 
-// String writes the rule as the config does: `title: "x", content: "y"`.
+// String writes the rule as YAML would, each expression single-quoted:
+// `title: '(?i)\bgo\b', content: 'x'`.
 func (r Rule) String() string {
 	var b strings.Builder
 	for i, p := range r.Patterns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s: %q", p.Field, p.Expr)
+		b.WriteString(p.Field + ": '" + strings.ReplaceAll(p.Expr, "'", "''") + "'")
 	}
 	return b.String()
 }
@@ -146,7 +147,7 @@ type Hidden struct {
 }
 
 // String says why in a line: `excluded by the rule of source "x" at line
-// 12 (title: "Sponsored")`, `matched no include rule of section "go" (line 7)`.
+// 12 (title: 'Sponsored')`, `matched no include rule of section "go" (line 7)`.
 func (h Hidden) String() string {
 	where := "the top-level filters"
 	switch h.Level {

@@ -144,7 +144,7 @@ func TestRulesLevels(t *testing.T) {
 		t.Errorf("Touches is wrong")
 	}
 	h, _ := rs.Hides(&Item{SourceID: "photos", Categories: []string{"holiday"}}, "")
-	if got, want := h.String(), `excluded by a rule of source "photos" at line 14 (category: "^holiday$")`; got != want {
+	if got, want := h.String(), `excluded by a rule of source "photos" at line 14 (category: '^holiday$')`; got != want {
 		t.Errorf("Hidden.String() = %q, want %q", got, want)
 	}
 	h, _ = rs.Hides(&Item{SourceID: "x"}, "go")

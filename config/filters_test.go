@@ -47,7 +47,7 @@ func TestLoadFilters(t *testing.T) {
 	if got := lines(rs.All.Exclude); len(got) != 2 || got[0] != 3 || got[1] != 4 {
 		t.Errorf("top-level exclude lines = %v, want [3 4]", got)
 	}
-	if got := rs.All.Exclude[1].String(); got != `author: "Marketing", category: "^ads$"` {
+	if got := rs.All.Exclude[1].String(); got != `author: 'Marketing', category: '^ads$'` {
 		t.Errorf("rule 2 = %s", got)
 	}
 	if got := lines(rs.Sections["go"].Include); len(got) != 2 || got[0] != 9 {

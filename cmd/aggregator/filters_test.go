@@ -266,7 +266,7 @@ sources:
 	}
 	out, _ := runCmd(t, "preview", "-config", cfgPath, "blog")
 	for _, want := range []string{
-		`hidden     from every feed: excluded by a rule of the top-level filters at line 4 (title: "^Generics")`,
+		`hidden     from every feed: excluded by a rule of the top-level filters at line 4 (title: '^Generics')`,
 		`hidden     from the feeds of section go: matched no include rule of section "go" (line 9)`,
 	} {
 		if !strings.Contains(out, want+"\n") {
