@@ -146,7 +146,7 @@ type Hidden struct {
 	IncludeLine int
 }
 
-// String says why in a line: `excluded by the rule of source "x" at line
+// String says why in a line: `excluded by a rule of source "x" at line
 // 12 (title: 'Sponsored')`, `matched no include rule of section "go" (line 7)`.
 func (h Hidden) String() string {
 	where := "the top-level filters"

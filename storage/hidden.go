@@ -14,11 +14,11 @@ import (
 )
 
 // hiddenCounts keeps, for each source Hidden counted, which of its stored
-// items the rules hide, and the items stored, edited or pruned since:
-// the next count reads only those. Entries live while the rules hold: a
-// daemon asks for every configured source's at each render. A first count reads every item of the
-// source (1,000 by default), too many to read again for each item a
-// pass adds.
+// items the rules hide, and the items stored, edited or pruned since: the
+// next count reads only those. A first count reads every item of the
+// source (up to retention.max_items, 1,000 by default), too many to read
+// again for each item a pass adds. Entries live while the rules hold: a
+// daemon asks for every configured source's at each render.
 type hiddenCounts struct {
 	counting sync.Mutex // held by Hidden: one count at a time
 	mu       sync.Mutex // guards entries and their changed sets
