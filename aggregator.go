@@ -20,6 +20,9 @@ type Source struct {
 	Title    string   // the admin's override of the feed's own title; may be empty
 	Sections []string // names of the sections it belongs to
 	Schedule string   // cron spec overriding the global schedule; may be empty
+	// Image is the admin's face for the source: an http(s) URL, or a path
+	// below the theme's static/ directory; "" for the feed's own image.
+	Image string
 
 	// Identity says how items are told apart: IdentityGUID, IdentityLink,
 	// IdentityHash, or "" for GUID, else link, else hash, with a fallback to
@@ -50,6 +53,7 @@ type SourceState struct {
 	SiteLink    string    // the feed's link to its web site
 	FeedID      string    // the feed's own id (Atom's atom:id); empty when it gives none
 	FeedUpdated time.Time // UTC; when the feed says it last changed, else its newest item's date; zero when unknown
+	Image       string    // the feed's own image (RSS image, Atom logo or icon, JSON Feed icon or favicon): an absolute URL; may be empty
 
 	// PublishedAs is the name the public ids of the source's items are made
 	// from: the source's name when the store first saw it, kept through

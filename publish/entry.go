@@ -110,6 +110,10 @@ type feedDoc struct {
 	Description string    // may be empty
 	Updated     time.Time // the newest entry's Updated; zero without entries
 	Entries     []entry   // newest first
+
+	// river is what its pages show, newest first: Entries, and more
+	// when the pages hold more than the feed.
+	river []entry
 }
 
 // homeURL is the URL of the page that shows the feed's items: / or
@@ -144,6 +148,9 @@ type entry struct {
 	Updated    time.Time              // Item.Updated, else Published
 	Source     sourceRef
 	AlsoIn     []sourceRef // the other configured sources whose copies were collapsed into this one
+
+	sourceName  string   // the name of its source
+	alsoInNames []string // the names of the sources of AlsoIn
 }
 
 // sourceRef is the source an entry came from.
@@ -152,6 +159,7 @@ type sourceRef struct {
 	Title    string    // aggregator.DisplayTitle
 	SiteLink string    // http(s) only; may be empty
 	FeedURL  string    // http(s) only; empty for a local file
+	Image    string    // the source's face (Site.imageURL): http(s); may be empty
 	Updated  time.Time // when the source feed last changed; zero when unknown
 
 	// publishedAs is the name its items' ids are made from
@@ -171,6 +179,8 @@ func newEntry(it aggregator.Item, src sourceRef) entry {
 		Published: writableTime(it.Date()),
 		Updated:   writableTime(it.Updated),
 		Source:    src,
+
+		sourceName: it.SourceID,
 	}
 	if e.Author == "" {
 		e.Author = src.Title

@@ -11,11 +11,17 @@ import (
 // of all sources at /, the merged feed at /feed.atom, /feed.rss and
 // /feed.json, the subscription list at /sources.opml, the sources' health
 // at /health.atom, and each section's
-// page, feeds and list at /sections/NAME.html, .atom, .rss, .json and .opml. It answers
+// page, feeds and list at /sections/NAME.html, .atom, .rss, .json and
+// .opml; the older pages at /page/N.html and /sections/NAME/page/N.html;
+// the theme's static files at /static/. It answers
 // 404 to any other path, 405 to methods other than GET and HEAD, and 503
 // until the first Rebuild has succeeded.
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.routes[r.URL.Path] {
+	if strings.HasPrefix(r.URL.Path, staticPath) {
+		s.serveStatic(w, r)
+		return
+	}
+	if !s.routes[r.URL.Path] && !isPageRoute(r.URL.Path) {
 		msg := "not found"
 		if strings.HasPrefix(r.URL.Path, "/sections/") {
 			msg = "no such section"
@@ -34,13 +40,35 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "feeds are not built yet", http.StatusServiceUnavailable)
 		return
 	}
-	s.serve(w, r, (*outputs)[r.URL.Path])
+	out := (*outputs)[r.URL.Path]
+	if out == nil {
+		http.Error(w, "no such page", http.StatusNotFound) // past the last
+		return
+	}
+	s.serve(w, r, out)
+}
+
+// serveStatic serves a file of the theme's static/ directory, read when
+// the theme was loaded. Only the files found then exist: a path with ".."
+// or any other spelling of a file outside static/ names none of them.
+func (s *Site) serveStatic(w http.ResponseWriter, r *http.Request) {
+	out := s.static[r.URL.Path]
+	if out == nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	s.serve(w, r, out)
 }
 
 // serve writes out, or its gzip, or 304 when the client's copy is current.
 func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 	body, etag := out.body, out.etag
-	gzipped := acceptsGzip(r.Header.Values("Accept-Encoding"))
+	gzipped := !out.stored && acceptsGzip(r.Header.Values("Accept-Encoding"))
 	if gzipped {
 		body, etag = out.gzipBody(), out.gzipETag
 	}

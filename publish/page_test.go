@@ -26,11 +26,11 @@ func TestPageShowsItemsAndHealth(t *testing.T) {
 		name: "all sources",
 		path: "/",
 		want: []string{
-			`<h2><a href="https://alpha.example/posts/1">Go 1.26 &amp; more</a></h2>`,
+			`<h3><a href="https://alpha.example/posts/1">Go 1.26 &amp; more</a></h3>`,
 			`<a href="https://alpha.example/">Alpha Blog</a> · Ann Author · <time datetime="2026-02-27T09:00:00Z">27 Feb 2026 09:00 UTC</time>`,
 			`<div class="content"><p>Full <b>content</b></p></div>`, // trusted, not escaped
-			`<h2>A note without a link</h2>`,
-			`<h2><a href="https://beta.example/2">(untitled)</a></h2>`,
+			`<h3>A note without a link</h3>`,
+			`<h3><a href="https://beta.example/2">(untitled)</a></h3>`,
 			`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; friends`,
 			`From the future`, `Title only`,
 			`failed 2 times in a row<br>last error: parse /var/lib/planet/gamma.xml: unexpected EOF &lt;oops&gt;`,
@@ -124,7 +124,7 @@ func TestPageSecurityPolicy(t *testing.T) {
 			t.Fatalf("GET %s has no <style>", path)
 		}
 		sum := sha256.Sum256(style[1])
-		if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+		if want := "style-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
 			t.Errorf("GET %s: Content-Security-Policy %q lacks %q", path, csp, want)
 		}
 	}

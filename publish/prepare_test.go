@@ -18,7 +18,7 @@ func TestSanitizeOncePerVersion(t *testing.T) {
 	calls := map[string]int{}
 	store := newTestStore()
 	opts := testOptions()
-	opts.Items = 3
+	opts.Items, opts.Pages = 3, 1 // the pages show what the feeds do
 	opts.Sanitize = func(html, base string) string {
 		mu.Lock()
 		defer mu.Unlock()

@@ -63,13 +63,10 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 	}
 	nav := sectionNav(docs, s.headings)
 	for i, doc := range docs {
-		page, list := "/", opmlPath
-		if i > 0 {
-			page, list = doc.path+htmlFormat.ext(), doc.path+opmlFormat.ext()
+		for n := 1; n <= s.pageCount(doc); n++ {
+			jobs = append(jobs, renderJob{pageRoute(doc.path, n), htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, n, states, hidden) }})
 		}
-		jobs = append(jobs,
-			renderJob{page, htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, states, hidden) }},
-			renderJob{list, opmlFormat, func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
+		jobs = append(jobs, renderJob{s.opmlPath(doc), opmlFormat, func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
 	}
 	jobs = append(jobs, renderJob{healthPath, atomFormat, func() ([]byte, error) { return s.renderHealth(states) }})
 	out, err := runRenderJobs(jobs)
@@ -128,15 +125,17 @@ func (d *feedDoc) fingerprint() (string, error) {
 
 // feed reads the newest items of sec ("" = merged) and describes its feed.
 func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregator.SourceState) (*feedDoc, error) {
-	items, err := s.store.RecentItems(ctx, sec.Name, s.opts.Items)
+	// One read for the feed and its pages, which may hold more.
+	limit := max(s.opts.Items, s.opts.PageItems*s.opts.Pages)
+	items, err := s.store.RecentItems(ctx, sec.Name, limit)
 	if err != nil {
 		if sec.Name == "" {
 			return nil, fmt.Errorf("read recent items: %w", err)
 		}
 		return nil, fmt.Errorf("read recent items of section %q: %w", sec.Name, err)
 	}
-	if len(items) > s.opts.Items {
-		items = items[:s.opts.Items]
+	if len(items) > limit {
+		items = items[:limit]
 	}
 	s.prepared.prepare(items, s.baseOf, s.opts.Sanitize)
 	doc := &feedDoc{
@@ -153,12 +152,17 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 		doc.Title = clean(s.sectionTitle(sec))
 		doc.Description = clean(sec.Description)
 	}
-	for _, it := range items {
+	for i, it := range items {
 		e := newEntry(it, s.sourceRef(it.SourceID, states))
 		for _, name := range it.AlsoIn {
 			if _, ok := s.sources[name]; ok {
 				e.AlsoIn = append(e.AlsoIn, s.sourceRef(name, states))
+				e.alsoInNames = append(e.alsoInNames, name)
 			}
+		}
+		doc.river = append(doc.river, e)
+		if i >= s.opts.Items {
+			continue
 		}
 		if e.Updated.After(doc.Updated) {
 			doc.Updated = e.Updated
@@ -198,6 +202,7 @@ func (s *Site) sourceRef(name string, states map[string]aggregator.SourceState) 
 		Title:       clean(aggregator.DisplayTitle(src, st)),
 		SiteLink:    publicURL(st.SiteLink),
 		FeedURL:     publicURL(src.URL),
+		Image:       s.imageURL(src, st),
 		Updated:     writableTime(st.FeedUpdated),
 		publishedAs: cmp.Or(st.PublishedAs, name),
 	}

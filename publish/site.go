@@ -8,13 +8,16 @@ package publish
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,7 +59,7 @@ type Section struct {
 type Options struct {
 	Title, Description string
 	BaseURL            string // public URL without trailing slash, e.g. http://localhost:8080
-	Items              int    // items per feed and page; 0 → 50
+	Items              int    // items per feed; 0 → 50
 	Sections           []Section
 	Sources            []aggregator.Source
 	// CacheMaxAge is how long clients and proxies may reuse an output
@@ -76,7 +79,24 @@ type Options struct {
 	// Prepared keeps what Sanitize made; share one between the Sites
 	// that follow each other in a process. nil → the Site's own.
 	Prepared *Prepared
+
+	// Theme renders the pages and serves /static/; nil → BuiltinTheme.
+	Theme *Theme
+	// PageItems is the number of items on a page; 0 → Items.
+	PageItems int
+	// Pages is the number of pages of a river: the first (/ or
+	// /sections/NAME.html) and the older ones (/page/N.html,
+	// /sections/NAME/page/N.html); 0 → 10.
+	Pages int
+	// TimeZone is the zone of the pages' dates and day groups; nil → UTC.
+	TimeZone *time.Location
+	// CSP replaces the pages' Content-Security-Policy, which otherwise
+	// allows no script and only the theme's own styles; "" keeps it.
+	CSP string
 }
+
+// defaultPages is the number of pages of a river when Options.Pages is 0.
+const defaultPages = 10
 
 // Site renders every feed, page and subscription list on Rebuild, and
 // serves the rendered bytes from memory. It is safe for concurrent use.
@@ -88,8 +108,9 @@ type Site struct {
 	sections     []Section
 	headings     map[string]string // section name → what pages call it
 	sources      map[string]aggregator.Source
-	routes       map[string]bool // every path that exists
+	routes       map[string]bool // every path that exists but older pages
 	page         *template.Template
+	static       map[string]*output // the theme's static files by route
 
 	mu sync.Mutex // serializes Rebuild and guards rendered
 	// rendered maps a feed's path (without extension) to the fingerprint
@@ -101,8 +122,11 @@ type Site struct {
 
 // output is one rendered route: its bytes, their gzip, and the validators.
 type output struct {
-	contentType  string
-	csp          string // Content-Security-Policy; pages only
+	contentType string
+	csp         string // Content-Security-Policy; pages and static files only
+	// stored marks a body gzip would not shrink (an image, a font): it
+	// is sent as it is to every client.
+	stored       bool
 	body         []byte
 	etag         string // strong ETag of body
 	gzipETag     string // strong ETag of the gzip of body
@@ -181,6 +205,18 @@ func NewSite(store Store, opts Options) *Site {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.PageItems <= 0 {
+		opts.PageItems = opts.Items
+	}
+	if opts.Pages <= 0 {
+		opts.Pages = defaultPages
+	}
+	if opts.TimeZone == nil {
+		opts.TimeZone = time.UTC
+	}
+	if opts.Theme == nil {
+		opts.Theme = builtinTheme()
+	}
 	if opts.Title == "" {
 		opts.Title = aggregator.DefaultTitle
 	}
@@ -193,8 +229,9 @@ func NewSite(store Store, opts Options) *Site {
 		sources:      make(map[string]aggregator.Source, len(opts.Sources)),
 		headings:     make(map[string]string, len(opts.Sections)),
 		routes:       map[string]bool{"/": true, opmlPath: true, healthPath: true},
-		csp:          pageCSP(),
-		page:         template.Must(template.New("page").Parse(pageTemplate)),
+		csp:          cmp.Or(opts.CSP, opts.Theme.csp()),
+		page:         opts.Theme.forZone(opts.TimeZone),
+		static:       staticOutputs(opts.Theme),
 	}
 	s.prepared = opts.Prepared
 	if s.prepared == nil {
@@ -258,8 +295,14 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 	s.prepared.done()
 	// HTTP dates have whole seconds; truncating keeps If-Modified-Since exact.
 	now := s.opts.Now().UTC().Truncate(time.Second)
-	next := make(map[string]*output, len(s.routes))
-	for path := range s.routes {
+	next := make(map[string]*output, len(bodies))
+	paths := slices.Collect(maps.Keys(s.routes))
+	for path := range bodies {
+		if !s.routes[path] {
+			paths = append(paths, path) // an older page
+		}
+	}
+	for _, path := range paths {
 		r, ok := bodies[path]
 		if !ok {
 			next[path] = prev[path] // a feed whose items did not change
