@@ -24,6 +24,8 @@ type checker struct {
 	doc  *yaml.Node // the mapping at the root of the file
 	errs []*Error
 
+	themeDir string // Config.Theme, for the sources' images
+
 	pairs map[int][][2]*yaml.Node // keys and values by the line of the value; see keyOn
 
 	sourceFilters map[string]aggregator.Filter // each source's filters, by name, as ck.sources found them
@@ -82,6 +84,9 @@ func (ck *checker) build(r *raw) *Config {
 			MaxAge:   ck.duration("retention.max_age", r.Retention.MaxAge, 0, true),
 		},
 	}
+	c.Page = ck.page(r.Page, c.Publish.Items)
+	c.Theme = ck.theme(r.Theme)
+	ck.themeDir = c.Theme
 	c.BaseURL = ck.baseURL(r.BaseURL, c.Listen)
 	if err := checkSchedule(c.Schedule); err != nil {
 		ck.errorf(ck.line("schedule"), "schedule %q %v", c.Schedule, err)
@@ -376,7 +381,7 @@ func (ck *checker) renamedFrom(item *yaml.Node, name string) []rename {
 // compared with the others.
 func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
-		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:, filters:")
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:, filters:, image:")
 		return src, 0, false, false
 	}
 	if resolve(item).Kind != yaml.MappingNode {
@@ -423,6 +428,7 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 		ck.errorf(lineOf(item, "identity"), "%s: identity %q is not guid, link or hash", label, src.Identity)
 	}
 	src.Sections = ck.sourceSections(item, label, defined)
+	src.Image = ck.sourceImage(item, label, rs.Image, ck.themeDir)
 	return src, nameLine, derived, ok
 }
 

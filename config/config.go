@@ -30,6 +30,8 @@ type Config struct {
 	Schedule    string // cron spec of the fetch pass; default "@every 15m"
 	Fetch       Fetch
 	Publish     Publish
+	Page        Page
+	Theme       string // absolute path of the theme directory; "" for the built-in theme
 	Retention   Retention
 	Admin       Admin
 	Sections    []Section           // in file order

@@ -108,6 +108,7 @@ func TestLoadDefaults(t *testing.T) {
 			Jitter:        time.Minute,
 		},
 		Publish:   config.Publish{Items: 50},
+		Page:      config.Page{Items: 50, Pages: 10, TimeZone: time.UTC},
 		Retention: config.Retention{MaxItems: 1000, MaxAge: 0},
 		Admin:     config.Admin{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
 		Sources: []aggregator.Source{
@@ -141,6 +142,12 @@ fetch:
   allow_private_redirects: true
 publish:
   items: 20
+page:
+  items: 30
+  pages: 4
+  timezone: Europe/Berlin
+  csp: "default-src 'self'"
+theme: mytheme
 retention:
   max_items: 300
   max_age: 30d
@@ -157,13 +164,25 @@ sources:
     title: The Go Blog
     sections: [go, infra]
     schedule: "@hourly"
+    image: https://go.dev/images/gopher.png
   - url: ./feeds/local.atom
+    image: faces/local.png
 `)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(filepath.Join(dir, "mytheme", "static", "faces"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mytheme", "static", "faces", "local.png"), []byte("png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("Load() error: %v", err)
 	}
-	dir := filepath.Dir(path)
+	if got.Page.TimeZone.String() != "Europe/Berlin" {
+		t.Errorf("page.timezone = %v, want Europe/Berlin", got.Page.TimeZone)
+	}
+	got.Page.TimeZone = nil // a *time.Location holds a cache of its own
 	want := &config.Config{
 		File:        path,
 		Title:       "Planet Example",
@@ -187,6 +206,8 @@ sources:
 			AllowPrivateRedirects: true,
 		},
 		Publish:   config.Publish{Items: 20},
+		Page:      config.Page{Items: 30, Pages: 4, CSP: "default-src 'self'"},
+		Theme:     filepath.Join(dir, "mytheme"),
 		Retention: config.Retention{MaxItems: 300, MaxAge: 30 * 24 * time.Hour},
 		Admin: config.Admin{Allow: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8"),
@@ -196,8 +217,8 @@ sources:
 			{Name: "infra", Title: "infra"},
 		},
 		Sources: []aggregator.Source{
-			{Name: "go-blog", URL: "https://go.dev/blog/feed.atom", Title: "The Go Blog", Sections: []string{"go", "infra"}, Schedule: "@hourly"},
-			{Name: "local", URL: fileURL(filepath.Join(dir, "feeds", "local.atom"))},
+			{Name: "go-blog", URL: "https://go.dev/blog/feed.atom", Title: "The Go Blog", Sections: []string{"go", "infra"}, Schedule: "@hourly", Image: "https://go.dev/images/gopher.png"},
+			{Name: "local", URL: fileURL(filepath.Join(dir, "feeds", "local.atom")), Image: "faces/local.png"},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -26,6 +26,8 @@ type raw struct {
 	Schedule    string                `yaml:"schedule"`
 	Fetch       rawFetch              `yaml:"fetch"`
 	Publish     rawPublish            `yaml:"publish"`
+	Page        rawPage               `yaml:"page"`
+	Theme       string                `yaml:"theme"`
 	Retention   rawRetention          `yaml:"retention"`
 	Admin       rawAdmin              `yaml:"admin"`
 	Sections    map[string]rawSection `yaml:"sections"`
@@ -93,6 +95,7 @@ type rawSource struct {
 	Sections []string `yaml:"sections"`
 	Schedule string   `yaml:"schedule"`
 	Identity string   `yaml:"identity"`
+	Image    string   `yaml:"image"`
 	Dedup    *bool    `yaml:"dedup"`
 	// RenamedFrom is decoded by checker.renamedFrom, which keeps lines.
 	RenamedFrom []string   `yaml:"renamed_from"`

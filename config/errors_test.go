@@ -44,6 +44,20 @@ func TestLoadErrors(t *testing.T) {
 		{"renamed_from listed twice", src + "    renamed_from: [a, a]\n", 3, `renamed_from "a" is listed twice`},
 		{"renamed_from not a list", src + "    renamed_from: old\n", 3, `renamed_from`},
 
+		// Pages and themes.
+		{"zero page items", "page: {items: 0}\n" + minimal, 1, `page.items must be greater than 0`},
+		{"zero pages", "page:\n  pages: 0\n" + minimal, 2, `page.pages must be greater than 0`},
+		{"unknown time zone", "page:\n  timezone: Europe/Atlantis\n" + minimal, 2, `page.timezone "Europe/Atlantis" is not an IANA time zone`},
+		{"local time zone", "page:\n  timezone: Local\n" + minimal, 2, `page.timezone "Local" is not an IANA time zone`},
+		{"time zone as a path", "page:\n  timezone: ../../etc/passwd\n" + minimal, 2, `is not an IANA time zone`},
+		{"unknown page key", "page: {item: 5}\n" + minimal, 1, `unknown key "item" in page`},
+		{"missing theme", "theme: ./nowhere\n" + minimal, 1, `theme "./nowhere": no such file or directory`},
+		{"theme not a directory", "theme: config.yaml\n" + minimal, 1, `theme "config.yaml" is not a directory`},
+		{"image not http", src + "    image: ftp://x.example/a.png\n", 3, `image "ftp://x.example/a.png" is neither an http(s) URL nor a path`},
+		{"image path without theme", src + "    image: faces/a.png\n", 3, `no theme: is set`},
+		{"image path outside static", src + "    image: ../config.yaml\n", 3, `must be a relative path below the theme's static/`},
+		{"image absolute path", src + "    image: /etc/passwd\n", 3, `must be a relative path below the theme's static/`},
+
 		// Durations.
 		{"duration without unit", "fetch:\n  timeout: 30\n" + minimal, 2, `fetch.timeout "30" is not a duration`},
 		{"negative duration", "fetch:\n  timeout: -5s\n" + minimal, 2, `fetch.timeout "-5s" is negative`},

@@ -102,6 +102,7 @@ func blockOf(typeName string) block {
 		{"", reflect.TypeFor[raw]()},
 		{"fetch", reflect.TypeFor[rawFetch]()},
 		{"publish", reflect.TypeFor[rawPublish]()},
+		{"page", reflect.TypeFor[rawPage]()},
 		{"retention", reflect.TypeFor[rawRetention]()},
 		{"admin", reflect.TypeFor[rawAdmin]()},
 		{"a section", reflect.TypeFor[rawSection]()},

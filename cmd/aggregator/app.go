@@ -79,7 +79,11 @@ func openAppWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, o
 	if err != nil {
 		return nil, err
 	}
-	a := newEngine(store, logger, opts, nil).app(cfg, logger)
+	a, err := newEngine(store, logger, opts, nil).app(cfg, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := a.configure(ctx); err != nil {
 		store.Close()
 		return nil, err
@@ -96,14 +100,20 @@ func openStore(cfg *config.Config, logger *slog.Logger, batchDelay time.Duration
 	})
 }
 
-// app builds the fetch client and the site of cfg. It writes nothing:
-// configure puts the app's settings in force.
-func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
+// app builds the fetch client and the site of cfg, loading its theme (the
+// theme's mistakes are *publish.ThemeError values, joined). It writes
+// nothing: configure puts the app's settings in force.
+func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
+	theme, err := loadTheme(cfg)
+	if err != nil {
+		return nil, err
+	}
 	fopts := fetchOptions(cfg)
 	fopts.Now, fopts.IgnoreRetryAfter = p.opts.now, p.opts.ignoreRetryAfter
 	fopts.Blocks, fopts.Dial, fopts.IsPrivate = p.blocks, p.opts.dial, p.opts.isPrivate
 	sopts := siteOptions(cfg, logger)
 	sopts.Prepared = p.prepared
+	sopts.Theme = theme
 	return &app{
 		eng:    p,
 		cfg:    cfg,
@@ -112,7 +122,7 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) *app {
 		client: fetch.NewClient(nil, fopts),
 		site:   publish.NewSite(p.feedStore(cfg), sopts),
 		logger: logger,
-	}
+	}, nil
 }
 
 // feedStore is what the site of cfg reads: without the counts of hidden
@@ -176,6 +186,10 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		Description: cfg.Description,
 		BaseURL:     cfg.BaseURL,
 		Items:       cfg.Publish.Items,
+		PageItems:   cfg.Page.Items,
+		Pages:       cfg.Page.Pages,
+		TimeZone:    cfg.Page.TimeZone,
+		CSP:         cfg.Page.CSP,
 		Sections:    sections,
 		Sources:     poll.PublicSources(cfg.Sources),
 		CacheMaxAge: poll.CacheMaxAge(cfg.Schedule, cfg.Sources, time.Now()),

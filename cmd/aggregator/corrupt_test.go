@@ -205,10 +205,10 @@ func TestHealthzRedOnDamagedRecord(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	addr := freeAddr(t)
-	cfg := writeAndLoadConfig(t, dir, fmt.Sprintf("listen: %s\ndatabase: test.db\nsections: {all: {}}\nsources:\n  - {name: s0, url: %q, sections: [all]}\n", addr, srv.URL+"/f0"))
+	cfg := writeAndLoadConfig(t, dir, fmt.Sprintf("listen: %s\ndatabase: test.db\npage: {pages: 1}\nsections: {all: {}}\nsources:\n  - {name: s0, url: %q, sections: [all]}\n", addr, srv.URL+"/f0"))
 	corpusDatabase(t, cfg.Database, []aggregator.Source{{Name: "s0", URL: srv.URL + "/f0", Sections: []string{"all"}}})
 	// Damage the record of the oldest item, which the pages served at
-	// start do not show, but the pass reads.
+	// start do not show (one page of 50), but the pass reads.
 	db, err := bolt.Open(cfg.Database, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@
 //	aggregator discover URL                 the feeds of a site, as sources: YAML
 //	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file (sites' feeds discovered)
 //	aggregator opml export -config FILE     the sources as OPML
+//	aggregator theme export DIR             write the built-in theme into DIR
 //	aggregator version                      print the version
 package main
 
@@ -28,6 +29,7 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+	_ "time/tzdata" // page.timezone wherever the host lacks the zone files
 
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/storage"
@@ -57,6 +59,7 @@ const usage = `usage:
   aggregator discover [-config FILE] URL
   aggregator opml import [-config FILE] [-section NAME] FILE
   aggregator opml export [-config FILE]
+  aggregator theme export DIR
   aggregator version
 `
 
@@ -81,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPreview(ctx, args, stdout, stderr)
 	case "discover":
 		return runDiscover(ctx, args, stdout, stderr)
+	case "theme":
+		return runTheme(args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("aggregator "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -128,11 +133,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if cmd == "check" {
+		// The theme too: every template executed against sample pages.
+		if _, err := loadTheme(cfg); err != nil {
+			printConfigErrors(stderr, err)
+			return exitConfig
+		}
 		rules := ""
 		if n := cfg.Rules.Len(); n > 0 {
 			rules = fmt.Sprintf(", %d filter rules", n)
 		}
-		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections%s\n", *configPath, len(cfg.Sources), len(cfg.Sections), rules)
+		theme := ""
+		if cfg.Theme != "" {
+			theme = ", theme " + cfg.Theme
+		}
+		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections%s%s\n", *configPath, len(cfg.Sources), len(cfg.Sections), rules, theme)
 		return exitOK
 	}
 	cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))

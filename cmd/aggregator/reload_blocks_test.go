@@ -49,7 +49,10 @@ func TestRetryAfterOutlivesReload(t *testing.T) {
 	go func() { pass <- old.poller.Refresh(ctx, []aggregator.Source{cfg.Sources[0]}, nil) }()
 	<-arrived
 	// What server.apply does on SIGHUP, while the pass waits for its answer.
-	reloaded := old.eng.app(loadConfig(t, cfg.File), discardLogger())
+	reloaded, err := old.eng.app(loadConfig(t, cfg.File), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := reloaded.configure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,10 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	d.metrics = metrics.New(store, func() []aggregator.Source { return d.current().cfg.Sources }, route)
 	d.eng = newEngine(store, logger, appOptions{}, d.metrics.Fetched)
 	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
-	a := d.eng.app(cfg, logger)
+	a, err := d.eng.app(cfg, logger)
+	if err != nil {
+		return err
+	}
 	if err := a.configure(ctx); err != nil {
 		return err
 	}

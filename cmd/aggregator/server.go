@@ -157,7 +157,10 @@ func (d *server) reload(ctx context.Context) {
 	a, err := d.apply(ctx, cfg)
 	if err != nil {
 		d.metrics.Reloaded(false)
-		d.logger.Error("reload failed; keeping the config in force", "err", err)
+		// A theme's mistakes come joined, one per template line.
+		for _, e := range configErrors(err) {
+			d.logger.Error("reload failed; keeping the config in force", "err", e)
+		}
 		if err := old.configure(ctx); err != nil {
 			d.logger.Error("restore the config in force", "err", err)
 		}
@@ -175,7 +178,10 @@ func (d *server) reload(ctx context.Context) {
 // shortened), renders its outputs, and makes it the app in force with its
 // schedule.
 func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
-	a := d.eng.app(cfg, d.logger)
+	a, err := d.eng.app(cfg, d.logger)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.configure(ctx); err != nil {
 		return nil, err
 	}
