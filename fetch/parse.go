@@ -21,6 +21,7 @@ type Feed struct {
 	Title    string    // plain text
 	SiteLink string    // absolute URL of the web site; may be empty
 	ID       string    // the feed's own id (Atom's atom:id); may be empty
+	Image    string    // the feed's own image (RSS image, Atom logo or icon, JSON Feed icon or favicon): absolute http(s); may be empty
 	Updated  time.Time // when the feed says it changed, else its newest item's date; zero when unknown
 	Items    []aggregator.Item
 	Format   string // "atom", "rss" or "json"
@@ -79,6 +80,7 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 	if f.FeedType == "rss" {
 		out.TTL = rssTTL(body)
 	}
+	out.Image = feedImage(f, body, base)
 	// gofeed has resolved what an xml:base covers. Other relative links are
 	// taken as relative to the feed's own link, as most RSS writers mean
 	// them, and to the feed URL when the feed gives no link of its own.

@@ -241,6 +241,7 @@ func (p *Policy) Succeeded(src aggregator.Source, st aggregator.SourceState, res
 		st.LastOutcome = aggregator.OutcomeStored
 		st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink
 		st.FeedID, st.FeedUpdated = res.Feed.ID, res.Feed.Updated
+		st.Image = res.Feed.Image
 	}
 	return st
 }

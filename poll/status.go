@@ -110,6 +110,7 @@ func RedactState(st aggregator.SourceState) aggregator.SourceState {
 	st.MovedTo = aggregator.RedactURL(st.MovedTo)
 	st.RedirectTo = aggregator.RedactURL(st.RedirectTo)
 	st.SiteLink = aggregator.RedactURL(st.SiteLink)
+	st.Image = aggregator.RedactURL(st.Image)
 	st.LastError = redactURLsIn(st.LastError)
 	return st
 }

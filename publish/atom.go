@@ -55,12 +55,13 @@ type atomCategory struct {
 
 // atomSource keeps the metadata of the feed an entry came from (RFC 4287
 // 4.2.11), so that readers can credit and deduplicate: its id (the feed's
-// own atom:id, else its URL), title, self and alternate links, and updated
-// time.
+// own atom:id, else its URL), title, self and alternate links, updated
+// time, and its face as the icon.
 type atomSource struct {
 	ID      string `xml:"id"`
 	Title   string `xml:"title"`
 	Updated string `xml:"updated,omitempty"`
+	Icon    string `xml:"icon,omitempty"`
 	Links   []feeds.AtomLink
 }
 
@@ -89,7 +90,7 @@ func newAtomEntry(e entry) atomEntry {
 		Title:   e.Title,
 		Updated: rfc3339(dateOrEpoch(e.Updated)),
 		Author:  &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: e.Author}},
-		Source:  &atomSource{ID: e.Source.ID, Title: e.Source.Title},
+		Source:  &atomSource{ID: e.Source.ID, Title: e.Source.Title, Icon: e.Source.Image},
 	}
 	if !e.Source.Updated.IsZero() {
 		a.Source.Updated = rfc3339(e.Source.Updated)

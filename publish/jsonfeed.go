@@ -47,12 +47,14 @@ type jsonAttachment struct {
 
 // jsonSource is an extension object (JSON Feed 1.1, "Extensions") naming
 // the feed an item came from: its id as in atom:source, and the other
-// sources whose copies of the item were collapsed into it.
+// sources whose copies of the item were collapsed into it; its icon is
+// the source's face.
 type jsonSource struct {
 	ID          string         `json:"id"`
 	Title       string         `json:"title"`
 	HomePageURL string         `json:"home_page_url,omitempty"`
 	FeedURL     string         `json:"feed_url,omitempty"`
+	Icon        string         `json:"icon,omitempty"` // the source's face
 	AlsoIn      []jsonSourceIn `json:"also_in,omitempty"`
 }
 
@@ -93,13 +95,15 @@ func newJSONItem(e entry) jsonItem {
 		URL:         e.Link,
 		Title:       e.Title,
 		ContentHTML: e.Content,
-		Authors:     []feeds.JSONAuthor{{Name: e.Author}},
-		Tags:        e.Categories,
+		// The source's face is its author's avatar, as planets show it.
+		Authors: []feeds.JSONAuthor{{Name: e.Author, Avatar: e.Source.Image}},
+		Tags:    e.Categories,
 		Source: jsonSource{
 			ID:          e.Source.ID,
 			Title:       e.Source.Title,
 			HomePageURL: e.Source.SiteLink,
 			FeedURL:     e.Source.FeedURL,
+			Icon:        e.Source.Image,
 		},
 	}
 	for _, src := range e.AlsoIn {

@@ -195,12 +195,66 @@ func TestMigrateFromSchema2(t *testing.T) {
 		t.Errorf("state of day after reopening = %+v, %v; want feed id and updated kept", got, err)
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketSources).Get([]byte("day")); len(v) == 0 || v[0] != sourceRecordV2 {
-			t.Errorf("source record of day starts %q, want format %d", v[:min(len(v), 1)], sourceRecordV2)
+		if v := tx.Bucket(bucketSources).Get([]byte("day")); len(v) == 0 || v[0] != sourceRecordV3 {
+			t.Errorf("source record of day starts %q, want format %d", v[:min(len(v), 1)], sourceRecordV3)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testdata/sources-v2.db was written by the store before source records
+// kept the feed's image (format 2): blog (go) with one item b1, a feed
+// title, site link, id, updated time, validators and outcome. Its state
+// reads whole, with no image; a state stored now keeps the image, in
+// format 3, and the database verifies.
+func TestSourceRecordFormat2(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile("testdata/sources-v2.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: t0.Add(time.Hour)}
+	s := mustOpen(t, path, c)
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	blog := aggregator.Source{Name: "blog", URL: "http://blog.example/feed.atom", Sections: []string{"go"}}
+	want := aggregator.SourceState{Name: "blog", FeedTitle: "Title of blog", SiteLink: "http://blog.example/",
+		FeedID: "tag:blog.example,2026:feed", FeedUpdated: at, ETag: `"v1"`, LastAttempt: at, LastSuccess: at,
+		LastOutcome: aggregator.OutcomeStored, LastNew: 1, URL: blog.URL, NextAttempt: at.Add(15 * time.Minute)}
+	st, err := s.State(ctx, "blog")
+	if err != nil || st != want {
+		t.Fatalf("state of blog = %+v, %v\nwant %+v", st, err, want)
+	}
+	wantIDs(t, s, "go", 10, "b1")
+
+	st.Image = "http://blog.example/logo.png"
+	if _, err := s.Save(ctx, blog, nil, st); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, path, c)
+	if got, err := s.State(ctx, "blog"); err != nil || got.Image != st.Image || got.FeedID != st.FeedID || got.ETag != st.ETag {
+		t.Errorf("state of blog after reopening = %+v, %v\nwant the image kept with the rest", got, err)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketSources).Get([]byte("blog")); len(v) == 0 || v[0] != sourceRecordV3 {
+			t.Errorf("source record of blog starts %q, want format %d", v[:min(len(v), 1)], sourceRecordV3)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify after storing: %v", err)
 	}
 }

@@ -30,6 +30,11 @@ const recordBinary byte = 1
 // turned into an outcome (legacyOutcome).
 const sourceRecordV2 byte = 2
 
+// sourceRecordV3 is sourceRecordV2 followed by the feed's own image
+// (SourceState.Image). Records of formats 1 and 2 are read with none; a
+// record is written in format 3 whenever it is stored again.
+const sourceRecordV3 byte = 3
+
 // encode returns r as stored: the format byte, the hash (first, so that
 // storedHash need not read the rest), the strings, categories,
 // enclosures, dates, sort value and a byte once the prepared flag.
@@ -251,8 +256,8 @@ func (d *decoder) time() time.Time {
 // encode returns r as stored.
 func (r sourceRecord) encode() []byte {
 	st := r.State
-	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastError)+len(st.URL)+len(st.FeedID))
-	b = append(b, sourceRecordV2)
+	b := make([]byte, 0, 128+len(st.FeedTitle)+len(st.SiteLink)+len(st.LastError)+len(st.URL)+len(st.FeedID)+len(st.Image))
+	b = append(b, sourceRecordV3)
 	for _, s := range []string{st.FeedTitle, st.SiteLink, st.ETag, st.LastModified, st.BodyHash} {
 		b = appendString(b, s)
 	}
@@ -280,7 +285,8 @@ func (r sourceRecord) encode() []byte {
 	b = appendTime(b, st.FeedUpdated)
 	b = appendString(b, st.PublishedAs)
 	b = binary.AppendVarint(b, int64(st.LastNew))
-	return binary.AppendVarint(b, int64(st.LastUpdated))
+	b = binary.AppendVarint(b, int64(st.LastUpdated))
+	return appendString(b, st.Image)
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -293,7 +299,7 @@ func appendBool(b []byte, v bool) []byte {
 // decodeSourceRecord reads a stored source record, binary or JSON.
 func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	var r sourceRecord
-	d, err := openRecord(v, &r, recordBinary, sourceRecordV2)
+	d, err := openRecord(v, &r, recordBinary, sourceRecordV2, sourceRecordV3)
 	if d == nil {
 		r.State.legacyOutcome()
 		return r, corruptRecord(err)
@@ -328,11 +334,14 @@ func decodeSourceRecord(v []byte) (sourceRecord, error) {
 	}
 	r.Removed = d.byte() == 1
 	r.Count = int(d.varint())
-	if format == sourceRecordV2 {
+	if format >= sourceRecordV2 {
 		st.FeedID = d.string()
 		st.FeedUpdated = d.time()
 		st.PublishedAs = d.string()
 		st.LastNew, st.LastUpdated = int(d.varint()), int(d.varint())
+	}
+	if format >= sourceRecordV3 {
+		st.Image = d.string()
 	}
 	st.legacyOutcome()
 	return r, corruptRecord(d.end())

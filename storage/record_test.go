@@ -118,7 +118,7 @@ func TestSourceRecordRoundTrip(t *testing.T) {
 				BodyHash: "abc", LastAttempt: at, LastSuccess: at.Add(-time.Hour), LastOutcome: aggregator.OutcomeFailed, LastNew: 3, LastUpdated: 1, LastError: "timeout",
 				ErrorKind: "timeout", ConsecutiveFailures: 2, NextAttempt: at.Add(time.Hour), URL: "https://b.example/feed",
 				RedirectTo: "https://c.example/feed", RedirectCount: 3, MovedTo: "https://c.example/feed", Gone: true,
-				RetryAfter: at.Add(time.Minute), RetryAfterHost: "b.example",
+				RetryAfter: at.Add(time.Minute), RetryAfterHost: "b.example", Image: "https://b.example/logo.png",
 			},
 			Sections: []string{"go", "news"}, Removed: true, Count: 12345,
 		},

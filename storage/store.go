@@ -298,6 +298,7 @@ type sourceState struct {
 	FeedID              string    `json:"-"` // schema 3 on, binary records only
 	FeedUpdated         time.Time `json:"-"`
 	PublishedAs         string    `json:"-"`
+	Image               string    `json:"-"` // format 3 on
 
 	// LegacyResult is the result line records of schema 2 and before
 	// stored instead of LastOutcome, LastNew and LastUpdated; decoding
@@ -333,6 +334,7 @@ func (r sourceRecord) state(name string) aggregator.SourceState {
 		FeedID:              st.FeedID,
 		FeedUpdated:         st.FeedUpdated,
 		PublishedAs:         st.PublishedAs,
+		Image:               st.Image,
 	}
 }
 
@@ -362,6 +364,7 @@ func recordState(st aggregator.SourceState) sourceState {
 		FeedID:              st.FeedID,
 		FeedUpdated:         st.FeedUpdated.UTC(),
 		PublishedAs:         st.PublishedAs,
+		Image:               st.Image,
 	}
 }
 
