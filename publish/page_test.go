@@ -257,7 +257,7 @@ func TestRebuildRendersOnlyChangedFeeds(t *testing.T) {
 	st.LastOutcome = aggregator.OutcomeNotModified
 	store.states["alpha"] = st
 	rebuild("state only", 0, 3)
-	if page := body(t, request(t, s, "GET", "/", nil)); !bytes.Contains(page, []byte("not modified</div>\n</li>\n<li><a href=\"https://beta")) {
+	if page := body(t, request(t, s, "GET", "/", nil)); !bytes.Contains(page, []byte("not modified</div>\n</li>\n<li><img class=\"face\" src=\"https://planet.example/static/faces/beta.png\"")) {
 		t.Errorf("page does not show alpha's new result")
 	}
 

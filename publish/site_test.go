@@ -53,7 +53,7 @@ func day(d, h int) time.Time { return time.Date(2026, 2, d, h, 0, 0, 0, time.UTC
 func testSources() []aggregator.Source {
 	return []aggregator.Source{
 		{Name: "alpha", URL: "https://alpha.example/feed.xml", Title: "Alpha Blog", Sections: []string{"go"}},
-		{Name: "beta", URL: "https://beta.example/rss", Sections: []string{"go", "news"}},
+		{Name: "beta", URL: "https://beta.example/rss", Sections: []string{"go", "news"}, Image: "faces/beta.png"},
 		{Name: "gamma", URL: "/var/lib/planet/gamma.xml", Sections: []string{"news"}},
 		{Name: "delta", URL: "https://delta.example/atom", Sections: []string{"news"}},
 	}
@@ -62,7 +62,7 @@ func testSources() []aggregator.Source {
 func testStates() map[string]aggregator.SourceState {
 	return map[string]aggregator.SourceState{
 		"alpha": {Name: "alpha", FeedTitle: "Alpha's own title", SiteLink: "https://alpha.example/",
-			FeedID: "tag:alpha.example,2026:feed", FeedUpdated: day(28, 9),
+			FeedID: "tag:alpha.example,2026:feed", FeedUpdated: day(28, 9), Image: "https://alpha.example/logo.png",
 			LastAttempt: day(28, 11), LastSuccess: day(28, 11), LastOutcome: aggregator.OutcomeStored, LastNew: 3},
 		"beta": {Name: "beta", FeedTitle: "Beta <News> & Views", SiteLink: "https://beta.example/",
 			LastAttempt: day(28, 11), LastSuccess: day(27, 11), LastOutcome: aggregator.OutcomeNotModified},
