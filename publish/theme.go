@@ -184,8 +184,9 @@ func readTemplate(dir, name string) (string, error) {
 	return string(b), nil
 }
 
-// readStatic reads every regular file below dir/static, without following
-// a symbolic link out of it. No static directory is no error.
+// readStatic reads every regular file below dir/static. A symbolic link is
+// read when it leads to a file inside static/, and skipped otherwise (out
+// of it, to a directory, to nothing). No static directory is no error.
 func readStatic(dir string) (map[string]staticFile, []error) {
 	staticDir := filepath.Join(dir, "static")
 	root, err := os.OpenRoot(staticDir)
@@ -215,8 +216,11 @@ func readStatic(dir string) (map[string]staticFile, []error) {
 			return nil
 		}
 		info, err := fs.Stat(fsys, name)
+		if err != nil && d.Type()&fs.ModeSymlink != 0 {
+			return nil // a link out of static/, or to nothing: never served
+		}
 		if err != nil {
-			errs = append(errs, &ThemeError{File: file, Msg: "not served: " + err.Error()})
+			errs = append(errs, &ThemeError{File: file, Msg: err.Error()})
 			return nil
 		}
 		if !info.Mode().IsRegular() {
