@@ -336,6 +336,9 @@ func (t *Theme) templateError(name string, err error) *ThemeError {
 	// "executing "page.html" at <.Nmae>: can't evaluate field Nmae in
 	// type publish.ItemData" is clear, but for the package's name.
 	msg = strings.ReplaceAll(msg, "publish.", "")
+	if strings.HasSuffix(msg, "unexpected EOF") {
+		msg += " (an {{if}}, {{range}}, {{with}}, {{block}} or {{define}} lacks its {{end}})"
+	}
 	return &ThemeError{File: t.path(m[1]), Line: line, Msg: msg}
 }
 
