@@ -114,6 +114,12 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	sopts := siteOptions(cfg, logger)
 	sopts.Prepared = p.prepared
 	sopts.Theme = theme
+	if p.opts.renderChangesOnly {
+		// Nobody reads this command's outputs: the feeds and the first
+		// pages tell a broken render, and the older pages would only
+		// make it sanitize ten times the items.
+		sopts.Pages = 1
+	}
 	return &app{
 		eng:    p,
 		cfg:    cfg,
