@@ -70,7 +70,7 @@ func (s *Site) pageData(docs []*feedDoc, nav []pageSection, i, n int, states map
 		Planet: PlanetData{Title: merged.Title, Description: merged.Description, URL: merged.homeURL()},
 		Feeds: FeedURLs{
 			Atom: doc.url(atomFormat), RSS: doc.url(rssFormat), JSON: doc.url(jsonFormat),
-			OPML: absURL(s.opts.BaseURL, s.opmlPath(doc)),
+			OPML: s.opmlURL(doc),
 		},
 		Page:   PageInfo{Number: n},
 		Static: s.opts.BaseURL + strings.TrimSuffix(staticPath, "/"),

@@ -319,26 +319,18 @@ func TestOlderPages(t *testing.T) {
 		}
 		return ""
 	}
-	for _, river := range []struct {
-		first string
-		pages []string
-	}{
-		{"/", []string{"/", "/page/2.html", "/page/3.html", "/page/4.html"}},
-		{"/sections/news.html", []string{"/sections/news.html", "/sections/news/page/2.html"}},
+	for _, river := range []struct{ pages []string }{
+		{[]string{"/", "/page/2.html", "/page/3.html", "/page/4.html"}},
+		{[]string{"/sections/news.html", "/sections/news/page/2.html"}},
 	} {
-		var seen []string
 		for i, path := range river.pages {
 			page := body(t, request(t, s, "GET", path, nil))
-			seen = append(seen, path)
 			wantOlder, wantNewer := "", ""
 			if i+1 < len(river.pages) {
 				wantOlder = "https://planet.example" + river.pages[i+1]
 			}
 			if i > 0 {
 				wantNewer = "https://planet.example" + river.pages[i-1]
-				if i == 1 && river.first == "/" {
-					wantNewer = "https://planet.example/"
-				}
 			}
 			if got := link(older, page); got != wantOlder {
 				t.Errorf("GET %s: Older links %q, want %q", path, got, wantOlder)
