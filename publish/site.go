@@ -231,8 +231,8 @@ func NewSite(store Store, opts Options) *Site {
 		routes:       map[string]bool{"/": true, opmlPath: true, healthPath: true},
 		csp:          cmp.Or(opts.CSP, opts.Theme.csp()),
 		page:         opts.Theme.forZone(opts.TimeZone),
-		static:       staticOutputs(opts.Theme),
 	}
+	s.static = staticOutputs(opts.Theme, s.csp)
 	s.prepared = opts.Prepared
 	if s.prepared == nil {
 		s.prepared = &Prepared{}

@@ -410,10 +410,10 @@ func staticRoute(name string) string { return staticPath + path.Clean(name) }
 // builtinTheme is BuiltinTheme, parsed and checked once.
 var builtinTheme = sync.OnceValue(BuiltinTheme)
 
-// staticOutputs are the outputs of t's static files by route.
-func staticOutputs(t *Theme) map[string]*output {
+// staticOutputs are the outputs of t's static files by route, each with
+// the pages' policy csp (an SVG or HTML file runs no script either).
+func staticOutputs(t *Theme, csp string) map[string]*output {
 	outs := make(map[string]*output, len(t.static))
-	csp := t.csp()
 	for name, f := range t.static {
 		ct, stored := staticType(name, f.body)
 		out := newOutput(renderedBody{body: f.body}, f.modified)
