@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // builtinFS holds the built-in theme: its templates, each a file named
@@ -180,6 +181,8 @@ func readTemplate(dir, name string) (string, error) {
 		return "", fmt.Errorf("larger than %d KiB; a template is a few KiB", maxTemplateSize>>10)
 	case bytes.IndexByte(b, 0) >= 0:
 		return "", errors.New("contains a NUL byte: not a text template")
+	case !utf8.Valid(b):
+		return "", errors.New("is not UTF-8 text; save it as UTF-8")
 	}
 	return string(b), nil
 }

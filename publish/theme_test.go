@@ -260,6 +260,10 @@ func TestThemeMistakes(t *testing.T) {
 	if errs := themeErrors(t, err); len(errs) != 2 || errs[0].File != filepath.Join(dir, "item.html") || errs[1].File != filepath.Join(dir, "page.html") {
 		t.Errorf("errors = %q, want one in item.html and one in page.html", err)
 	}
+	dir = writeTheme(t, map[string]string{"page.html": "caf\xe9", "item.html": "a\x00b"})
+	if errs := themeErrors(t, loadThemeErr(dir)); len(errs) != 2 || !strings.Contains(errs[0].Msg, "NUL") || !strings.Contains(errs[1].Msg, "UTF-8") {
+		t.Errorf("errors of binary templates = %q", errs)
+	}
 	if _, err := LoadTheme(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadTheme(missing) = %v, want fs.ErrNotExist", err)
 	}
@@ -563,4 +567,10 @@ func TestStaticTraversal(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", target, code)
 		}
 	}
+}
+
+// loadThemeErr is LoadTheme's error alone.
+func loadThemeErr(dir string) error {
+	_, err := LoadTheme(dir)
+	return err
 }
