@@ -359,7 +359,7 @@ sources:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.close() })
-	if err := a.refresh(t.Context(), c.Sources, nil); err != nil {
+	if err := a.poller.Refresh(t.Context(), c.Sources, nil); err != nil {
 		t.Fatal(err)
 	}
 	return a
