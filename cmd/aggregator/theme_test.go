@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,13 +13,6 @@ import (
 	"testing"
 	"time"
 )
-
-// runCode runs the command and returns its exit status and output.
-func runCode(args ...string) (code int, stdout, stderr string) {
-	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, &out, &errOut)
-	return code, out.String(), errOut.String()
-}
 
 // exportTheme writes the built-in theme into dir/theme with the command.
 func exportTheme(t *testing.T, dir string) string {
