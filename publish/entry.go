@@ -285,7 +285,9 @@ func dateOrEpoch(t time.Time) time.Time {
 // RouteLabel names the route of path among the site's, for counting
 // requests with few labels: the path itself for a fixed route (the page,
 // the merged feeds, the subscription list, the health feed), "/sections/"
-// for any section's output, and "" for a path that is none of the site's.
+// for any section's output (its older pages included), "/page/" for an
+// older page of the planet's, "/static/" for a theme's file, and "" for a
+// path that is none of the site's.
 func RouteLabel(path string) string {
 	switch path {
 	case "/", opmlPath, healthPath:
@@ -296,8 +298,13 @@ func RouteLabel(path string) string {
 			return path
 		}
 	}
-	if strings.HasPrefix(path, sectionPath("")) {
+	switch {
+	case strings.HasPrefix(path, sectionPath("")):
 		return sectionPath("")
+	case isPageRoute(path):
+		return "/page/"
+	case strings.HasPrefix(path, staticPath):
+		return staticPath
 	}
 	return ""
 }

@@ -180,7 +180,12 @@ func TestRouteLabel(t *testing.T) {
 			t.Errorf("RouteLabel(%q) = %q, want %q", path, got, want)
 		}
 	}
-	for _, path := range []string{"/status.json", "/feed.xml", "/x"} {
+	for path, want := range map[string]string{"/page/2.html": "/page/", "/static/style.css": "/static/", "/sections/go/page/3.html": "/sections/"} {
+		if got := RouteLabel(path); got != want {
+			t.Errorf("RouteLabel(%q) = %q, want %q", path, got, want)
+		}
+	}
+	for _, path := range []string{"/status.json", "/feed.xml", "/x", "/page/x.html", "/pages/2.html"} {
 		if got := RouteLabel(path); got != "" {
 			t.Errorf("RouteLabel(%q) = %q, want none", path, got)
 		}
