@@ -104,12 +104,17 @@ func salvageInto(db *bolt.DB, data []byte, rep *SalvageReport) error {
 		return err
 	}
 	var tombstones [][]byte
+	// A damaged pointer may lead to a freed, older copy of a live page:
+	// the items met again are copied, indexed and counted once, the first
+	// copy met.
+	seen := make(map[string]bool)
 	_, err = walkPages(data, func(buckets [][]byte, _ []uint64, k, v []byte) {
 		if len(buckets) != 1 || out.err != nil {
 			return
 		}
 		switch {
-		case bytes.Equal(buckets[0], bucketTombstones) && len(k) == 24:
+		case bytes.Equal(buckets[0], bucketTombstones) && len(k) == 24 && !seen["t"+string(k)]:
+			seen["t"+string(k)] = true
 			tombstones = append(tombstones, bytes.Clone(k))
 		case bytes.Equal(buckets[0], bucketItems):
 			rec, err := decodeRecord(v)
@@ -117,6 +122,10 @@ func salvageInto(db *bolt.DB, data []byte, rep *SalvageReport) error {
 				rep.LostRecords++
 				return
 			}
+			if seen[string(k)] {
+				return
+			}
+			seen[string(k)] = true
 			src, ok := sources[string(k[:8])]
 			if !ok {
 				names[string(k[:8])] = rec.SourceID
