@@ -24,6 +24,7 @@ func TestImportsPointInward(t *testing.T) {
 		"sanitize": {root},
 		"poll":     {root, root + "/fetch", root + "/storage"},
 		"metrics":  {root, root + "/poll", root + "/storage"},
+		"websub":   {root, root + "/fetch", root + "/storage"},
 	}
 	for dir, allow := range allowed {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))

@@ -5,6 +5,7 @@
 //	go run ./bench            # the suite, a few minutes
 //	go run ./bench -short     # one small run: catches breakage, judges nothing
 //	go run ./bench -scale     # 10,000 sources, render at 500k items, disk per item
+//	go run ./bench -freshness # WebSub: a push from a source's hub to a reader of ours
 //
 // The daemon is the real binary, built from ./cmd/aggregator and run as a
 // child process (`aggregator fetch` for a pass, `aggregator serve` for
@@ -26,7 +27,8 @@ import (
 type options struct {
 	runs, sources, items, concurrency, clients int
 	duration                                   time.Duration
-	short, scale, hostile                      bool
+	short, scale, hostile, freshnessOnly       bool
+	pushes                                     int
 	scaleSources                               int
 	keep                                       bool
 }
@@ -44,6 +46,8 @@ func main() {
 	flag.BoolVar(&o.scale, "scale", false, "run the scale benchmarks instead (slow)")
 	flag.IntVar(&o.scaleSources, "scale-sources", 10000, "sources in the large planet of -scale")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (databases, configs)")
+	flag.BoolVar(&o.freshnessOnly, "freshness", false, "run the WebSub freshness benchmark alone")
+	flag.IntVar(&o.pushes, "pushes", 100, "pushes in the freshness benchmark")
 	child := flag.String("child", "", "internal: run as a baseline child (baseline or bare)")
 	childBase := flag.String("child-base", "", "internal: feed server URL")
 	childPlain := flag.String("child-plain", "", "internal: file of the plain body")
@@ -94,6 +98,16 @@ func bench(o options) error {
 	if o.scale {
 		return scale(o, bin, self, dir)
 	}
+	if o.freshnessOnly {
+		took, err := freshness(bin, dir, o.pushes)
+		if err != nil {
+			return err
+		}
+		t := &table{}
+		t.freshness(took)
+		t.print(os.Stdout)
+		return nil
+	}
 	return suite(o, bin, self, dir)
 }
 
@@ -141,11 +155,20 @@ func suite(o options, bin, self, dir string) error {
 			return err
 		}
 	}
+	if o.short {
+		o.pushes = 10
+	}
+	progress("freshness: %d pushes", o.pushes)
+	took, err := freshness(bin, dir, o.pushes)
+	if err != nil {
+		return err
+	}
 	t := &table{}
 	t.ingest(runs)
 	t.serving(srv, o.clients)
 	t.hostile(peaks)
 	t.rulesRows(rules, o.sources*o.items)
+	t.freshness(took)
 	t.print(os.Stdout)
 	return nil
 }

@@ -73,7 +73,8 @@ func (ck *checker) build(r *raw) *Config {
 
 			AllowPrivateRedirects: r.Fetch.AllowPrivateRedirects,
 		},
-		Admin: Admin{Allow: ck.adminAllow(r.Admin.Allow)},
+		Admin:  Admin{Allow: ck.adminAllow(r.Admin.Allow)},
+		WebSub: ck.webSub(r.WebSub),
 		Publish: Publish{
 			Items:     ck.positive("publish.items", r.Publish.Items, defaultItems),
 			PerSource: ck.nonNegative("publish.per_source", r.Publish.PerSource),
@@ -95,6 +96,32 @@ func (ck *checker) build(r *raw) *Config {
 	c.Sources = ck.sources(c.Sections)
 	c.Rules = ck.rules(ck.sourceFilters)
 	return c
+}
+
+// webSub returns the websub settings, with their defaults.
+func (ck *checker) webSub(r rawWebSub) WebSub {
+	w := WebSub{
+		Hub:                   r.Hub,
+		LeaseMin:              ck.duration("websub.lease.min", r.Lease.Min, defaultLeaseMin, false),
+		LeaseMax:              ck.duration("websub.lease.max", r.Lease.Max, defaultLeaseMax, false),
+		AllowPrivateCallbacks: r.AllowPrivateCallbacks,
+		AllowHTTPCallbacks:    r.AllowHTTPCallbacks,
+		Subscribe:             r.Subscribe,
+		PollInterval:          ck.duration("websub.poll_interval", r.PollInterval, defaultPushPoll, false),
+	}
+	if w.LeaseMin > w.LeaseMax {
+		ck.errorf(ck.line("websub.lease.min"), "websub.lease.min (%v) is longer than websub.lease.max (%v)", w.LeaseMin, w.LeaseMax)
+	}
+	for i, s := range r.Hubs {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			n, _ := lookup(ck.doc, "websub", "hubs", i)
+			ck.errorf(n.Line, "websub.hubs: %q is not an absolute http(s) URL", s)
+			continue
+		}
+		w.Hubs = append(w.Hubs, s)
+	}
+	return w
 }
 
 // adminAllow returns the networks of admin.allow, each a CIDR or a single

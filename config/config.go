@@ -34,6 +34,7 @@ type Config struct {
 	Theme       string // absolute path of the theme directory; "" for the built-in theme
 	Retention   Retention
 	Admin       Admin
+	WebSub      WebSub
 	Sections    []Section           // in file order
 	Sources     []aggregator.Source // in file order
 	// Rules are the filters: of the file, at the top level, in sections
@@ -67,6 +68,33 @@ type Admin struct {
 	// 127.0.0.0/8 and ::1/128. Behind a reverse proxy every client has the
 	// proxy's address.
 	Allow []netip.Prefix
+}
+
+// WebSub holds the settings of WebSub (W3C Recommendation, 2018): the
+// hubs our feeds name, the hub of our own, and subscriptions to the hubs
+// of sources.
+type WebSub struct {
+	// Hubs are the hubs told (hub.mode=publish) of each feed that a render
+	// changed, and named in every feed after our own; default none.
+	Hubs []string
+	// Hub makes the daemon the hub of its own feeds, at BASE_URL/websub;
+	// default false.
+	Hub bool
+	// LeaseMin and LeaseMax bound the leases our hub grants; a subscriber
+	// that asks for none gets LeaseMax. Default 1h and 10d.
+	LeaseMin, LeaseMax time.Duration
+	// AllowPrivateCallbacks lets our hub send requests to callbacks on
+	// loopback, private, link-local and other special addresses; default
+	// false.
+	AllowPrivateCallbacks bool
+	// AllowHTTPCallbacks lets our hub accept callbacks over plain HTTP;
+	// default false (https only).
+	AllowHTTPCallbacks bool
+	// Subscribe subscribes to the hubs that sources name; default false.
+	Subscribe bool
+	// PollInterval is how often a source with a live subscription is
+	// polled all the same; default 6h.
+	PollInterval time.Duration
 }
 
 // Publish holds the settings of the output feeds.
@@ -104,6 +132,9 @@ const (
 	defaultJitter      = time.Minute
 	defaultItems       = aggregator.DefaultItems
 	defaultMaxItems    = 1000
+	defaultLeaseMin    = time.Hour
+	defaultLeaseMax    = 10 * 24 * time.Hour
+	defaultPushPoll    = 6 * time.Hour
 )
 
 // Load reads the YAML config file at path, applies the defaults and checks

@@ -111,6 +111,7 @@ func TestLoadDefaults(t *testing.T) {
 		Page:      config.Page{Items: 50, Pages: 10, TimeZone: time.UTC},
 		Retention: config.Retention{MaxItems: 1000, MaxAge: 0},
 		Admin:     config.Admin{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
+		WebSub:    config.WebSub{LeaseMin: time.Hour, LeaseMax: 10 * 24 * time.Hour, PollInterval: 6 * time.Hour},
 		Sources: []aggregator.Source{
 			{Name: "go-dev-blog-feed-atom", URL: "https://go.dev/blog/feed.atom"},
 		},
@@ -153,6 +154,14 @@ retention:
   max_age: 30d
 admin:
   allow: [10.0.0.0/8, 192.168.1.7, "fd00::/8"]
+websub:
+  hubs: [https://pubsubhubbub.appspot.com/]
+  hub: true
+  lease: {min: 10m, max: 7d}
+  allow_private_callbacks: true
+  allow_http_callbacks: true
+  subscribe: true
+  poll_interval: 12h
 sections:
   go:
     title: Go
@@ -212,6 +221,12 @@ sources:
 		Admin: config.Admin{Allow: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8"),
 		}},
+		WebSub: config.WebSub{
+			Hubs: []string{"https://pubsubhubbub.appspot.com/"}, Hub: true,
+			LeaseMin: 10 * time.Minute, LeaseMax: 7 * 24 * time.Hour,
+			AllowPrivateCallbacks: true, AllowHTTPCallbacks: true,
+			Subscribe: true, PollInterval: 12 * time.Hour,
+		},
 		Sections: []config.Section{
 			{Name: "go", Title: "Go", Description: "News from the Go world"},
 			{Name: "infra", Title: "infra"},

@@ -30,6 +30,7 @@ type raw struct {
 	Theme       string                `yaml:"theme"`
 	Retention   rawRetention          `yaml:"retention"`
 	Admin       rawAdmin              `yaml:"admin"`
+	WebSub      rawWebSub             `yaml:"websub"`
 	Sections    map[string]rawSection `yaml:"sections"`
 	Sources     []rawSource           `yaml:"sources"`
 	Filters     rawFilters            `yaml:"filters"`
@@ -55,6 +56,21 @@ type rawPublish struct {
 	Items     *int   `yaml:"items"`
 	PerSource *int   `yaml:"per_source"`
 	MaxAge    string `yaml:"max_age"`
+}
+
+type rawWebSub struct {
+	Hubs                  []string `yaml:"hubs"`
+	Hub                   bool     `yaml:"hub"`
+	Lease                 rawLease `yaml:"lease"`
+	AllowPrivateCallbacks bool     `yaml:"allow_private_callbacks"`
+	AllowHTTPCallbacks    bool     `yaml:"allow_http_callbacks"`
+	Subscribe             bool     `yaml:"subscribe"`
+	PollInterval          string   `yaml:"poll_interval"`
+}
+
+type rawLease struct {
+	Min string `yaml:"min"`
+	Max string `yaml:"max"`
 }
 
 type rawAdmin struct {

@@ -58,6 +58,11 @@ func TestLoadErrors(t *testing.T) {
 		{"image path outside static", src + "    image: ../config.yaml\n", 3, `must be a relative path below the theme's static/`},
 		{"image absolute path", src + "    image: /etc/passwd\n", 3, `must be a relative path below the theme's static/`},
 
+		{"websub hub not a URL", "websub:\n  hubs: [hub.example.org]\n" + minimal, 2, `websub.hubs: "hub.example.org" is not an absolute http(s) URL`},
+		{"websub lease bounds crossed", "websub:\n  lease: {min: 2d, max: 1d}\n" + minimal, 2, `websub.lease.min (48h0m0s) is longer than websub.lease.max`},
+		{"websub zero poll interval", "websub:\n  poll_interval: 0\n" + minimal, 2, `websub.poll_interval must be longer than 0`},
+		{"unknown websub key", "websub:\n  hubb: true\n" + minimal, 2, `unknown key "hubb" in websub`},
+
 		// Durations.
 		{"duration without unit", "fetch:\n  timeout: 30\n" + minimal, 2, `fetch.timeout "30" is not a duration`},
 		{"negative duration", "fetch:\n  timeout: -5s\n" + minimal, 2, `fetch.timeout "-5s" is negative`},

@@ -105,6 +105,8 @@ func blockOf(typeName string) block {
 		{"page", reflect.TypeFor[rawPage]()},
 		{"retention", reflect.TypeFor[rawRetention]()},
 		{"admin", reflect.TypeFor[rawAdmin]()},
+		{"websub", reflect.TypeFor[rawWebSub]()},
+		{"websub.lease", reflect.TypeFor[rawLease]()},
 		{"a section", reflect.TypeFor[rawSection]()},
 		{"a source", reflect.TypeFor[rawSource]()},
 		{"filters", reflect.TypeFor[rawFilters]()},

@@ -100,6 +100,12 @@ type Result struct {
 	// nothing.
 	FreshFor time.Duration
 
+	// Hubs and Self are the WebSub hubs and the topic URL the response
+	// names (WebSub 4): its Link header, else the feed document (which is
+	// read only when parsed). Both are empty when it names none.
+	Hubs []string
+	Self string
+
 	deadline time.Time // when Options.Timeout ends for parsing the body; zero for a file
 }
 
@@ -268,6 +274,14 @@ func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		return Result{}, got, err
 	}
 	res.FreshFor = max(res.FreshFor, res.Feed.TTL)
+	if len(res.Hubs) == 0 && u.Scheme != "file" {
+		base, _ := url.Parse(res.URL)
+		hubs, self := DiscoverDocument(got.body, base)
+		res.Hubs = hubs
+		if res.Self == "" {
+			res.Self = self
+		}
+	}
 	return res, got, nil
 }
 
@@ -353,6 +367,7 @@ func (c *Client) do(ctx context.Context, u *url.URL, creds *url.Userinfo, prev a
 
 		PermanentRedirect: permanentRedirect(resp),
 	}
+	res.Hubs, res.Self = discoverHeader(resp.Header, resp.Request.URL)
 	if resp.StatusCode == http.StatusNotModified {
 		// RFC 9111 4.3.4: a 304 updates the stored validators it carries;
 		// those it leaves out stay as they were.

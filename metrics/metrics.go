@@ -141,6 +141,12 @@ func (m *Metrics) Reloaded(ok bool) {
 	m.reloadOK.Set(0)
 }
 
+// Register adds c to the registry: collectors of other parts of the
+// daemon (WebSub). It fails when c's metrics clash with those registered.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	return m.registry.Register(c)
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})

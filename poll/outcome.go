@@ -23,6 +23,11 @@ type Outcome struct {
 
 	NotModified bool // the source answered 304, or the same body again
 
+	// Hubs and Self are the WebSub hubs and topic URL the response named
+	// (fetch.Result); empty when it named none or failed.
+	Hubs []string
+	Self string
+
 	// Waiting is set, and nothing else, when no request was sent because
 	// the source's host asked us to wait.
 	Waiting *fetch.HostBlockedError
@@ -174,6 +179,13 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 			"hint", "update its url in the config")
 	}
 	o.NotModified, o.Bytes = res.NotModified, res.Bytes
+	o.Hubs, o.Self = res.Hubs, res.Self
+	if s.Subscribed != nil && s.Subscribed(src.Name) {
+		// Pushed to us: polled only as a safety net.
+		if at := start.Add(s.PushPollInterval).UTC(); at.After(st.NextAttempt) {
+			st.NextAttempt = at
+		}
+	}
 	if res.NotModified {
 		o.State = st
 		if err := p.store.SaveState(ctx, src, st); err != nil {

@@ -44,6 +44,12 @@ type Settings struct {
 
 	Client    *fetch.Client // fetches this config's sources
 	Publisher Publisher     // renders this config's outputs; nil renders nothing
+
+	// Subscribed, if set, reports whether a source has a live WebSub
+	// subscription: its hub pushes its changes (Ingest), and a pass that
+	// succeeds schedules it at most every PushPollInterval.
+	Subscribed       func(source string) bool
+	PushPollInterval time.Duration
 }
 
 // Options are the optional settings of New. The zero value works.
@@ -73,6 +79,11 @@ type Poller struct {
 	current atomic.Pointer[snapshot]
 
 	publishMu sync.Mutex // serialises pruning and rendering
+
+	// Renders asked for by Ingest, and those done: a render that starts
+	// after a push was stored serves every push stored before it.
+	renderMu                    sync.Mutex
+	renderAsked, renderCovering uint64
 
 	inFlightMu sync.Mutex
 	inFlight   map[string]bool

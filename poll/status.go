@@ -26,6 +26,7 @@ type Status struct {
 	MovedTo             string    `json:"moved_to,omitempty"`
 	Gone                bool      `json:"gone"`
 	HostBlockedUntil    time.Time `json:"host_blocked_until,omitzero"` // its host's Retry-After
+	WebSub              string    `json:"websub,omitempty"`            // its WebSub subscription in words; set by the daemon
 	// Hidden counts the stored items that the config's filters keep out
 	// of every feed (the top-level rules and the source's own), and
 	// HiddenInSections, for each of its sections with rules of their own,

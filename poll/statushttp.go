@@ -16,6 +16,17 @@ import (
 // statusDoc is the document of /status.json.
 type statusDoc struct {
 	Sources []Status `json:"sources"`
+	WebSub  any      `json:"websub,omitempty"`
+}
+
+// StatusExtras are what /status.json shows beside the store's states.
+type StatusExtras struct {
+	// SourceWebSub, if set, describes a source's WebSub subscription
+	// (Status.WebSub).
+	SourceWebSub func(source string) string
+	// WebSub, if set, is the document's "websub" member; nil leaves it
+	// out.
+	WebSub func() any
 }
 
 // StatusHandler serves /status.json: the status of the sources configured
@@ -23,6 +34,11 @@ type statusDoc struct {
 // store holds them, with the items the filters hide. A database that
 // fails is logged and answered with 503.
 func StatusHandler(store *storage.Store, current func() ([]aggregator.Source, *aggregator.Rules), logger *slog.Logger) http.Handler {
+	return StatusHandlerWith(store, current, logger, StatusExtras{})
+}
+
+// StatusHandlerWith is StatusHandler with the extras the daemon knows.
+func StatusHandlerWith(store *storage.Store, current func() ([]aggregator.Source, *aggregator.Rules), logger *slog.Logger, extras StatusExtras) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sources, rules := current()
 		states, err := store.States(r.Context())
@@ -37,7 +53,16 @@ func StatusHandler(store *storage.Store, current func() ([]aggregator.Source, *a
 		}
 		list := Statuses(sources, states, time.Now())
 		AddHidden(list, hidden)
-		body, err := json.MarshalIndent(statusDoc{list}, "", "  ")
+		doc := statusDoc{Sources: list}
+		if extras.SourceWebSub != nil {
+			for i := range doc.Sources {
+				doc.Sources[i].WebSub = extras.SourceWebSub(doc.Sources[i].Name)
+			}
+		}
+		if extras.WebSub != nil {
+			doc.WebSub = extras.WebSub()
+		}
+		body, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

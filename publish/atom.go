@@ -78,6 +78,9 @@ func renderAtom(doc *feedDoc) ([]byte, error) {
 		},
 		Generator: atomGenerator{URI: generatorURI, Name: generatorName},
 	}
+	for _, h := range doc.hubs {
+		f.Links = append(f.Links, feeds.AtomLink{Rel: "hub", Href: h})
+	}
 	for _, e := range doc.Entries {
 		f.Entries = append(f.Entries, newAtomEntry(e))
 	}

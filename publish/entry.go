@@ -103,9 +103,10 @@ func (f format) render(doc *feedDoc) ([]byte, error) {
 // cleaned; times are UTC.
 type feedDoc struct {
 	baseURL     string
-	section     string // the section's name; "" for the merged feed
-	path        string // mergedPath or sectionPath(name)
-	ID          string // the Atom id: BaseURL + "/" or BaseURL + "/sections/NAME"
+	section     string   // the section's name; "" for the merged feed
+	path        string   // mergedPath or sectionPath(name)
+	hubs        []string // WebSub hubs, in order; the Site's, so not part of the fingerprint
+	ID          string   // the Atom id: BaseURL + "/" or BaseURL + "/sections/NAME"
 	Title       string
 	Description string    // may be empty
 	Updated     time.Time // the newest entry's Updated; zero without entries

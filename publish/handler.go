@@ -73,7 +73,7 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, out *output) {
 		body, etag = out.gzipBody(), out.gzipETag
 	}
 	h := w.Header()
-	prepared := out.headers(gzipped, s.cacheControl)
+	prepared := out.headers(gzipped, s.cacheControl, s.links[r.URL.Path])
 	if isNotModified(r, etag, out.lastModified) {
 		// RFC 9110 15.4.5: a 304 carries the ETag, Cache-Control and Vary a
 		// 200 would have.

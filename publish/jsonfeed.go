@@ -19,7 +19,14 @@ type jsonFeed struct {
 	HomePageURL string     `json:"home_page_url"`
 	FeedURL     string     `json:"feed_url"`
 	Description string     `json:"description,omitempty"`
+	Hubs        []jsonHub  `json:"hubs,omitempty"`
 	Items       []jsonItem `json:"items"` // required, even when empty
+}
+
+// jsonHub is an endpoint to subscribe to the feed's updates with.
+type jsonHub struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
 }
 
 // jsonItem is one item. Its summary is HTML, but JSON Feed's summary is
@@ -73,6 +80,9 @@ func renderJSON(doc *feedDoc) ([]byte, error) {
 		FeedURL:     doc.url(jsonFormat),
 		Description: doc.Description,
 		Items:       make([]jsonItem, 0, len(doc.Entries)),
+	}
+	for _, h := range doc.hubs {
+		f.Hubs = append(f.Hubs, jsonHub{Type: "WebSub", URL: h})
 	}
 	for _, e := range doc.Entries {
 		f.Items = append(f.Items, newJSONItem(e))

@@ -141,6 +141,7 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 	doc := &feedDoc{
 		baseURL:     s.opts.BaseURL,
 		path:        mergedPath,
+		hubs:        s.opts.Hubs,
 		ID:          s.opts.BaseURL + "/",
 		Title:       clean(s.opts.Title),
 		Description: clean(s.opts.Description),

@@ -21,21 +21,21 @@ type rssDoc struct {
 }
 
 type rssChannel struct {
-	Title         string      `xml:"title"`
-	Link          string      `xml:"link"`
-	Description   string      `xml:"description"`
-	AtomLink      rssAtomLink `xml:"atom:link"`
-	LastBuildDate string      `xml:"lastBuildDate,omitempty"`
-	Generator     string      `xml:"generator"`
-	Items         []rssItem   `xml:"item"`
+	Title         string        `xml:"title"`
+	Link          string        `xml:"link"`
+	Description   string        `xml:"description"`
+	AtomLinks     []rssAtomLink `xml:"atom:link"`
+	LastBuildDate string        `xml:"lastBuildDate,omitempty"`
+	Generator     string        `xml:"generator"`
+	Items         []rssItem     `xml:"item"`
 }
 
-// rssAtomLink is the channel's atom:link rel="self", as the RSS Advisory
-// Board recommends.
+// rssAtomLink is one of the channel's atom:link elements: rel="self", as
+// the RSS Advisory Board recommends, and rel="hub" for each WebSub hub.
 type rssAtomLink struct {
 	Href string `xml:"href,attr"`
 	Rel  string `xml:"rel,attr"`
-	Type string `xml:"type,attr"`
+	Type string `xml:"type,attr,omitempty"`
 }
 
 type rssItem struct {
@@ -62,8 +62,11 @@ func renderRSS(doc *feedDoc) ([]byte, error) {
 		Title:       doc.Title,
 		Link:        doc.homeURL(),
 		Description: doc.Description,
-		AtomLink:    rssAtomLink{Href: doc.url(rssFormat), Rel: "self", Type: rssFormat.mediaType()},
+		AtomLinks:   []rssAtomLink{{Href: doc.url(rssFormat), Rel: "self", Type: rssFormat.mediaType()}},
 		Generator:   generatorName,
+	}
+	for _, h := range doc.hubs {
+		ch.AtomLinks = append(ch.AtomLinks, rssAtomLink{Href: h, Rel: "hub"})
 	}
 	if ch.Description == "" {
 		ch.Description = doc.Title // required

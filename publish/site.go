@@ -93,6 +93,23 @@ type Options struct {
 	// CSP replaces the pages' Content-Security-Policy, which otherwise
 	// allows no script and only the theme's own styles; "" keeps it.
 	CSP string
+
+	// Hubs are the WebSub hubs every feed names, in this order (a
+	// subscriber that takes the first takes the first here), in the
+	// document and in the Link header of each response; nil names none.
+	Hubs []string
+	// Changed, if set, is called after each Rebuild that changed the
+	// bytes of feeds, with those feeds, before Rebuild returns: WebSub
+	// publishes them. It must not block.
+	Changed func([]FeedChange)
+}
+
+// FeedChange is one feed whose bytes a Rebuild changed.
+type FeedChange struct {
+	URL         string // its public URL, the WebSub topic
+	ContentType string
+	Body        []byte
+	Link        string // the Link header it is served with: its hubs and itself
 }
 
 // defaultPages is the number of pages of a river when Options.Pages is 0.
@@ -108,7 +125,10 @@ type Site struct {
 	sections     []Section
 	headings     map[string]string // section name → what pages call it
 	sources      map[string]aggregator.Source
-	routes       map[string]bool // every path that exists but older pages
+	routes       map[string]bool   // every path that exists but older pages
+	feedURLs     map[string]string // path of each feed (in each format) → its public URL
+	links        map[string]string // path of each feed → its Link header; none without hubs
+	topics       map[string]string // public URL of each feed → its path
 	page         *template.Template
 	static       map[string]*output // the theme's static files by route
 
@@ -156,9 +176,9 @@ func (out *output) gzipBody() []byte {
 }
 
 // headers returns the response headers of a 200 of out's plain or gzip
-// variant, each built at its first request. cacheControl must be the same
-// at every call.
-func (out *output) headers(gzipped bool, cacheControl string) http.Header {
+// variant, each built at its first request. cacheControl and link (the
+// Link header; "" for none) must be the same at every call.
+func (out *output) headers(gzipped bool, cacheControl, link string) http.Header {
 	build := func(etag string, body []byte, encoding string) http.Header {
 		h := http.Header{
 			"Etag":                   {etag},
@@ -174,6 +194,9 @@ func (out *output) headers(gzipped bool, cacheControl string) http.Header {
 		}
 		if encoding != "" {
 			h["Content-Encoding"] = []string{encoding}
+		}
+		if link != "" {
+			h["Link"] = []string{link}
 		}
 		return h
 	}
@@ -229,6 +252,9 @@ func NewSite(store Store, opts Options) *Site {
 		sources:      make(map[string]aggregator.Source, len(opts.Sources)),
 		headings:     make(map[string]string, len(opts.Sections)),
 		routes:       map[string]bool{"/": true, opmlPath: true, healthPath: true},
+		feedURLs:     make(map[string]string),
+		links:        make(map[string]string),
+		topics:       make(map[string]string),
 		csp:          cmp.Or(opts.CSP, opts.Theme.csp()),
 		page:         opts.Theme.forZone(opts.TimeZone),
 	}
@@ -259,7 +285,44 @@ func NewSite(store Store, opts Options) *Site {
 func (s *Site) addFeedRoutes(path string) {
 	for _, f := range feedFormats() {
 		s.routes[path+f.ext()] = true
+		u := absURL(s.opts.BaseURL, path+f.ext())
+		s.feedURLs[path+f.ext()] = u
+		s.topics[u] = path + f.ext()
+		if link := LinkHeader(s.opts.Hubs, u); len(s.opts.Hubs) > 0 {
+			s.links[path+f.ext()] = link
+		}
 	}
+}
+
+// LinkHeader is the value of the Link header that names hubs and self
+// (WebSub 4): <HUB>; rel="hub", …, <SELF>; rel="self".
+func LinkHeader(hubs []string, self string) string {
+	var b strings.Builder
+	for _, h := range hubs {
+		b.WriteString("<" + h + `>; rel="hub", `)
+	}
+	b.WriteString("<" + self + `>; rel="self"`)
+	return b.String()
+}
+
+// IsFeed reports whether url is the public URL of one of the site's feeds
+// (the merged feed and each section's, in each format).
+func (s *Site) IsFeed(url string) bool {
+	_, ok := s.topics[url]
+	return ok
+}
+
+// Feed returns the current bytes of the feed whose public URL is url, as
+// the Changed callback would describe them, and false when there is none
+// (not a feed, or nothing rendered yet).
+func (s *Site) Feed(url string) (FeedChange, bool) {
+	path, ok := s.topics[url]
+	outputs := s.outputs.Load()
+	if !ok || outputs == nil || (*outputs)[path] == nil {
+		return FeedChange{}, false
+	}
+	out := (*outputs)[path]
+	return FeedChange{URL: url, ContentType: out.contentType, Body: out.body, Link: s.links[path]}, true
 }
 
 // Rebuild reads the store, renders every feed whose items changed since the
@@ -296,6 +359,7 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 	// HTTP dates have whole seconds; truncating keeps If-Modified-Since exact.
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	next := make(map[string]*output, len(bodies))
+	var changes []FeedChange
 	paths := slices.Collect(maps.Keys(s.routes))
 	for path := range bodies {
 		if !s.routes[path] {
@@ -318,8 +382,15 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 		}
 		next[path] = out
 		stats.changed++
+		if u, ok := s.feedURLs[path]; ok && prev != nil {
+			changes = append(changes, FeedChange{URL: u, ContentType: out.contentType, Body: out.body, Link: s.links[path]})
+		}
 	}
 	s.outputs.Store(&next)
+	if len(changes) > 0 && s.opts.Changed != nil {
+		slices.SortFunc(changes, func(a, b FeedChange) int { return strings.Compare(a.URL, b.URL) })
+		s.opts.Changed(changes)
+	}
 	s.rendered = fingerprints
 	s.opts.Logger.Debug("rebuilt outputs", "outputs", len(next), "changed", stats.changed,
 		"feeds_rendered", stats.rendered, "feeds_unchanged", stats.reused)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/planetgo/aggregator/config"
@@ -60,6 +61,9 @@ type engine struct {
 	// site: a reload sanitizes nothing already shown.
 	prepared *publish.Prepared
 	opts     appOptions
+	// push is the daemon's WebSub, told of each render's changes; nil
+	// for the other commands.
+	push atomic.Pointer[push]
 }
 
 // newEngine returns the engine of store, its passes observed by observe
@@ -120,6 +124,7 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		// make it sanitize ten times the items.
 		sopts.Pages = 1
 	}
+	sopts.Changed = func(c []publish.FeedChange) { p.push.Load().changed(c) }
 	return &app{
 		eng:    p,
 		cfg:    cfg,
@@ -152,6 +157,9 @@ func (a *app) settings() poll.Settings {
 		Retention:   storage.Retention{MaxItems: a.cfg.Retention.MaxItems, MaxAge: a.cfg.Retention.MaxAge},
 		Client:      a.client,
 		Publisher:   a.site,
+
+		Subscribed:       func(source string) bool { return a.eng.push.Load().subscribed(source) },
+		PushPollInterval: a.cfg.WebSub.PollInterval,
 	}
 }
 
@@ -205,6 +213,7 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		// of items, a render shows a few hundred, and sanitizing costs as
 		// much as parsing.
 		Sanitize: sanitize.New().HTML,
+		Hubs:     feedHubs(cfg),
 	}
 }
 

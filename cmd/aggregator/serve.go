@@ -57,7 +57,10 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	defer func() { err = errors.Join(err, store.Close()) }()
 	d := &server{store: store, logger: logger, passGrace: opts.passGrace}
 	d.metrics = metrics.New(store, func() []aggregator.Source { return d.current().cfg.Sources }, route)
-	d.eng = newEngine(store, logger, appOptions{}, d.metrics.Fetched)
+	d.eng = newEngine(store, logger, appOptions{}, func(o poll.Outcome) {
+		d.metrics.Fetched(o)
+		d.eng.push.Load().discovered(o)
+	})
 	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
 	a, err := d.eng.app(cfg, logger)
 	if err != nil {
@@ -69,6 +72,17 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	d.app.Store(a)
 	if err := a.site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)
+	}
+	pushCtx, stopPush := context.WithCancel(context.Background())
+	push, err := newPush(pushCtx, d, cfg)
+	if err != nil {
+		stopPush()
+		return err
+	}
+	defer func() { stopPush(); push.wait() }()
+	d.eng.push.Store(push)
+	if err := d.metrics.Register(pushCollector{push}); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/publish"
 	"github.com/planetgo/aggregator/storage"
+	"github.com/planetgo/aggregator/websub"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,10 +51,18 @@ func (d *server) current() *app { return d.app.Load() }
 // answers 404 to any path it does not know (it never cleans or redirects).
 func (d *server) handler() http.Handler {
 	scrape := d.metrics.Handler()
-	status := poll.StatusHandler(d.store, func() ([]aggregator.Source, *aggregator.Rules) {
+	status := poll.StatusHandlerWith(d.store, func() ([]aggregator.Source, *aggregator.Rules) {
 		cfg := d.current().cfg
 		return cfg.Sources, cfg.Rules
-	}, d.logger)
+	}, d.logger, poll.StatusExtras{
+		SourceWebSub: func(source string) string { return d.eng.push.Load().sourceStatus(source) },
+		WebSub: func() any {
+			if st := d.eng.push.Load().status(); st != nil {
+				return st
+			}
+			return nil
+		},
+	})
 	return d.metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var h http.HandlerFunc
 		switch r.URL.Path {
@@ -62,7 +72,15 @@ func (d *server) handler() http.Handler {
 			h = d.adminOnly(scrape.ServeHTTP)
 		case "/healthz":
 			h = d.serveHealth
+		case hubPath:
+			if !d.eng.push.Load().serveHub(w, r) {
+				d.current().site.ServeHTTP(w, r)
+			}
+			return
 		default:
+			if strings.HasPrefix(r.URL.Path, websub.CallbackPath) && d.eng.push.Load().serveCallback(w, r) {
+				return
+			}
 			d.current().site.ServeHTTP(w, r)
 			return
 		}
@@ -80,8 +98,11 @@ func (d *server) handler() http.Handler {
 // stay few whatever clients ask for.
 func route(path string) string {
 	switch path {
-	case "/status.json", "/metrics", "/healthz":
+	case "/status.json", "/metrics", "/healthz", hubPath:
 		return path
+	}
+	if strings.HasPrefix(path, websub.CallbackPath) {
+		return websub.CallbackPath
 	}
 	if r := publish.RouteLabel(path); r != "" {
 		return r
@@ -189,6 +210,7 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 		return nil, fmt.Errorf("render feeds: %w", err)
 	}
 	d.app.Store(a)
+	d.eng.push.Load().configure(cfg)
 	return a, d.sched.Start()
 }
 

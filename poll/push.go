@@ -1,0 +1,128 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/planetgo/aggregator"
+)
+
+// Ingest stores body, which src's WebSub hub pushed, through the path of a
+// fetched body: the same parsing, limits, identity, deduplication and
+// storage (one transaction), then renders the outputs at once, so that our
+// own hub passes them on. It waits while src is being fetched, and never
+// fetches it. A push changes no part of src's schedule; a body that does
+// not parse leaves src's state as it was (the push is not the source's
+// own response). Renders asked for by pushes that come while one runs
+// are done once after it. The error is the body's (a fetch error kind) or
+// the store's (*StoreError) or ctx's.
+func (p *Poller) Ingest(ctx context.Context, src aggregator.Source, body []byte, contentType string) (Outcome, error) {
+	s := p.current.Load()
+	for !p.claim(src.Name) {
+		if err := wait(ctx, 10*time.Millisecond); err != nil {
+			return Outcome{Source: src}, err
+		}
+	}
+	o, err := p.ingestOne(ctx, s, src, body, contentType)
+	p.release(src.Name)
+	if err != nil {
+		return o, err
+	}
+	if o.Class() != ClassChanged {
+		return o, nil
+	}
+	return o, p.publishPushed(ctx)
+}
+
+// ingestOne parses and stores one pushed body.
+func (p *Poller) ingestOne(ctx context.Context, s *snapshot, src aggregator.Source, body []byte, contentType string) (Outcome, error) {
+	start := p.opts.Now()
+	o := Outcome{Source: src}
+	prev, err := p.store.State(ctx, src.Name)
+	if err != nil && !errors.Is(err, aggregator.ErrNotFound) {
+		o.Err = &StoreError{err}
+		return o, o.Err
+	}
+	prev = StateFor(src, prev)
+	target := src
+	target.URL = FetchURL(src, prev)
+	res, err := s.Client.Pushed(ctx, target, prev, body, contentType)
+	o.Took, o.State = p.opts.Now().Sub(start), prev
+	if err != nil {
+		p.opts.Logger.Warn("pushed body refused", "source", src.Name, "err", err)
+		return o, err
+	}
+	o.NotModified, o.Bytes = res.NotModified, res.Bytes
+	if res.NotModified {
+		return o, nil
+	}
+	st := prev
+	st.BodyHash = res.BodyHash
+	st.LastOutcome = aggregator.OutcomeStored
+	st.FeedTitle, st.SiteLink = res.Feed.Title, res.Feed.SiteLink
+	st.FeedID, st.FeedUpdated = res.Feed.ID, res.Feed.Updated
+	saved, err := p.store.Save(ctx, src, res.Feed.Items, st)
+	if err != nil {
+		o.Err = &StoreError{err}
+		return o, o.Err
+	}
+	st.LastNew, st.LastUpdated = saved.New, saved.Updated
+	o.Saved, o.State = saved, st
+	p.opts.Logger.Info("pushed", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
+		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.Took.Round(time.Millisecond))
+	return o, nil
+}
+
+// publishPushed renders the outputs once for every push stored before the
+// render starts: pushes that come during a render share the next one.
+func (p *Poller) publishPushed(ctx context.Context) error {
+	p.renderMu.Lock()
+	p.renderAsked++
+	mine := p.renderAsked
+	p.renderMu.Unlock()
+
+	s := p.current.Load()
+	p.publishMu.Lock()
+	defer p.publishMu.Unlock()
+	p.renderMu.Lock()
+	if p.renderCovering >= mine {
+		p.renderMu.Unlock()
+		return nil // a render that began after this push was stored did it
+	}
+	p.renderCovering = p.renderAsked
+	p.renderMu.Unlock()
+	if s.Publisher == nil {
+		return nil
+	}
+	if err := s.Publisher.Rebuild(ctx); err != nil {
+		return fmt.Errorf("render feeds: %w", err)
+	}
+	return nil
+}
+
+// Wake brings src's next attempt forward to what its schedule says from
+// now, if that is sooner: for a source whose WebSub subscription lapsed,
+// which was polled only as a safety net. A source being fetched is left
+// to its fetch.
+func (p *Poller) Wake(ctx context.Context, src aggregator.Source) error {
+	s := p.current.Load()
+	if !p.claim(src.Name) {
+		return nil
+	}
+	defer p.release(src.Name)
+	st, err := p.store.State(ctx, src.Name)
+	if err != nil {
+		if errors.Is(err, aggregator.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	at := s.policy.NextAfterChange(src, st, p.opts.Now())
+	if st.Gone || st.NextAttempt.IsZero() || !at.Before(st.NextAttempt) {
+		return nil
+	}
+	st.NextAttempt = at
+	return p.store.SaveState(ctx, src, st)
+}

@@ -1,0 +1,120 @@
+package poll
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/storage"
+)
+
+// TestIngestStoresLikeAFetch: a pushed body goes through the path of a
+// fetched one: its items are stored with the identities a fetch gives
+// them (one more item, the others unchanged), the same body again is
+// not modified, the outputs are rendered, and the source's schedule and
+// validators are left alone.
+func TestIngestStoresLikeAFetch(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: t0}
+	srv := newFeedServer(t)
+	pub := &publisher{}
+	src := aggregator.Source{Name: "ok", URL: srv.URL + "/ok"}
+	p, store := newPoller(t, c, Settings{Sources: []aggregator.Source{src}, Schedule: "@every 1h", Publisher: pub}, Options{})
+	if err := p.Refresh(t.Context(), []aggregator.Source{src}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := store.State(t.Context(), "ok")
+	renders := pub.n.Load()
+
+	c.Add(time.Minute)
+	o, err := p.Ingest(t.Context(), src, rss("a", "b", "c"), "application/rss+xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Class() != ClassChanged || o.Saved.New != 1 || o.Saved.Updated != 0 {
+		t.Errorf("outcome %v, saved %+v; want one new item", o.Class(), o.Saved)
+	}
+	if pub.n.Load() != renders+1 {
+		t.Errorf("renders %d, want %d", pub.n.Load(), renders+1)
+	}
+	items, err := store.Items(t.Context(), storage.Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	if len(ids) != 3 {
+		t.Errorf("items %q, want a, b and c", ids)
+	}
+	after, _ := store.State(t.Context(), "ok")
+	if after.NextAttempt != before.NextAttempt || after.ETag != before.ETag || after.LastNew != 1 || after.BodyHash == before.BodyHash {
+		t.Errorf("state after push %+v\nbefore %+v", after, before)
+	}
+
+	o, err = p.Ingest(t.Context(), src, rss("a", "b", "c"), "application/rss+xml")
+	if err != nil || o.Class() != ClassNotModified || pub.n.Load() != renders+1 {
+		t.Errorf("the same body again: %v, %v, renders %d", o.Class(), err, pub.n.Load())
+	}
+}
+
+// TestIngestRefusesHostileBodies: a pushed body that a fetch would refuse
+// is refused with the same error, and stores nothing.
+func TestIngestRefusesHostileBodies(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: t0}
+	src := aggregator.Source{Name: "s", URL: "https://s.example/feed"}
+	client := fetch.NewClient(&http.Client{}, fetch.Options{Now: c.Now, MaxBytes: 64 << 10})
+	p, store := newPoller(t, c, Settings{Sources: []aggregator.Source{src}, Schedule: "@every 1h", Client: client}, Options{})
+	deep := strings.Repeat("<x>", 5_000) + strings.Repeat("</x>", 5_000)
+	for _, tt := range []struct {
+		name string
+		body string
+		want error
+	}{
+		{"too large", string(rss(strings.Repeat("a", 70<<10))), fetch.ErrTooLarge},
+		{"nested deep", `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>` + deep + `</channel></rss>`, fetch.ErrTooComplex},
+		{"not a feed", "<html><body>hello</body></html>", fetch.ErrNotFeed},
+	} {
+		_, err := p.Ingest(t.Context(), src, []byte(tt.body), "application/rss+xml")
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: err %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if items, _ := store.Items(t.Context(), storage.Query{Limit: 10}); len(items) != 0 {
+		t.Errorf("%d items stored", len(items))
+	}
+}
+
+// TestSubscribedSourcePolledAsSafetyNet: a subscribed source is scheduled
+// PushPollInterval after a fetch rather than at its schedule's next tick,
+// and Wake brings it back to its schedule.
+func TestSubscribedSourcePolledAsSafetyNet(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: t0}
+	srv := newFeedServer(t)
+	src := aggregator.Source{Name: "ok", URL: srv.URL + "/ok"}
+	live := true
+	p, store := newPoller(t, c, Settings{Sources: []aggregator.Source{src}, Schedule: "@every 15m",
+		Subscribed: func(name string) bool { return live && name == "ok" }, PushPollInterval: 6 * time.Hour}, Options{})
+	if err := p.Refresh(t.Context(), []aggregator.Source{src}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.State(t.Context(), "ok")
+	if want := t0.Add(6 * time.Hour); !st.NextAttempt.Equal(want) {
+		t.Errorf("next attempt %v, want %v", st.NextAttempt, want)
+	}
+	live = false
+	if err := p.Wake(t.Context(), src); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = store.State(t.Context(), "ok")
+	if !st.NextAttempt.After(t0) || st.NextAttempt.After(t0.Add(15*time.Minute)) {
+		t.Errorf("after Wake: next attempt %v, want within the schedule's 15 minutes", st.NextAttempt)
+	}
+}

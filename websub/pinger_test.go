@@ -1,0 +1,150 @@
+package websub
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingHub is a hub that answers the statuses given, in order, then
+// 204, and records the forms it received.
+type recordingHub struct {
+	*httptest.Server
+	mu       sync.Mutex
+	statuses []int
+	forms    []url.Values
+	got      chan url.Values
+	hold     chan struct{} // if not nil, each request waits for it
+}
+
+func newRecordingHub(t *testing.T, statuses ...int) *recordingHub {
+	h := &recordingHub{statuses: statuses, got: make(chan url.Values, 100)}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.hold != nil {
+			select {
+			case <-h.hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		r.ParseForm()
+		h.mu.Lock()
+		h.forms = append(h.forms, r.PostForm)
+		code := http.StatusNoContent
+		if len(h.statuses) > 0 {
+			code, h.statuses = h.statuses[0], h.statuses[1:]
+		}
+		h.mu.Unlock()
+		w.WriteHeader(code)
+		h.got <- r.PostForm
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// runPinger runs p until the test ends.
+func runPinger(t *testing.T, p *Pinger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitForm(t *testing.T, h *recordingHub) url.Values {
+	t.Helper()
+	select {
+	case f := <-h.got:
+		return f
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ping reached the hub")
+		return nil
+	}
+}
+
+// TestPingerRetriesWithBackoff: a hub that fails twice gets the ping a
+// third time, the form names the feed as hub.url and hub.topic, and the
+// status shows the failures and then the success.
+func TestPingerRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
+	hub := newRecordingHub(t, 500, 503)
+	p := NewPinger([]string{hub.URL}, PingerOptions{RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	runPinger(t, p)
+	p.Publish([]string{"https://planet.example/feed.atom"})
+	for i := range 3 {
+		f := waitForm(t, hub)
+		if f.Get("hub.mode") != "publish" || f.Get("hub.url") != "https://planet.example/feed.atom" || f.Get("hub.topic") != "https://planet.example/feed.atom" {
+			t.Errorf("ping %d: form %v", i, f)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := p.Status()[0]
+		if st.Pending == 0 && st.Pings == 3 {
+			if st.Failures != 2 || st.ConsecutiveFailures != 0 || st.Error != "" || st.LastSuccess.IsZero() {
+				t.Errorf("status %+v, want 2 failures then a success", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want the ping done", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPingerGivesUp: a hub that always fails is tried MaxAttempts times.
+func TestPingerGivesUp(t *testing.T) {
+	t.Parallel()
+	hub := newRecordingHub(t, 500, 500, 500, 500, 500)
+	p := NewPinger([]string{hub.URL}, PingerOptions{RetryBase: time.Millisecond, RetryMax: 2 * time.Millisecond, MaxAttempts: 3})
+	runPinger(t, p)
+	p.Publish([]string{"https://planet.example/feed.rss"})
+	for range 3 {
+		waitForm(t, hub)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Status()[0].GivenUp != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want the ping given up", p.Status()[0])
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case f := <-hub.got:
+		t.Errorf("a fourth ping: %v", f)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestPingerSlowHubHoldsNobody: while one hub holds its request, Publish
+// returns at once and the other hub is pinged.
+func TestPingerSlowHubHoldsNobody(t *testing.T) {
+	t.Parallel()
+	slow, fast := newRecordingHub(t), newRecordingHub(t)
+	slow.hold = make(chan struct{})
+	p := NewPinger([]string{slow.URL, fast.URL}, PingerOptions{})
+	runPinger(t, p)
+	start := time.Now()
+	p.Publish([]string{"https://planet.example/a"})
+	p.Publish([]string{"https://planet.example/a", "https://planet.example/b"})
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Publish took %v", d)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		got[waitForm(t, fast).Get("hub.url")] = true
+	}
+	if !got["https://planet.example/a"] || !got["https://planet.example/b"] {
+		t.Errorf("fast hub got %v", got)
+	}
+	if st := p.Status(); st[0].Pending != 2 || st[0].Pings != 0 {
+		t.Errorf("slow hub status %+v, want 2 pending", st[0])
+	}
+	close(slow.hold)
+	waitForm(t, slow)
+	waitForm(t, slow)
+}

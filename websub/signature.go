@@ -1,0 +1,55 @@
+package websub
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"hash"
+	"strings"
+)
+
+// SignatureHeader is the header a hub signs content distribution with
+// (WebSub 7): "method=hex", the HMAC of the body keyed with the
+// subscriber's hub.secret.
+const SignatureHeader = "X-Hub-Signature"
+
+// Sign returns the X-Hub-Signature value of body under secret, with
+// HMAC-SHA256, which we always use.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether sig, an X-Hub-Signature value, is a valid
+// signature of body under secret, with one of the methods WebSub 7.1
+// names: sha1, sha256, sha384 or sha512. An empty secret or signature,
+// or another method, is invalid.
+func Verify(secret, sig string, body []byte) bool {
+	method, mac, ok := strings.Cut(strings.TrimSpace(sig), "=")
+	if !ok || secret == "" {
+		return false
+	}
+	var h func() hash.Hash
+	switch strings.ToLower(method) {
+	case "sha1":
+		h = sha1.New
+	case "sha256":
+		h = sha256.New
+	case "sha384":
+		h = sha512.New384
+	case "sha512":
+		h = sha512.New
+	default:
+		return false
+	}
+	want, err := hex.DecodeString(mac)
+	if err != nil {
+		return false
+	}
+	m := hmac.New(h, []byte(secret))
+	m.Write(body)
+	return hmac.Equal(m.Sum(nil), want)
+}
