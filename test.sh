@@ -21,6 +21,7 @@ go run ./bench -short > /dev/null
 # longer by hand (-fuzztime 10m).
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./fetch
 go test -run '^$' -fuzz '^FuzzFeedLinks$' -fuzztime 5s ./fetch
+go test -run '^$' -fuzz '^FuzzHubLinks$' -fuzztime 5s ./fetch
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s ./config
 go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 5s .
 go test -run '^$' -fuzz '^FuzzNeedles$' -fuzztime 5s .

@@ -96,3 +96,29 @@ func TestDiscoverHubs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHubLinks: whatever a response's Link header or a feed's document
+// holds, the hubs and topic discovery takes from it are absolute http(s)
+// URLs, capped in length and number, and nothing panics.
+func FuzzHubLinks(f *testing.F) {
+	f.Add(`<https://hub.example/>; rel="hub", </self>; rel="self"`, readTestdata(f, "websub-atom.xml"))
+	f.Add(`<a,b>; title="x, y"; rel=hub`, readTestdata(f, "websub-rss.xml"))
+	f.Add(`garbage`, readTestdata(f, "websub.json"))
+	base, _ := url.Parse("https://blog.example/feed")
+	f.Fuzz(func(t *testing.T, link string, body []byte) {
+		check := func(where string, hubs []string, self string) {
+			if len(hubs) > maxHubs {
+				t.Errorf("%s: %d hubs", where, len(hubs))
+			}
+			for _, u := range append(hubs, self) {
+				if u != "" && (!isHTTP(u) || len(u) > maxURL) {
+					t.Errorf("%s gave %q", where, u)
+				}
+			}
+		}
+		hubs, self := discoverHeader(http.Header{"Link": {link}}, base)
+		check("discoverHeader", hubs, self)
+		hubs, self = DiscoverDocument(body, base)
+		check("DiscoverDocument", hubs, self)
+	})
+}
