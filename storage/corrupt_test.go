@@ -237,6 +237,9 @@ func TestSalvageItemsMetTwice(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "twice.db")
 	s := mustOpenPlain(t, path)
+	if err := s.PutRecords(context.Background(), "websub.hub", map[string][]byte{"sub1": []byte("a"), "sub2": []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
 	var items []aggregator.Item
 	for i := range 200 {
 		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
@@ -290,5 +293,9 @@ func TestSalvageItemsMetTwice(t *testing.T) {
 	}
 	if rep.Items != len(stored) || len(stored) == 0 || len(stored) >= len(items) {
 		t.Errorf("Salvage reported %d items, the file holds %d of %d (one child's items are lost)", rep.Items, len(stored), len(items))
+	}
+	// The records of other packages (WebSub's subscriptions) are copied.
+	if recs, err := got.Records(context.Background(), "websub.hub"); err != nil || len(recs) != 2 || string(recs["sub2"]) != "b" || rep.Records != 2 {
+		t.Errorf("records after salvage: %q, %v (reported %d), want both", recs, err, rep.Records)
 	}
 }

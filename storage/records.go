@@ -12,8 +12,8 @@ import (
 // recordBucketPrefix starts the name of every bucket of records: the
 // records other packages keep (WebSub's subscriptions), each kind in a
 // bucket of its own, which the first write creates. They are outside the
-// schema of sources and items: a database without them is complete, and
-// salvage copies none of them.
+// schema of sources and items: a database without them is complete;
+// salvage copies what it can read of them.
 const recordBucketPrefix = "records."
 
 // recordBucket returns the bucket name of kind.

@@ -12,6 +12,7 @@ import (
 // SalvageReport says what Salvage copied and what it could not.
 type SalvageReport struct {
 	Sources, Items, Tombstones int // copied
+	Records                    int // copied records of other packages (PutRecord)
 	// LostPages counts the pages skipped as unreadable; a lost branch
 	// page takes the pages below it, uncounted. LostRecords counts the
 	// records that did not decode.
@@ -113,6 +114,10 @@ func salvageInto(db *bolt.DB, data []byte, rep *SalvageReport) error {
 			return
 		}
 		switch {
+		case bytes.HasPrefix(buckets[0], []byte(recordBucketPrefix)):
+			if out.put(buckets[0], k, v) == nil {
+				rep.Records++
+			}
 		case bytes.Equal(buckets[0], bucketTombstones) && len(k) == 24 && !seen["t"+string(k)]:
 			seen["t"+string(k)] = true
 			tombstones = append(tombstones, bytes.Clone(k))
@@ -179,7 +184,13 @@ func (b *batchWriter) put(bucket, k, v []byte) error {
 	if v == nil {
 		v = []byte{}
 	}
-	if b.err = b.tx.Bucket(bucket).Put(bytes.Clone(k), bytes.Clone(v)); b.err != nil {
+	bk := b.tx.Bucket(bucket)
+	if bk == nil { // a bucket of records
+		if bk, b.err = b.tx.CreateBucket(bytes.Clone(bucket)); b.err != nil {
+			return b.err
+		}
+	}
+	if b.err = bk.Put(bytes.Clone(k), bytes.Clone(v)); b.err != nil {
 		return b.err
 	}
 	if b.n++; b.n%salvageBatch == 0 {

@@ -57,7 +57,7 @@ func salvage(cfg *config.Config, out string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s → %s: copied %d sources, %d items, %d tombstones\n", cfg.Database, out, rep.Sources, rep.Items, rep.Tombstones)
+	fmt.Fprintf(stdout, "%s → %s: copied %d sources, %d items, %d tombstones, %d other records\n", cfg.Database, out, rep.Sources, rep.Items, rep.Tombstones, rep.Records)
 	if rep.LostPages == 0 && rep.LostRecords == 0 && len(rep.Problems) == 0 {
 		fmt.Fprintln(stdout, "nothing was lost")
 	} else {
