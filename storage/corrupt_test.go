@@ -167,25 +167,25 @@ func TestSalvageKeepsOwnerAndMode(t *testing.T) {
 	wantOwnedByNobody(t, "salvaged file", saved)
 }
 
-// A damaged branch page whose pointers lead to intact pages of the same
-// tree, each where another belongs (two child pointers swapped): Open
-// refuses the file, and Salvage copies every item all the same.
-func TestSalvageMisdirectedPointers(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "swapped.db")
+// itemsRootBranch writes a database at path of 200 items of 1 KB, after
+// what also (if not nil) writes, and returns the items, the file's bytes,
+// the bytes from the items bucket's root page on (a branch of 2 or more
+// pointers), and the page size.
+func itemsRootBranch(t *testing.T, path string, also func(*Store)) (items []aggregator.Item, data, root []byte, pageSize int) {
+	t.Helper()
 	s := mustOpenPlain(t, path)
-	var items []aggregator.Item
+	if also != nil {
+		also(s)
+	}
 	for i := range 200 {
 		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
 		it.Content = strings.Repeat("x", 1000)
 		items = append(items, it)
 	}
 	save(t, s, blog, items...)
-	var root uint64
-	var pageSize int
+	var rootID uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		root, pageSize = uint64(tx.Bucket(bucketItems).Root()), tx.DB().Info().PageSize
+		rootID, pageSize = uint64(tx.Bucket(bucketItems).Root()), tx.DB().Info().PageSize
 		return nil
 	})
 	if err != nil {
@@ -194,14 +194,24 @@ func TestSalvageMisdirectedPointers(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if data, err = os.ReadFile(path); err != nil {
 		t.Fatal(err)
 	}
-	p := data[int(root)*pageSize:]
-	if flags, count := binary.NativeEndian.Uint16(p[8:]), binary.NativeEndian.Uint16(p[10:]); flags&0x01 == 0 || count < 2 {
+	root = data[int(rootID)*pageSize:]
+	if flags, count := binary.NativeEndian.Uint16(root[8:]), binary.NativeEndian.Uint16(root[10:]); flags&0x01 == 0 || count < 2 {
 		t.Fatalf("the items bucket's root is no branch of 2 or more (flags %#x, count %d)", flags, count)
 	}
+	return items, data, root, pageSize
+}
+
+// A damaged branch page whose pointers lead to intact pages of the same
+// tree, each where another belongs (two child pointers swapped): Open
+// refuses the file, and Salvage copies every item all the same.
+func TestSalvageMisdirectedPointers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "swapped.db")
+	items, data, p, _ := itemsRootBranch(t, path, nil)
 	first, second := p[16+8:16+16], p[32+8:32+16]
 	a, b := bytes.Clone(first), bytes.Clone(second)
 	copy(first, b)
@@ -236,37 +246,11 @@ func TestSalvageItemsMetTwice(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "twice.db")
-	s := mustOpenPlain(t, path)
-	if err := s.PutRecords(context.Background(), "websub.hub", map[string][]byte{"sub1": []byte("a"), "sub2": []byte("b")}); err != nil {
-		t.Fatal(err)
-	}
-	var items []aggregator.Item
-	for i := range 200 {
-		it := item(blog, fmt.Sprintf("b%03d", i), t0.Add(-time.Duration(i)*time.Minute))
-		it.Content = strings.Repeat("x", 1000)
-		items = append(items, it)
-	}
-	save(t, s, blog, items...)
-	var root uint64
-	var pageSize int
-	err := s.db.View(func(tx *bolt.Tx) error {
-		root, pageSize = uint64(tx.Bucket(bucketItems).Root()), tx.DB().Info().PageSize
-		return nil
+	items, data, p, pageSize := itemsRootBranch(t, path, func(s *Store) {
+		if err := s.PutRecords(context.Background(), "websub.hub", map[string][]byte{"sub1": []byte("a"), "sub2": []byte("b")}); err != nil {
+			t.Fatal(err)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := data[int(root)*pageSize:]
-	if flags, count := binary.NativeEndian.Uint16(p[8:]), binary.NativeEndian.Uint16(p[10:]); flags&0x01 == 0 || count < 2 {
-		t.Fatalf("the items bucket's root is no branch of 2 or more (flags %#x, count %d)", flags, count)
-	}
 	first, second := int(binary.NativeEndian.Uint64(p[16+8:])), int(binary.NativeEndian.Uint64(p[32+8:]))
 	for _, id := range []int{first, second} {
 		if overflow := binary.NativeEndian.Uint32(data[id*pageSize+12:]); overflow != 0 {
