@@ -23,7 +23,7 @@ func TestImportsPointInward(t *testing.T) {
 		"publish":  {root},
 		"sanitize": {root},
 		"poll":     {root, root + "/fetch", root + "/storage"},
-		"metrics":  {root, root + "/poll", root + "/storage"},
+		"metrics":  {root, root + "/poll", root + "/storage", root + "/websub"},
 		"websub":   {root, root + "/fetch", root + "/storage"},
 	}
 	for dir, allow := range allowed {

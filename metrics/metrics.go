@@ -16,6 +16,7 @@ import (
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
+	"github.com/planetgo/aggregator/websub"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -139,12 +140,6 @@ func (m *Metrics) Reloaded(ok bool) {
 	}
 	m.reloads.WithLabelValues("invalid").Inc()
 	m.reloadOK.Set(0)
-}
-
-// Register adds c to the registry: collectors of other parts of the
-// daemon (WebSub). It fails when c's metrics clash with those registered.
-func (m *Metrics) Register(c prometheus.Collector) error {
-	return m.registry.Register(c)
 }
 
 // Handler serves the registry in the Prometheus text format.
@@ -285,4 +280,64 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// RegisterWebSub exports, at each scrape, the WebSub status that status
+// returns (nil when WebSub is off): pings, our hub's subscriptions,
+// requests and deliveries, and the pushes of sources' hubs.
+func (m *Metrics) RegisterWebSub(status func() *websub.Status) error {
+	return m.registry.Register(webSubCollector{status})
+}
+
+// webSubCollector exports the status of WebSub at each scrape.
+type webSubCollector struct{ status func() *websub.Status }
+
+var (
+	pingsDesc = prometheus.NewDesc("aggregator_websub_pings_total",
+		"Pings sent to each hub of websub.hubs, by result: ok or error.", []string{"hub", "result"}, nil)
+	pingPendingDesc = prometheus.NewDesc("aggregator_websub_pings_pending",
+		"Feeds waiting to be pinged to each hub of websub.hubs (retries included).", []string{"hub"}, nil)
+	hubSubsDesc = prometheus.NewDesc("aggregator_websub_hub_subscriptions",
+		"Subscriptions to our own hub.", nil, nil)
+	hubDeliveriesDesc = prometheus.NewDesc("aggregator_websub_hub_deliveries_total",
+		"Content our hub sent to subscribers, by result: ok or error.", []string{"result"}, nil)
+	hubDroppedDesc = prometheus.NewDesc("aggregator_websub_hub_dropped_total",
+		"Subscriptions our hub dropped after failed deliveries or a 410.", nil, nil)
+	hubRequestsDesc = prometheus.NewDesc("aggregator_websub_hub_requests_total",
+		"Subscription requests to our hub, by result: accepted or refused.", []string{"result"}, nil)
+	subLiveDesc = prometheus.NewDesc("aggregator_websub_subscriptions",
+		"Live subscriptions of ours to the hubs of sources.", nil, nil)
+	subPushesDesc = prometheus.NewDesc("aggregator_websub_pushes_total",
+		"Bodies the hubs of sources pushed to us, by result: taken (signed, stored or coalesced) or rejected.", []string{"result"}, nil)
+)
+
+func (c webSubCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{pingsDesc, pingPendingDesc, hubSubsDesc, hubDeliveriesDesc, hubDroppedDesc, hubRequestsDesc, subLiveDesc, subPushesDesc} {
+		ch <- d
+	}
+}
+
+func (c webSubCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.status()
+	if st == nil {
+		return
+	}
+	for _, h := range st.Hubs {
+		ch <- prometheus.MustNewConstMetric(pingsDesc, prometheus.CounterValue, float64(h.Pings-h.Failures), h.URL, "ok")
+		ch <- prometheus.MustNewConstMetric(pingsDesc, prometheus.CounterValue, float64(h.Failures), h.URL, "error")
+		ch <- prometheus.MustNewConstMetric(pingPendingDesc, prometheus.GaugeValue, float64(h.Pending), h.URL)
+	}
+	if h := st.Hub; h != nil {
+		ch <- prometheus.MustNewConstMetric(hubSubsDesc, prometheus.GaugeValue, float64(h.Subscriptions))
+		ch <- prometheus.MustNewConstMetric(hubDeliveriesDesc, prometheus.CounterValue, float64(h.Deliveries), "ok")
+		ch <- prometheus.MustNewConstMetric(hubDeliveriesDesc, prometheus.CounterValue, float64(h.Failures), "error")
+		ch <- prometheus.MustNewConstMetric(hubDroppedDesc, prometheus.CounterValue, float64(h.Dropped))
+		ch <- prometheus.MustNewConstMetric(hubRequestsDesc, prometheus.CounterValue, float64(h.Requests-h.Refused), "accepted")
+		ch <- prometheus.MustNewConstMetric(hubRequestsDesc, prometheus.CounterValue, float64(h.Refused), "refused")
+	}
+	if s := st.Subscriber; s != nil {
+		ch <- prometheus.MustNewConstMetric(subLiveDesc, prometheus.GaugeValue, float64(s.Subscriptions))
+		ch <- prometheus.MustNewConstMetric(subPushesDesc, prometheus.CounterValue, float64(s.Pushes), "taken")
+		ch <- prometheus.MustNewConstMetric(subPushesDesc, prometheus.CounterValue, float64(s.Rejected), "rejected")
+	}
 }

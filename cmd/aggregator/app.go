@@ -14,6 +14,7 @@ import (
 	"github.com/planetgo/aggregator/publish"
 	"github.com/planetgo/aggregator/sanitize"
 	"github.com/planetgo/aggregator/storage"
+	"github.com/planetgo/aggregator/websub"
 )
 
 // app wires the packages together for one config: the fetch client and the
@@ -63,7 +64,7 @@ type engine struct {
 	opts     appOptions
 	// push is the daemon's WebSub, told of each render's changes; nil
 	// for the other commands.
-	push atomic.Pointer[push]
+	push atomic.Pointer[websub.Service]
 }
 
 // newEngine returns the engine of store, its passes observed by observe
@@ -124,7 +125,7 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		// make it sanitize ten times the items.
 		sopts.Pages = 1
 	}
-	sopts.Changed = func(c []publish.FeedChange) { p.push.Load().changed(c) }
+	sopts.Changed = func(c []publish.FeedChange) { p.push.Load().Changed(feedContents(c)) }
 	return &app{
 		eng:    p,
 		cfg:    cfg,
@@ -158,7 +159,7 @@ func (a *app) settings() poll.Settings {
 		Client:      a.client,
 		Publisher:   a.site,
 
-		Subscribed:       func(source string) bool { return a.eng.push.Load().subscribed(source) },
+		Subscribed:       func(source string) bool { return a.eng.push.Load().Subscribed(source) },
 		PushPollInterval: a.cfg.WebSub.PollInterval,
 	}
 }

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	d.metrics = metrics.New(store, func() []aggregator.Source { return d.current().cfg.Sources }, route)
 	d.eng = newEngine(store, logger, appOptions{}, func(o poll.Outcome) {
 		d.metrics.Fetched(o)
-		d.eng.push.Load().discovered(o)
+		discovered(d.eng.push.Load(), o)
 	})
 	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
 	a, err := d.eng.app(cfg, logger)
@@ -74,14 +74,14 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 		return fmt.Errorf("render feeds: %w", err)
 	}
 	pushCtx, stopPush := context.WithCancel(context.Background())
-	push, err := newPush(pushCtx, d, cfg)
+	push, err := newWebSub(pushCtx, d, cfg)
 	if err != nil {
 		stopPush()
 		return err
 	}
-	defer func() { stopPush(); push.wait() }()
+	defer func() { stopPush(); push.Wait() }()
 	d.eng.push.Store(push)
-	if err := d.metrics.Register(pushCollector{push}); err != nil {
+	if err := d.metrics.RegisterWebSub(push.Status); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -55,9 +55,9 @@ func (d *server) handler() http.Handler {
 		cfg := d.current().cfg
 		return cfg.Sources, cfg.Rules
 	}, d.logger, poll.StatusExtras{
-		SourceWebSub: func(source string) string { return d.eng.push.Load().sourceStatus(source) },
+		SourceWebSub: func(source string) string { return d.eng.push.Load().SourceStatus(source) },
 		WebSub: func() any {
-			if st := d.eng.push.Load().status(); st != nil {
+			if st := d.eng.push.Load().Status(); st != nil {
 				return st
 			}
 			return nil
@@ -73,12 +73,12 @@ func (d *server) handler() http.Handler {
 		case "/healthz":
 			h = d.serveHealth
 		case hubPath:
-			if !d.eng.push.Load().serveHub(w, r) {
+			if !d.eng.push.Load().ServeHub(w, r) {
 				d.current().site.ServeHTTP(w, r)
 			}
 			return
 		default:
-			if strings.HasPrefix(r.URL.Path, websub.CallbackPath) && d.eng.push.Load().serveCallback(w, r) {
+			if strings.HasPrefix(r.URL.Path, websub.CallbackPath) && d.eng.push.Load().ServeCallback(w, r) {
 				return
 			}
 			d.current().site.ServeHTTP(w, r)
@@ -210,7 +210,7 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 		return nil, fmt.Errorf("render feeds: %w", err)
 	}
 	d.app.Store(a)
-	d.eng.push.Load().configure(cfg)
+	d.eng.push.Load().Configure(cfg.Sources, cfg.WebSub.Hubs)
 	return a, d.sched.Start()
 }
 

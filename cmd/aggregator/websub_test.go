@@ -95,14 +95,14 @@ func (rd *reader) next(t *testing.T, d *daemon, cond func(*gofeed.Feed) bool) *g
 }
 
 // webSubStatus reads the websub part of /status.json.
-func webSubStatus(t *testing.T, base string) pushStatus {
+func webSubStatus(t *testing.T, base string) websub.Status {
 	t.Helper()
-	var doc struct{ WebSub *pushStatus }
+	var doc struct{ WebSub *websub.Status }
 	if err := json.Unmarshal(getOK(base+"/status.json"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.WebSub == nil {
-		return pushStatus{}
+		return websub.Status{}
 	}
 	return *doc.WebSub
 }
