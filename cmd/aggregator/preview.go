@@ -16,55 +16,8 @@ import (
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 )
-
-// previewReport is what `aggregator preview` prints, as text or, with
-// -format json, as this JSON.
-type previewReport struct {
-	Source      string         `json:"source,omitempty"` // the configured source's name; "" for a URL
-	URL         string         `json:"url"`              // as asked, without credentials
-	At          time.Time      `json:"at"`               // when it was fetched: the items' first-seen time
-	FetchedFrom string         `json:"fetched_from,omitempty"`
-	MovedTo     string         `json:"moved_to,omitempty"` // where a permanent redirect leads
-	Error       string         `json:"error,omitempty"`
-	ErrorKind   string         `json:"error_kind,omitempty"`
-	ContentType string         `json:"content_type,omitempty"` // of a page that is no feed
-	FeedsNamed  []string       `json:"feeds_named,omitempty"`  // the feeds such a page names
-	Feed        *previewFeed   `json:"feed,omitempty"`
-	Items       []previewEntry `json:"items"`
-}
-
-type previewFeed struct {
-	Title    string    `json:"title"`
-	Format   string    `json:"format"`
-	SiteLink string    `json:"site_link,omitempty"`
-	ID       string    `json:"id,omitempty"`
-	Updated  time.Time `json:"updated,omitzero"`
-}
-
-type previewEntry struct {
-	Title        string    `json:"title"`
-	Link         string    `json:"link,omitempty"`
-	Canonical    string    `json:"canonical_link,omitempty"`
-	ID           string    `json:"id"`
-	IdentityFrom string    `json:"identity_from"` // guid, link or hash
-	IdentityWhy  string    `json:"identity_why,omitempty"`
-	Published    time.Time `json:"published,omitzero"`
-	Updated      time.Time `json:"updated,omitzero"`
-	DateFrom     string    `json:"date_from,omitempty"` // published or updated
-	UnreadDate   string    `json:"unread_date,omitempty"`
-	Date         time.Time `json:"date"` // what the item is ordered by
-	DateWhy      string    `json:"date_why,omitempty"`
-	Author       string    `json:"author,omitempty"`
-	Categories   []string  `json:"categories,omitempty"`
-	Hidden       []hidden  `json:"hidden,omitempty"`
-}
-
-// hidden is one reason an item is kept out of some feeds.
-type hidden struct {
-	From string `json:"from"` // "every feed", "the merged feed", `section "go"`
-	Why  string `json:"why"`
-}
 
 // runPreview runs `aggregator preview`.
 func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -90,7 +43,9 @@ func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	now := time.Now().UTC()
 	p, err := newFetchClient(cfg, now).Preview(ctx, src)
-	report := newPreviewReport(cfg, src, p, err, now)
+	report := poll.NewReport(src, p, err, now, poll.PreviewSettings{
+		PublishMaxAge: cfg.Publish.MaxAge, RetentionMaxAge: cfg.Retention.MaxAge, Rules: cfg.Rules,
+	})
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -156,71 +111,8 @@ func newFetchClient(cfg *config.Config, now time.Time) *fetch.Client {
 	return fetch.NewClient(nil, opts)
 }
 
-// newPreviewReport is the report of previewing src: p, or err.
-func newPreviewReport(cfg *config.Config, src aggregator.Source, p fetch.Preview, err error, now time.Time) previewReport {
-	r := previewReport{Source: src.Name, URL: aggregator.RedactURL(src.URL), At: now, Items: []previewEntry{}}
-	if err != nil {
-		r.Error, r.ErrorKind = err.Error(), fetch.Kind(err)
-		var nf *fetch.NotFeedError
-		if errors.As(err, &nf) {
-			r.FetchedFrom, r.ContentType, r.FeedsNamed = nf.URL, nf.ContentType, nf.Feeds
-		}
-		return r
-	}
-	r.FetchedFrom, r.MovedTo = p.URL, p.PermanentRedirect
-	f := p.Feed
-	r.Feed = &previewFeed{Title: f.Title, Format: f.Format, SiteLink: f.SiteLink, ID: f.ID, Updated: f.Updated}
-	for _, it := range p.Items {
-		r.Items = append(r.Items, previewEntry{
-			Title:        it.Item.Title,
-			Link:         it.Item.Link,
-			Canonical:    it.Canonical,
-			ID:           it.Item.ID,
-			IdentityFrom: it.IdentityFrom,
-			IdentityWhy:  it.IdentityWhy,
-			Published:    it.Item.Published,
-			Updated:      it.Item.Updated,
-			DateFrom:     it.DateFrom,
-			UnreadDate:   it.UnreadDate,
-			Date:         it.Date,
-			DateWhy:      it.DateWhy,
-			Author:       it.Item.Author,
-			Categories:   it.Item.Categories,
-			Hidden:       hiddenBy(cfg, src, it.Item, it.Date, now),
-		})
-	}
-	return r
-}
-
-// hiddenBy says which of the feeds cfg publishes keep out it, an item of
-// src dated date, and why: publish.max_age and retention.max_age, and
-// for a configured source its filters.
-func hiddenBy(cfg *config.Config, src aggregator.Source, it aggregator.Item, date, now time.Time) []hidden {
-	var out []hidden
-	if age := cfg.Retention.MaxAge; age > 0 && date.Before(now.Add(-age)) {
-		out = append(out, hidden{"every feed", fmt.Sprintf("deleted once stored: dated more than retention.max_age (%s) ago", age)})
-	} else if age := cfg.Publish.MaxAge; age > 0 && date.Before(now.Add(-age)) {
-		out = append(out, hidden{"every feed", fmt.Sprintf("dated more than publish.max_age (%s) ago", age)})
-	}
-	if src.Name == "" {
-		return out // a bare URL: no filters apply
-	}
-	// The top-level and the source's rules keep it out of every feed; a
-	// section's, out of that section's.
-	it.SourceID = src.Name
-	if h, ok := cfg.Rules.Hides(&it, ""); ok {
-		return append(out, hidden{"every feed", h.String()})
-	}
-	for _, sec := range src.Sections {
-		if h, ok := cfg.Rules.Hides(&it, sec); ok {
-			out = append(out, hidden{"the feeds of section " + sec, h.String()})
-		}
-	}
-	return out
-}
-
 // printPreview prints r for a person.
-func printPreview(w io.Writer, r previewReport) {
+func printPreview(w io.Writer, r poll.Report) {
 	name := r.URL
 	if r.Source != "" {
 		name = fmt.Sprintf("source %s (%s)", r.Source, r.URL)

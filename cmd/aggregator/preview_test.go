@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/poll"
 )
 
 // runCode runs the command and returns its exit code and outputs.
@@ -92,7 +93,7 @@ sources:
 			}
 		}
 		out, _ = runCmd(t, "preview", "-config", cfgPath, "-format", "json", "blog")
-		var r previewReport
+		var r poll.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -110,7 +111,7 @@ sources:
 	})
 	t.Run("bare URL", func(t *testing.T) {
 		out, _ := runCmd(t, "preview", "-format", "json", srv.URL+"/blog.atom?x=1")
-		var r previewReport
+		var r poll.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -142,7 +143,7 @@ sources:
 			t.Errorf("preview of a page: exit %d\n%s", code, out)
 		}
 		code, out, _ = runCode("preview", "-config", cfgPath, "-format", "json", srv.URL+"/blog/")
-		var r previewReport
+		var r poll.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFail {
 			t.Fatalf("exit %d, %v\n%s", code, err, out)
 		}
@@ -163,7 +164,7 @@ sources:
 		}
 		closed := "http://" + freeAddr(t) + "/feed"
 		code, out, _ = runCode("preview", "-config", cfgPath, "-format", "json", closed)
-		var r previewReport
+		var r poll.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFail || r.ErrorKind != "connect" || r.Error == "" {
 			t.Errorf("JSON preview of a closed port: exit %d, %v, %+v", code, err, r)
 		}
