@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -11,51 +10,17 @@ import (
 	"time"
 
 	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/internal/promtest"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // scrape parses what m's handler serves.
-func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, m *Metrics) promtest.Families {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(bytes.NewReader(rec.Body.Bytes()))
-	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, rec.Body)
-	}
-	return families
-}
-
-// value is the value of family name's series with the given labels
-// (name, value, ...), and whether it has one.
-func value(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	for _, m := range families[name].GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			match = match && have[labels[i]] == labels[i+1]
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return promtest.Parse(t, rec.Body.Bytes())
 }
 
 func newStore(t *testing.T) *storage.Store {
@@ -95,16 +60,16 @@ func TestFetched(t *testing.T) {
 		{"aggregator_items_stored_total", []string{"source", "a", "change", "updated"}, 1},
 		{"aggregator_fetch_duration_seconds", nil, 3},
 	} {
-		if got, ok := value(f, c.name, c.labels...); !ok || got != c.want {
+		if got, ok := f.Value(c.name, c.labels...); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
 		}
 	}
-	if _, ok := value(f, "aggregator_fetches_total", "result", "cancelled"); ok {
+	if _, ok := f.Value("aggregator_fetches_total", "result", "cancelled"); ok {
 		t.Error("a cancelled fetch was counted")
 	}
 	m.Forget([]string{"b"})
 	f = scrape(t, m)
-	if _, ok := value(f, "aggregator_fetches_total", "source", "b"); ok {
+	if _, ok := f.Value("aggregator_fetches_total", "source", "b"); ok {
 		t.Error("the series of a source that left are still exported")
 	}
 }
@@ -153,11 +118,11 @@ func TestRequestsAndState(t *testing.T) {
 		{"aggregator_config_last_reload_successful", nil, 0},
 		{"aggregator_config_reloads_total", []string{"result", "invalid"}, 1},
 	} {
-		if got, ok := value(f, c.name, c.labels...); !ok || got != c.want {
+		if got, ok := f.Value(c.name, c.labels...); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
 		}
 	}
-	if size, ok := value(f, "aggregator_db_size_bytes"); !ok || size <= 0 {
+	if size, ok := f.Value("aggregator_db_size_bytes"); !ok || size <= 0 {
 		t.Errorf("database size %v (present %v)", size, ok)
 	}
 }

@@ -20,11 +20,9 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/planetgo/aggregator/internal/promtest"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // notifySocket is a fake systemd NOTIFY_SOCKET: it records every datagram
@@ -208,52 +206,14 @@ func statusResults(t *testing.T, base string) map[string]string {
 	return out
 }
 
-// scrape parses /metrics with the Prometheus text parser.
-func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+// scrape parses the daemon's /metrics.
+func scrape(t *testing.T, base string) promtest.Families {
 	t.Helper()
 	resp, body := get(t, base+"/metrics")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %s", resp.Status)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return families
-}
-
-// metricValue is the value of the series of family name with labels, and
-// whether there is one.
-func metricValue(families map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	mf := families[name]
-	if mf == nil {
-		return 0, false
-	}
-	for _, m := range mf.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			match = match && have[labels[i]] == labels[i+1]
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		case m.Untyped != nil:
-			return m.Untyped.GetValue(), true
-		}
-	}
-	return 0, false
+	return promtest.Parse(t, body)
 }
 
 const lifecycleConfig = `title: Planet Test
@@ -321,13 +281,13 @@ func TestServeLifecycle(t *testing.T) {
 		{"aggregator_http_requests_total", []string{"route", "/healthz", "code", "200"}, 1},
 		{"aggregator_config_last_reload_successful", nil, 1},
 	} {
-		if got, ok := metricValue(m, tt.name, tt.labels...); !ok || got != tt.want {
+		if got, ok := m.Value(tt.name, tt.labels...); !ok || got != tt.want {
 			t.Errorf("%s%q = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
 	for _, name := range []string{"aggregator_source_last_success_timestamp_seconds", "aggregator_db_size_bytes",
 		"aggregator_fetch_bytes_total", "go_goroutines", "process_resident_memory_bytes"} {
-		if v, ok := metricValue(m, name); !ok || v <= 0 {
+		if v, ok := m.Value(name); !ok || v <= 0 {
 			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
 		}
 	}
@@ -355,17 +315,17 @@ func TestServeLifecycle(t *testing.T) {
 		t.Errorf("health.atom lacks the failing source:\n%s", health)
 	}
 	m = scrape(t, base)
-	if v, _ := metricValue(m, "aggregator_fetches_total", "source", "blog"); v != 1 {
+	if v, _ := m.Value("aggregator_fetches_total", "source", "blog"); v != 1 {
 		t.Errorf("blog fetched %v times, want 1: a reload must not refetch it", v)
 	}
-	if v, _ := metricValue(m, "aggregator_sources_failing"); v != 1 {
+	if v, _ := m.Value("aggregator_sources_failing"); v != 1 {
 		t.Errorf("aggregator_sources_failing = %v, want 1", v)
 	}
-	if v, _ := metricValue(m, "aggregator_fetch_errors_total", "source", "broken", "kind", "http status 404"); v != 1 {
+	if v, _ := m.Value("aggregator_fetch_errors_total", "source", "broken", "kind", "http status 404"); v != 1 {
 		t.Errorf("aggregator_fetch_errors_total{broken, 404} = %v, want 1", v)
 	}
 	for _, name := range []string{"aggregator_fetches_total", "aggregator_fetch_bytes_total", "aggregator_items_stored_total", "aggregator_source_consecutive_failures"} {
-		if _, ok := metricValue(m, name, "source", "news"); ok {
+		if _, ok := m.Value(name, "source", "news"); ok {
 			t.Errorf("%s still has a series for news, which left the config", name)
 		}
 	}
@@ -382,10 +342,10 @@ func TestServeLifecycle(t *testing.T) {
 		t.Errorf("after an invalid reload, status = %q, want blog and broken still", r)
 	}
 	m = scrape(t, base)
-	if v, ok := metricValue(m, "aggregator_config_last_reload_successful"); !ok || v != 0 {
+	if v, ok := m.Value("aggregator_config_last_reload_successful"); !ok || v != 0 {
 		t.Errorf("aggregator_config_last_reload_successful = %v, want 0", v)
 	}
-	if v, _ := metricValue(m, "aggregator_config_reloads_total", "result", "invalid"); v != 1 {
+	if v, _ := m.Value("aggregator_config_reloads_total", "result", "invalid"); v != 1 {
 		t.Errorf("aggregator_config_reloads_total{invalid} = %v, want 1", v)
 	}
 

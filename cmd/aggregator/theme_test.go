@@ -224,7 +224,7 @@ func TestThemeReloadAndFaces(t *testing.T) {
 		t.Errorf("after a broken theme, / no longer shows the theme in force")
 	}
 	if m := scrape(t, base); m != nil {
-		if v, ok := metricValue(m, "aggregator_config_last_reload_successful"); !ok || v != 0 {
+		if v, ok := m.Value("aggregator_config_last_reload_successful"); !ok || v != 0 {
 			t.Errorf("aggregator_config_last_reload_successful = %v, want 0", v)
 		}
 	}

@@ -195,10 +195,10 @@ func TestWebSubPublisherAndHub(t *testing.T) {
 		t.Errorf("status of websub.hubs: %+v", st.Hubs)
 	}
 	families := scrape(t, base)
-	if v, _ := metricValue(families, "aggregator_websub_hub_subscriptions"); v != 1 {
+	if v, _ := families.Value("aggregator_websub_hub_subscriptions"); v != 1 {
 		t.Errorf("aggregator_websub_hub_subscriptions = %v, want 1", v)
 	}
-	if v, _ := metricValue(families, "aggregator_websub_pings_total", "hub", outside.URL+"/hub", "result", "ok"); v == 0 {
+	if v, _ := families.Value("aggregator_websub_pings_total", "hub", outside.URL+"/hub", "result", "ok"); v == 0 {
 		t.Errorf("aggregator_websub_pings_total{result=ok} = 0")
 	}
 	d.stop(t)
