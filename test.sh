@@ -17,16 +17,16 @@ go test -race -count=1 -timeout 25m ./...
 # The benchmark suite, once at small sizes: it catches breakage, it judges
 # no speed (see BENCHMARKS.md for the real run).
 go run ./bench -short > /dev/null
-# A short run of each fuzz target, on top of its seed corpus; run them
-# longer by hand (-fuzztime 10m). No minimizing here: an input found as
-# -fuzztime ends was being minimized when the run's deadline came, and the
-# run failed with "context deadline exceeded" (FuzzHTML, once); a crash is
-# still reported and its input saved.
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s -fuzzminimizetime 0 ./fetch
-go test -run '^$' -fuzz '^FuzzFeedLinks$' -fuzztime 5s -fuzzminimizetime 0 ./fetch
-go test -run '^$' -fuzz '^FuzzHubLinks$' -fuzztime 5s -fuzzminimizetime 0 ./fetch
-go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 10s -fuzzminimizetime 0 ./config
-go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 5s -fuzzminimizetime 0 .
-go test -run '^$' -fuzz '^FuzzNeedles$' -fuzztime 5s -fuzzminimizetime 0 .
-go test -run '^$' -fuzz '^FuzzHTML$' -fuzztime 5s -fuzzminimizetime 0 ./sanitize
-go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime 5s -fuzzminimizetime 0 ./storage
+# A short run of each fuzz target, on top of its seed corpus: a count of
+# inputs (a few seconds' worth each), not a duration, whose deadline
+# failed runs with "context deadline exceeded" when it came while the
+# coordinator waited on a worker (FuzzHTML and FuzzLoad in CI, with and
+# without minimizing). Run them longer by hand (-fuzztime 10m).
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 8000x ./fetch
+go test -run '^$' -fuzz '^FuzzFeedLinks$' -fuzztime 30000x ./fetch
+go test -run '^$' -fuzz '^FuzzHubLinks$' -fuzztime 30000x ./fetch
+go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 25000x ./config
+go test -run '^$' -fuzz '^FuzzCanonicalLink$' -fuzztime 120000x .
+go test -run '^$' -fuzz '^FuzzNeedles$' -fuzztime 120000x .
+go test -run '^$' -fuzz '^FuzzHTML$' -fuzztime 60000x ./sanitize
+go test -run '^$' -fuzz '^FuzzDecodeRecord$' -fuzztime 100000x ./storage
