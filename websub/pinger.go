@@ -2,14 +2,10 @@ package websub
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -188,26 +184,7 @@ func (p *Pinger) due(hub string) (urls []string, next time.Time) {
 // hub.topic (Switchboard's and others'). Any 2xx is success.
 func (p *Pinger) send(ctx context.Context, hub, feedURL string) error {
 	form := url.Values{"hub.mode": {"publish"}, "hub.url": {feedURL}, "hub.topic": {feedURL}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hub, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", p.opts.UserAgent)
-	resp, err := p.client.Do(req)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("hub answered %s", resp.Status)
-	}
-	return nil
+	return postForm(ctx, p.client, hub, p.opts.UserAgent, form)
 }
 
 // record notes the outcome of pinging hub with feedURL: done, or due

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -531,24 +530,5 @@ func (s *Subscriber) request(ctx context.Context, sub ourSub, mode string) {
 
 // post sends form to hub; a 2xx is success.
 func (s *Subscriber) post(ctx context.Context, hub string, form url.Values) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hub, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", s.opts.UserAgent)
-	resp, err := s.opts.Client.Do(req)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("hub answered %s: %s", resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(msg), "")))
-	}
-	return nil
+	return postForm(ctx, s.opts.Client, hub, s.opts.UserAgent, form)
 }

@@ -14,8 +14,15 @@
 package websub
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -35,4 +42,32 @@ func backoff(failures int, base, max time.Duration) time.Duration {
 		d *= 2
 	}
 	return min(d, max)
+}
+
+// postForm sends form to hub with client, as userAgent: a 2xx is success;
+// any other status is an error with the start of the hub's answer. A
+// network error is returned without url.Error's text, which repeats the
+// hub's URL.
+func postForm(ctx context.Context, client *http.Client, hub, userAgent string, form url.Values) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hub, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("hub answered %s: %s", resp.Status, strings.TrimSpace(strings.ToValidUTF8(string(msg), "")))
+	}
+	return nil
 }
