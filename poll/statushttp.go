@@ -3,10 +3,14 @@ package poll
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -98,4 +102,63 @@ func ReadStatus(ctx context.Context, url string) ([]Status, error) {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	return doc.Sources, nil
+}
+
+// StatusPlace is where the status of a config's sources is kept: its
+// database, or the daemon listening on Listen while one holds it.
+type StatusPlace struct {
+	Database string
+	Listen   string
+	Sources  []aggregator.Source
+	Rules    *aggregator.Rules // the filters whose hidden items are counted
+}
+
+// LoadStatus returns the status of p's sources and where it was read:
+// from the database, or, while a running daemon holds it, from that
+// daemon's /status.json; from the config alone (every source new) when
+// there is no database yet. It never creates the database.
+func LoadStatus(ctx context.Context, p StatusPlace) ([]Status, string, error) {
+	if _, err := os.Stat(p.Database); errors.Is(err, fs.ErrNotExist) {
+		return Statuses(p.Sources, nil, time.Now()), "the config (no database yet at " + p.Database + ")", nil
+	}
+	store, err := storage.Open(p.Database, storage.Options{LockTimeout: 200 * time.Millisecond})
+	if errors.Is(err, storage.ErrLocked) {
+		url := "http://" + LocalAddr(p.Listen) + "/status.json"
+		list, err := ReadStatus(ctx, url)
+		if err != nil {
+			return nil, "", fmt.Errorf("a daemon holds %s, but its status is unavailable: %w", p.Database, err)
+		}
+		return list, "the running daemon, " + url, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer store.Close()
+	states, err := store.States(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	hidden, err := store.Hidden(ctx, p.Rules, p.Sources)
+	if err != nil {
+		return nil, "", err
+	}
+	list := Statuses(p.Sources, states, time.Now())
+	AddHidden(list, hidden)
+	return list, "the database " + p.Database, nil
+}
+
+// LocalAddr is where this host reaches a daemon listening on listen: an
+// unspecified or missing host is the loopback address of its family.
+func LocalAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

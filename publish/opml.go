@@ -41,11 +41,19 @@ func (s *Site) opmlURL(doc *feedDoc) string {
 // subscribe to, so it is left out.
 func (s *Site) renderOPML(docs []*feedDoc, i int, states map[string]aggregator.SourceState) ([]byte, error) {
 	doc := docs[i]
-	d := opmlDoc{Version: "2.0", Title: doc.Title + " — sources", Docs: "http://opml.org/spec2.opml"}
-	if i > 0 {
-		d.Body = s.opmlSources(doc.section, states)
-		return marshalXML(d)
+	if i == 0 {
+		return s.OPML(states)
 	}
+	d := opmlDoc{Version: "2.0", Title: doc.Title + " — sources", Docs: "http://opml.org/spec2.opml"}
+	d.Body = s.opmlSources(doc.section, states)
+	return marshalXML(d)
+}
+
+// OPML is the subscription list of every source that /sources.opml
+// serves, its titles those the feeds gave in states: what `aggregator
+// opml export` prints, with no render.
+func (s *Site) OPML(states map[string]aggregator.SourceState) ([]byte, error) {
+	d := opmlDoc{Version: "2.0", Title: clean(s.opts.Title) + " — sources", Docs: "http://opml.org/spec2.opml"}
 	for _, sec := range s.sections {
 		if group := s.opmlSources(sec.Name, states); len(group) > 0 {
 			title := s.headings[sec.Name]

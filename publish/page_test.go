@@ -195,7 +195,20 @@ func TestOPML(t *testing.T) {
 	t.Parallel()
 	opts := testOptions()
 	opts.Sources = append(opts.Sources, aggregator.Source{Name: "loner", URL: "https://loner.example/feed"})
-	s := mustSite(t, newTestStore(), opts)
+	store := newTestStore()
+	s := mustSite(t, store, opts)
+	t.Run("unrendered", func(t *testing.T) {
+		// What `aggregator opml export` prints: the served list, with no
+		// render and no items.
+		t.Parallel()
+		got, err := NewSite(store, opts).OPML(store.states)
+		if err != nil {
+			t.Fatalf("OPML() = %v", err)
+		}
+		if want := body(t, request(t, s, "GET", "/sources.opml", nil)); !bytes.Equal(got, want) {
+			t.Errorf("OPML() =\n%s\nwant what /sources.opml serves:\n%s", got, want)
+		}
+	})
 	tests := []struct {
 		path string
 		want []string

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/planetgo/aggregator/config"
@@ -43,10 +41,13 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if len(found) == 0 {
 		return exitFail
 	}
-	names := pasteNames(cfg, d.Site, found)
-	paste := make([]config.Imported, len(found))
+	urls := make([]string, len(found))
 	for i, f := range found {
-		paste[i] = config.Imported{Name: names[i], URL: f.URL}
+		urls[i] = f.URL
+	}
+	paste := make([]config.Imported, len(found))
+	for i, name := range cfg.NewSourceNames(d.Site, urls) {
+		paste[i] = config.Imported{Name: name, URL: urls[i]}
 	}
 	fmt.Fprintln(stdout)
 	if err := config.WriteSources(stdout, "to paste into the config", paste, ""); err != nil {
@@ -95,44 +96,4 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// pasteNames returns a name for each of the feeds found at site, none a
-// name cfg has already: the first is the site's (example-com-blog), the
-// others their own URL's (example-com-blog-comments-feed), or else a
-// number is added.
-func pasteNames(cfg *config.Config, site string, feeds []fetch.FoundFeed) []string {
-	taken := make(map[string]bool)
-	for _, src := range cfg.Sources {
-		taken[src.Name] = true
-	}
-	var names []string
-	for i, f := range feeds {
-		base := siteName(site)
-		if i > 0 {
-			base = siteName(f.URL)
-		}
-		name := base
-		for n := 2; taken[name]; n++ {
-			name = fmt.Sprintf("%s-%d", base, n)
-		}
-		taken[name] = true
-		names = append(names, name)
-	}
-	return names
-}
-
-// siteName is the name of a site's source: its host (without "www.") and
-// path, as config makes a name of a URL; "site" when nothing is left.
-func siteName(site string) string {
-	u, err := url.Parse(site)
-	if err != nil {
-		return "site"
-	}
-	u.Host = strings.TrimPrefix(strings.ToLower(u.Host), "www.")
-	u.RawQuery, u.Fragment = "", ""
-	if name := config.NameFromURL(u.String()); name != "" {
-		return name
-	}
-	return "site"
 }

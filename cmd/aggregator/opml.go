@@ -6,15 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"time"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/publish"
 )
 
@@ -107,7 +105,7 @@ func resolveSites(ctx context.Context, sources []config.Imported, load func() (*
 // daemon serves at /sources.opml, with the titles the feeds gave when the
 // database or the daemon knows them.
 func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
-	list, _, err := sourceStatuses(ctx, cfg)
+	list, _, err := poll.LoadStatus(ctx, statusPlace(cfg))
 	if err != nil {
 		return err
 	}
@@ -115,29 +113,12 @@ func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error
 	for _, s := range list {
 		states[s.Name] = aggregator.SourceState{Name: s.Name, FeedTitle: s.Title}
 	}
-	opts := siteOptions(cfg, slog.New(slog.DiscardHandler))
-	site := publish.NewSite(statesOnly(states), opts)
-	if err := site.Rebuild(ctx); err != nil {
+	doc, err := publish.NewSite(nil, siteOptions(cfg, nil)).OPML(states)
+	if err != nil {
 		return err
 	}
-	rec := httptest.NewRecorder()
-	site.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sources.opml", nil))
-	if rec.Code != http.StatusOK {
-		return fmt.Errorf("render OPML: %d %s", rec.Code, rec.Body)
-	}
-	_, err = stdout.Write(rec.Body.Bytes())
+	_, err = stdout.Write(doc)
 	return err
-}
-
-// statesOnly is a publish.Store with source states and no items.
-type statesOnly map[string]aggregator.SourceState
-
-func (s statesOnly) RecentItems(context.Context, string, int) ([]aggregator.Item, error) {
-	return nil, nil
-}
-
-func (s statesOnly) States(context.Context) (map[string]aggregator.SourceState, error) {
-	return s, nil
 }
 
 // exitError ends a command whose reason is printed already.

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -17,14 +14,13 @@ import (
 
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/poll"
-	"github.com/planetgo/aggregator/storage"
 )
 
 // listSources prints each configured source with its state: from the
 // running daemon's /status.json when one holds the database, else from the
 // database. Where it came from goes to stderr.
 func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
-	list, from, err := sourceStatuses(ctx, cfg)
+	list, from, err := poll.LoadStatus(ctx, statusPlace(cfg))
 	if err != nil {
 		return err
 	}
@@ -74,50 +70,9 @@ func ago(t, now time.Time) string {
 	return now.Sub(t).Round(time.Second).String() + " ago"
 }
 
-// sourceStatuses returns the state of cfg's sources and where it was read.
-func sourceStatuses(ctx context.Context, cfg *config.Config) ([]poll.Status, string, error) {
-	if _, err := os.Stat(cfg.Database); errors.Is(err, fs.ErrNotExist) {
-		return poll.Statuses(cfg.Sources, nil, time.Now()), "the config (no database yet at " + cfg.Database + ")", nil
-	}
-	store, err := storage.Open(cfg.Database, storage.Options{LockTimeout: 200 * time.Millisecond})
-	if errors.Is(err, storage.ErrLocked) {
-		url := "http://" + localAddr(cfg.Listen) + "/status.json"
-		list, err := poll.ReadStatus(ctx, url)
-		if err != nil {
-			return nil, "", fmt.Errorf("a daemon holds %s, but its status is unavailable: %w", cfg.Database, err)
-		}
-		return list, "the running daemon, " + url, nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	defer store.Close()
-	states, err := store.States(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	hidden, err := store.Hidden(ctx, cfg.Rules, cfg.Sources)
-	if err != nil {
-		return nil, "", err
-	}
-	list := poll.Statuses(cfg.Sources, states, time.Now())
-	poll.AddHidden(list, hidden)
-	return list, "the database " + cfg.Database, nil
-}
-
-// localAddr is where this host reaches a daemon listening on listen.
-func localAddr(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return listen
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
-			host = "::1"
-		}
-	}
-	return net.JoinHostPort(host, port)
+// statusPlace is where the status of cfg's sources is kept.
+func statusPlace(cfg *config.Config) poll.StatusPlace {
+	return poll.StatusPlace{Database: cfg.Database, Listen: cfg.Listen, Sources: cfg.Sources, Rules: cfg.Rules}
 }
 
 // isTerminal reports whether w is a terminal, for the progress bar.
