@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,6 +262,7 @@ func TestPageAtPhoneAndDesktopWidths(t *testing.T) {
 	const harness = `<!DOCTYPE html><html><head><title>harness</title></head><body>
 <iframe id="phone" src="/" style="width:360px;height:740px;border:0"></iframe>
 <iframe id="desktop" src="/" style="width:1280px;height:900px;border:0"></iframe>
+<iframe id="plain" src="/" style="width:800px;height:900px;border:0"></iframe>
 <pre id="out"></pre>
 <script>
 function measure(id) {
@@ -272,8 +274,34 @@ function measure(id) {
   return id + ': scroll=' + root.scrollWidth + ' client=' + root.clientWidth + ' widest=' + Math.ceil(widest) +
     ' days=' + doc.querySelectorAll('section.day > h2').length + ' faces=' + faces.join(',') + ' fontsize=' + getComputedStyle(doc.body).fontSize;
 }
+// plain reads the page as a reader without CSS does: its styles
+// removed, the order of its text, the sizes of its faces, the links and
+// images of its own markup with nothing to say and the levels of its
+// headings.
+function plain(id) {
+  var doc = document.getElementById(id).contentDocument;
+  doc.querySelectorAll('style, link[rel=stylesheet]').forEach(function (e) { e.remove(); });
+  var text = doc.body.innerText;
+  var first = function (sel) { var e = doc.querySelector(sel); return e ? text.indexOf(e.innerText.trim().slice(0, 40)) : -1; };
+  var r = {
+    sheets: doc.styleSheets.length,
+    order: [first('h1'), first('ul.feeds'), first('section.day > h2'), first('article h3'), first('article .content'), first('section.sources > h2'), first('footer')],
+    faces: [], unnamed: 0, noalt: 0, headings: []
+  };
+  doc.querySelectorAll('img.face').forEach(function (e) { r.faces.push(e.getBoundingClientRect().width + 'x' + e.getBoundingClientRect().height); });
+  // The page's own markup: what the feeds' content says is theirs.
+  var ours = function (e) { return !e.closest('.content'); };
+  doc.querySelectorAll('a').forEach(function (e) {
+    if (!ours(e)) return;
+    var alt = ''; e.querySelectorAll('img[alt]').forEach(function (i) { alt += i.alt; });
+    if ((e.innerText + alt).trim() === '') r.unnamed++;
+  });
+  doc.querySelectorAll('img:not([alt])').forEach(function (e) { if (ours(e)) r.noalt++; });
+  doc.querySelectorAll('h1, h2, h3, h4, h5, h6').forEach(function (e) { r.headings.push(+e.tagName[1]); });
+  return id + ': ' + encodeURIComponent(JSON.stringify(r));
+}
 window.addEventListener('load', function () {
-  document.getElementById('out').textContent = measure('phone') + '\n' + measure('desktop') + '\n';
+  document.getElementById('out').textContent = measure('phone') + '\n' + measure('desktop') + '\n' + plain('plain') + '\n';
 });
 </script></body></html>`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -313,6 +341,65 @@ window.addEventListener('load', function () {
 		if fontSize != "16px" {
 			t.Errorf("%s: body font size %s, want 16px", frame.id, fontSize)
 		}
+	}
+	checkWithoutCSS(t, dom)
+}
+
+// checkWithoutCSS checks the page as the harness's plain frame read it
+// with its styles removed: the title, the feeds, the first day, its first
+// item's title and content, the sources and the footer in that order;
+// faces at their sizes from the markup alone; every link and image of the
+// page's own markup with something to say; headings that skip no level.
+func checkWithoutCSS(t *testing.T, dom string) {
+	t.Helper()
+	i := strings.Index(dom, "plain: ")
+	if i < 0 {
+		t.Fatalf("no reading of the plain frame in:\n%s", dom)
+	}
+	field, _, _ := strings.Cut(dom[i+len("plain: "):], "\n")
+	raw, err := url.QueryUnescape(field)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Sheets, Unnamed, NoAlt int
+		Order, Headings        []int
+		Faces                  []string
+	}
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		t.Fatalf("%v in %s", err, raw)
+	}
+	t.Logf("without CSS: %s", raw)
+	if r.Sheets != 0 {
+		t.Errorf("%d style sheets left after removing them", r.Sheets)
+	}
+	parts := []string{"the title", "the feeds", "the first day", "its first item's title", "that item's content", "the sources", "the footer"}
+	for k, at := range r.Order {
+		if at < 0 {
+			t.Errorf("without CSS, %s is not in the page's text", parts[k])
+		} else if k > 0 && at <= r.Order[k-1] {
+			t.Errorf("without CSS, %s comes before %s in the text (%v)", parts[k], parts[k-1], r.Order)
+		}
+	}
+	for _, f := range r.Faces {
+		if f != "48x48" && f != "24x24" {
+			t.Errorf("without CSS a face is %s, want 48x48 or 24x24 from its width and height", f)
+		}
+	}
+	if len(r.Faces) == 0 {
+		t.Error("no faces without CSS")
+	}
+	if r.Unnamed > 0 || r.NoAlt > 0 {
+		t.Errorf("%d links say nothing, %d images have no alt", r.Unnamed, r.NoAlt)
+	}
+	for k := 1; k < len(r.Headings); k++ {
+		if r.Headings[k] > r.Headings[k-1]+1 {
+			t.Errorf("headings %v skip a level after h%d", r.Headings, r.Headings[k-1])
+			break
+		}
+	}
+	if len(r.Headings) == 0 || r.Headings[0] != 1 {
+		t.Errorf("headings %v, want the page to start with its h1", r.Headings)
 	}
 }
 
