@@ -48,6 +48,9 @@ func newCorpus(t *testing.T, groups ...string) *corpus {
 
 // config writes and loads a config whose sources are the corpus files, with
 // header's keys before them, and its database in a temporary directory.
+// The tests give fetch.timeout 5m: the default 30 s covers parsing, and a
+// 1.6 MB corpus feed came near it under -race on a loaded machine, while
+// what they test is identity and dedup, not time.
 func (c *corpus) config(t *testing.T, header string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()

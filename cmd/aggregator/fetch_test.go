@@ -135,7 +135,7 @@ func TestFetchCommandErrors(t *testing.T) {
 func TestCorpusIngest(t *testing.T) {
 	t.Parallel()
 	corpus := newCorpus(t, "wellformed", "realworld", "illformed")
-	c := corpus.config(t, "fetch: {concurrency: 8, per_host: 8}\nretention: {max_items: 100000}\n")
+	c := corpus.config(t, "fetch: {concurrency: 8, per_host: 8, timeout: 5m}\nretention: {max_items: 100000}\n")
 	want := map[string]int{}
 	parser := fetch.NewParser()
 	for name, path := range corpus.files {

@@ -22,7 +22,7 @@ func TestCorpusMergedFeedRules(t *testing.T) {
 	t.Parallel()
 	corpus := newCorpus(t, "realworld", "wellformed")
 	const perSource = 3
-	c := corpus.config(t, "fetch: {concurrency: 8, per_host: 8}\npublish: {items: 5000, per_source: 3}\n")
+	c := corpus.config(t, "fetch: {concurrency: 8, per_host: 8, timeout: 5m}\npublish: {items: 5000, per_source: 3}\n")
 	a, err := openApp(context.Background(), c, discardLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestCorpusEverySourcePublishesEveryItem(t *testing.T) {
 	corpus := newCorpus(t, "realworld", "wellformed", "illformed")
 	const limit = 200
 	var header strings.Builder
-	fmt.Fprintf(&header, "fetch: {concurrency: 8, per_host: 8}\npublish: {items: %d}\nretention: {max_items: 100000}\nsections:\n", limit)
+	fmt.Fprintf(&header, "fetch: {concurrency: 8, per_host: 8, timeout: 5m}\npublish: {items: %d}\nretention: {max_items: 100000}\nsections:\n", limit)
 	for name := range corpus.files {
 		fmt.Fprintf(&header, "  %s: {}\n", name)
 	}

@@ -354,7 +354,8 @@ func TestServeLifecycle(t *testing.T) {
 	t.Logf("stopped in %v", took.Round(time.Millisecond))
 	sock.flush(t)
 	if sock.index("STOPPING=1", 0) < 0 {
-		t.Errorf("no STOPPING: %q", sock.messages())
+		// The daemon logs a notification that failed: its log says why.
+		t.Errorf("no STOPPING: %q\ndaemon's log:\n%s", sock.messages(), p.stderr.String())
 	}
 }
 
