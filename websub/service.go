@@ -67,7 +67,8 @@ func NewService(ctx context.Context, store *storage.Store, opts ServiceOptions) 
 
 // Configure puts the configured sources in force for the subscriber, and
 // the hubs to ping: a new pinger when they changed. The hub's and the
-// subscriber's own settings take effect at restart.
+// subscriber's own settings are the Service's: a daemon whose settings
+// change stops it and starts another (their state is in the store).
 func (s *Service) Configure(sources []aggregator.Source, pingHubs []string) {
 	if s == nil {
 		return

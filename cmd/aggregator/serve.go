@@ -20,6 +20,7 @@ import (
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/metrics"
 	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/websub"
 )
 
 // Shutdown deadlines: a running fetch pass gets defaultPassGrace (serve
@@ -73,15 +74,11 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	if err := a.site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)
 	}
-	pushCtx, stopPush := context.WithCancel(context.Background())
-	push, err := newWebSub(pushCtx, d, cfg)
-	if err != nil {
-		stopPush()
+	if err := d.startWebSub(cfg); err != nil {
 		return err
 	}
-	defer func() { stopPush(); push.Wait() }()
-	d.eng.push.Store(push)
-	if err := d.metrics.RegisterWebSub(push.Status); err != nil {
+	defer d.stopWebSub()
+	if err := d.metrics.RegisterWebSub(func() *websub.Status { return d.eng.push.Load().Status() }); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -37,6 +37,11 @@ type server struct {
 	sched     *poll.Scheduler
 	passGrace time.Duration
 
+	// push are the settings of the WebSub in force (d.eng.push), nil
+	// when none runs; pushStop stops it.
+	push     *webSubSettings
+	pushStop func()
+
 	// damaged is the first error of a pass that found the database
 	// damaged (storage.ErrCorrupt): /healthz is red from then on.
 	damaged atomic.Pointer[error]
@@ -210,7 +215,18 @@ func (d *server) apply(ctx context.Context, cfg *config.Config) (*app, error) {
 		return nil, fmt.Errorf("render feeds: %w", err)
 	}
 	d.app.Store(a)
-	d.eng.push.Load().Configure(cfg.Sources, cfg.WebSub.Hubs)
+	if d.push != nil && *d.push == webSubSettingsOf(cfg) {
+		d.eng.push.Load().Configure(cfg.Sources, cfg.WebSub.Hubs)
+	} else {
+		was := d.eng.push.Load()
+		if err := d.startWebSub(cfg); err != nil {
+			// The next reload, or a restart, tries again.
+			d.logger.Error("websub not started; the daemon goes on without it", "err", err)
+		} else {
+			d.logger.Info("websub settings put in force", "hub", cfg.WebSub.Hub, "subscribe", cfg.WebSub.Subscribe)
+		}
+		d.wakeUnsubscribed(ctx, was, cfg.Sources)
+	}
 	return a, d.sched.Start()
 }
 

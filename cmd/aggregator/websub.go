@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
@@ -21,6 +22,63 @@ func feedHubs(cfg *config.Config) []string {
 		hubs = append(hubs, cfg.BaseURL+hubPath)
 	}
 	return append(hubs, cfg.WebSub.Hubs...)
+}
+
+// webSubSettings are what the daemon's WebSub is built from: a reload
+// that changes them starts it anew. The hubs to ping, the sources and
+// websub.poll_interval are put in force without.
+type webSubSettings struct {
+	baseURL, userAgent                                        string
+	maxBytes                                                  int64
+	hub, subscribe, allowHTTPCallbacks, allowPrivateCallbacks bool
+	leaseMin, leaseMax                                        time.Duration
+}
+
+func webSubSettingsOf(cfg *config.Config) webSubSettings {
+	ws := cfg.WebSub
+	return webSubSettings{cfg.BaseURL, cfg.Fetch.UserAgent, cfg.Fetch.MaxBytes,
+		ws.Hub, ws.Subscribe, ws.AllowHTTPCallbacks, ws.AllowPrivateCallbacks, ws.LeaseMin, ws.LeaseMax}
+}
+
+// startWebSub stops the daemon's WebSub, if one runs, and starts cfg's in
+// its place: subscriptions, ours and our hub's, are in the store, and
+// the new one takes them up.
+func (d *server) startWebSub(cfg *config.Config) error {
+	d.stopWebSub()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := newWebSub(ctx, d, cfg)
+	if err != nil {
+		cancel()
+		return err
+	}
+	settings := webSubSettingsOf(cfg)
+	d.push, d.pushStop = &settings, func() { cancel(); s.Wait() }
+	d.eng.push.Store(s)
+	return nil
+}
+
+// stopWebSub stops the daemon's WebSub and waits for its goroutines;
+// until another starts, the daemon has none (a nil *websub.Service).
+func (d *server) stopWebSub() {
+	if d.pushStop != nil {
+		d.eng.push.Store(nil)
+		d.pushStop()
+		d.push, d.pushStop = nil, nil
+	}
+}
+
+// wakeUnsubscribed puts back on their schedule the sources that were
+// subscribed to in was, the WebSub a reload stopped, and are not in the
+// one in force: they were polled only as a safety net.
+func (d *server) wakeUnsubscribed(ctx context.Context, was *websub.Service, sources []aggregator.Source) {
+	now := d.eng.push.Load()
+	for _, src := range sources {
+		if was.Subscribed(src.Name) && !now.Subscribed(src.Name) {
+			if err := d.eng.poller.Wake(ctx, src); err != nil {
+				d.logger.Error("reschedule source", "source", src.Name, "err", err)
+			}
+		}
+	}
 }
 
 // newWebSub starts the WebSub of cfg (our own hub, subscriptions to the

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -359,4 +360,127 @@ func sourceStatus(t *testing.T, base, source string) string {
 		}
 	}
 	return ""
+}
+
+// TestWebSubReload turns the hub and the subscriber on and off with
+// SIGHUP to the real binary: the feeds name our hub exactly while it
+// runs and answers subscriptions; turned on, the daemon subscribes to the
+// source's hub at its next fetch and stops polling it; turned off, our
+// hub is gone and the source goes back to its schedule at once.
+func TestWebSubReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	hubStore, err := storage.Open(filepath.Join(dir, "source-hub.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hubStore.Close() })
+	var topic string
+	sourceHub, err := websub.NewHub(t.Context(), hubStore, websub.HubOptions{
+		IsTopic:   func(u string) bool { return u == topic },
+		AllowHTTP: true,
+		Client:    websub.NewGuardedClient(websub.GuardOptions{AllowPrivate: true}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { sourceHub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
+	hubSrv := httptest.NewServer(sourceHub)
+	t.Cleanup(hubSrv.Close)
+	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
+	var mu sync.Mutex
+	fetches := 0
+	source := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches++
+		mu.Unlock()
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="hub", <%s>; rel="self"`, hubSrv.URL, topic))
+		w.Header().Set("Content-Type", "application/atom+xml")
+		w.Write(blog)
+	}))
+	t.Cleanup(source.Close)
+	topic = source.URL + "/blog.atom"
+	fetched := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return fetches
+	}
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	configPath := filepath.Join(dir, "config.yaml")
+	writeWebSub := func(websub string) {
+		t.Helper()
+		cfg := fmt.Sprintf("base_url: %s\nlisten: %s\nschedule: \"@every 1s\"\nfetch: {timeout: 60s, jitter: 0}\n%ssources:\n  - {name: blog, url: %s}\n",
+			base, addr, websub, topic)
+		if err := os.WriteFile(configPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ourHub := fmt.Sprintf(`<%s/websub>; rel="hub"`, base)
+	linkHasOurHub := func() bool {
+		resp, err := http.Get(base + "/feed.atom")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return strings.Contains(resp.Header.Get("Link"), ourHub)
+	}
+	subscribe := func() int {
+		resp, err := http.PostForm(base+"/websub", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feed.atom"}, "hub.callback": {"http://127.0.0.1:1/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	writeWebSub("")
+	p := startProcess(t, nil, "serve", "-config", configPath)
+	p.eventually(t, "the first fetch", func() bool { return getOK(base+"/feed.atom") != nil && fetched() > 0 })
+	if linkHasOurHub() {
+		t.Error("the feeds name our hub before it is on")
+	}
+	if code := subscribe(); code == http.StatusAccepted {
+		t.Error("a subscription accepted before the hub is on")
+	}
+
+	writeWebSub("websub: {hub: true, subscribe: true, allow_private_callbacks: true, allow_http_callbacks: true}\n")
+	p.signal(t, syscall.SIGHUP)
+	p.eventually(t, "our hub named by the feeds", linkHasOurHub)
+	p.eventually(t, "our subscription to the source's hub", func() bool { return sourceHub.Stats().Subscriptions == 1 })
+	rd := newReader(t, base+"/feed.atom", "reader")
+	rd.subscribeTo(t, base+"/websub")
+	p.eventually(t, "the reader's subscription verified", func() bool {
+		st := webSubStatus(t, base)
+		return st.Hub != nil && st.Hub.Subscriptions == 1
+	})
+	p.eventually(t, "the source subscribed", func() bool { return strings.Contains(sourceStatus(t, base, "blog"), "subscribed at "+hubSrv.URL) })
+	// Subscribed, the source is polled every websub.poll_interval (6h),
+	// not every second.
+	before := fetched()
+	time.Sleep(2500 * time.Millisecond)
+	if n := fetched() - before; n > 1 {
+		t.Errorf("a subscribed source was fetched %d times in 2.5 s", n)
+	}
+
+	writeWebSub("")
+	p.signal(t, syscall.SIGHUP)
+	p.eventually(t, "our hub no longer named", func() bool { return !linkHasOurHub() })
+	if code := subscribe(); code == http.StatusAccepted {
+		t.Error("a subscription accepted after the hub was turned off")
+	}
+	before = fetched()
+	p.eventually(t, "the source polled again on its schedule", func() bool { return fetched() >= before+2 })
+	if st := webSubStatus(t, base); st.Hub != nil || st.Subscriber != nil {
+		t.Errorf("websub status after turning it off: %+v", st)
+	}
+	p.signal(t, syscall.SIGTERM)
+	p.waitExit(t, 10*time.Second)
 }
