@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/planetgo/aggregator"
@@ -112,7 +113,8 @@ type RestartSetting struct {
 }
 
 // KeepRestartSettings puts back in next the settings a running daemon
-// cannot change (listen, database), and returns those that differed.
+// cannot change (listen, database, database_max_size: the file is opened
+// with its limit), and returns those that differed.
 func KeepRestartSettings(inForce, next *Config) []RestartSetting {
 	var kept []RestartSetting
 	for _, s := range []struct {
@@ -127,5 +129,17 @@ func KeepRestartSettings(inForce, next *Config) []RestartSetting {
 			*s.inFile = *s.inForce
 		}
 	}
+	if inForce.DatabaseMax != next.DatabaseMax {
+		kept = append(kept, RestartSetting{"database_max_size", sizeSetting(inForce.DatabaseMax), sizeSetting(next.DatabaseMax)})
+		next.DatabaseMax = inForce.DatabaseMax
+	}
 	return kept
+}
+
+// sizeSetting is a database_max_size as a log shows it: bytes, or "none".
+func sizeSetting(n int64) string {
+	if n == 0 {
+		return "none"
+	}
+	return strconv.FormatInt(n, 10)
 }

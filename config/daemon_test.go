@@ -62,12 +62,13 @@ func TestStateDatabase(t *testing.T) {
 func TestKeepRestartSettings(t *testing.T) {
 	t.Parallel()
 	inForce := &Config{Listen: "127.0.0.1:8080", Database: "/a.db", Title: "old"}
-	next := &Config{Listen: "127.0.0.1:9090", Database: "/b.db", Title: "new"}
+	next := &Config{Listen: "127.0.0.1:9090", Database: "/b.db", Title: "new", DatabaseMax: 1 << 30}
 	kept := KeepRestartSettings(inForce, next)
-	if next.Listen != inForce.Listen || next.Database != inForce.Database || next.Title != "new" {
+	if next.Listen != inForce.Listen || next.Database != inForce.Database || next.DatabaseMax != 0 || next.Title != "new" {
 		t.Errorf("after KeepRestartSettings: %+v", next)
 	}
-	if len(kept) != 2 || kept[0] != (RestartSetting{"listen", "127.0.0.1:8080", "127.0.0.1:9090"}) {
+	if len(kept) != 3 || kept[0] != (RestartSetting{"listen", "127.0.0.1:8080", "127.0.0.1:9090"}) ||
+		kept[2] != (RestartSetting{"database_max_size", "none", "1073741824"}) {
 		t.Errorf("kept %+v", kept)
 	}
 	if kept := KeepRestartSettings(inForce, next); len(kept) != 0 {
