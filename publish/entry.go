@@ -106,6 +106,7 @@ type feedDoc struct {
 	section     string   // the section's name; "" for the merged feed
 	path        string   // mergedPath or sectionPath(name)
 	hubs        []string // WebSub hubs, in order; the Site's, so not part of the fingerprint
+	ttl         int      // RSS <ttl>, minutes: the Site's Cache-Control max-age, rounded up
 	ID          string   // the Atom id: BaseURL + "/" or BaseURL + "/sections/NAME"
 	Title       string
 	Description string    // may be empty

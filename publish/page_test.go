@@ -141,10 +141,11 @@ func TestCacheMaxAge(t *testing.T) {
 		name   string
 		maxAge time.Duration
 		want   string
+		ttl    string // the RSS channel's, in minutes, rounded up
 	}{
-		{"default", 0, "public, max-age=300"},
-		{"from the schedule", 450 * time.Second, "public, max-age=450"},
-		{"under a second", time.Millisecond, "public, max-age=1"},
+		{"default", 0, "public, max-age=300", "<ttl>5</ttl>"},
+		{"from the schedule", 450 * time.Second, "public, max-age=450", "<ttl>8</ttl>"},
+		{"under a second", time.Millisecond, "public, max-age=1", "<ttl>1</ttl>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +158,11 @@ func TestCacheMaxAge(t *testing.T) {
 				body(t, resp)
 				if got := resp.Header.Get("Cache-Control"); got != tt.want {
 					t.Errorf("GET %s: Cache-Control = %q, want %q", path, got, tt.want)
+				}
+			}
+			for _, path := range []string{"/feed.rss", "/sections/go.rss"} {
+				if b := body(t, request(t, s, "GET", path, nil)); strings.Count(string(b), "<ttl>") != 1 || !bytes.Contains(b, []byte(tt.ttl)) {
+					t.Errorf("GET %s: want one %s in the channel:\n%s", path, tt.ttl, b)
 				}
 			}
 		})

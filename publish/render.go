@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/planetgo/aggregator"
 )
@@ -142,6 +143,7 @@ func (s *Site) feed(ctx context.Context, sec Section, states map[string]aggregat
 		baseURL:     s.opts.BaseURL,
 		path:        mergedPath,
 		hubs:        s.opts.Hubs,
+		ttl:         int((s.opts.CacheMaxAge + time.Minute - 1) / time.Minute),
 		ID:          s.opts.BaseURL + "/",
 		Title:       clean(s.opts.Title),
 		Description: clean(s.opts.Description),

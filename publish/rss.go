@@ -27,6 +27,7 @@ type rssChannel struct {
 	AtomLinks     []rssAtomLink `xml:"atom:link"`
 	LastBuildDate string        `xml:"lastBuildDate,omitempty"`
 	Generator     string        `xml:"generator"`
+	TTL           int           `xml:"ttl,omitempty"` // minutes a reader may keep the channel: outputs change only after a pass
 	Items         []rssItem     `xml:"item"`
 }
 
@@ -64,6 +65,7 @@ func renderRSS(doc *feedDoc) ([]byte, error) {
 		Description: doc.Description,
 		AtomLinks:   []rssAtomLink{{Href: doc.url(rssFormat), Rel: "self", Type: rssFormat.mediaType()}},
 		Generator:   generatorName,
+		TTL:         doc.ttl,
 	}
 	for _, h := range doc.hubs {
 		ch.AtomLinks = append(ch.AtomLinks, rssAtomLink{Href: h, Rel: "hub"})
