@@ -88,7 +88,7 @@ func (ck *checker) build(r *raw) *Config {
 	c.Page = ck.page(r.Page, c.Publish.Items)
 	c.Theme = ck.theme(r.Theme)
 	ck.themeDir = c.Theme
-	c.BaseURL = ck.baseURL(r.BaseURL, c.Listen)
+	c.BaseURL, c.BaseURLSet = ck.baseURL(r.BaseURL, c.Listen), r.BaseURL != ""
 	if err := checkSchedule(c.Schedule); err != nil {
 		ck.errorf(ck.line("schedule"), "schedule %q %v", c.Schedule, err)
 	}
@@ -232,14 +232,7 @@ func (ck *checker) listen(s string) string {
 // URL of listen, with localhost for a listen address that names no host.
 func (ck *checker) baseURL(s, listen string) string {
 	if s == "" {
-		host, port, err := net.SplitHostPort(listen)
-		if err != nil {
-			return "http://" + listen // listen's mistake is recorded
-		}
-		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-			host = "localhost"
-		}
-		return "http://" + net.JoinHostPort(host, port)
+		return listenBaseURL(listen)
 	}
 	u, err := url.Parse(s)
 	switch {
@@ -249,6 +242,19 @@ func (ck *checker) baseURL(s, listen string) string {
 		ck.errorf(ck.line("base_url"), "base_url %q must not have a query or fragment", s)
 	}
 	return strings.TrimRight(s, "/")
+}
+
+// listenBaseURL is the base_url of a config that sets none: the address
+// it listens on, with localhost for an unspecified host.
+func listenBaseURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen // listen's mistake is recorded
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // database returns the absolute path of the database file s, or of the

@@ -23,6 +23,7 @@ type Config struct {
 	Title       string // title of the merged feed; default "Planet"
 	Description string // the merged feed's description; default ""
 	BaseURL     string // public URL, no trailing slash; default "http://" + Listen, localhost for no host
+	BaseURLSet  bool   // whether the file sets base_url, rather than leaving BaseURL to follow Listen
 	Listen      string // host:port to serve on; default "127.0.0.1:8080"
 	Database    string // absolute path of the bbolt file; default "aggregator.db" beside the config file
 	DatabaseSet bool   // whether the file names the database, rather than leaving Database the default

@@ -197,6 +197,7 @@ sources:
 		Title:       "Planet Example",
 		Description: "All the news",
 		BaseURL:     "https://planet.example.org/news",
+		BaseURLSet:  true,
 		Listen:      "0.0.0.0:9000",
 		Database:    filepath.Join(dir, "data", "planet.db"),
 		DatabaseSet: true,

@@ -129,6 +129,11 @@ func KeepRestartSettings(inForce, next *Config) []RestartSetting {
 			*s.inFile = *s.inForce
 		}
 	}
+	if !next.BaseURLSet {
+		// The base URL a file that sets none has is the listen address in
+		// force, not the one the daemon is not listening on.
+		next.BaseURL = listenBaseURL(next.Listen)
+	}
 	if inForce.DatabaseMax != next.DatabaseMax {
 		kept = append(kept, RestartSetting{"database_max_size", sizeSetting(inForce.DatabaseMax), sizeSetting(next.DatabaseMax)})
 		next.DatabaseMax = inForce.DatabaseMax

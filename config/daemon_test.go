@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -73,6 +74,37 @@ func TestKeepRestartSettings(t *testing.T) {
 	}
 	if kept := KeepRestartSettings(inForce, next); len(kept) != 0 {
 		t.Errorf("nothing differs, yet %+v reported", kept)
+	}
+}
+
+// A file that sets no base_url has the base URL of the address the daemon
+// listens on: a reload that changes listen, which needs a restart, keeps
+// the base URL of the address in force.
+func TestKeepRestartSettingsBaseURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	load := func(text string) *Config {
+		t.Helper()
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, []byte(text+"sources:\n  - {name: a, url: https://a.example/feed}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	inForce := load("listen: 127.0.0.1:8080\n")
+	next := load("listen: 127.0.0.1:9090\ntitle: new\n")
+	KeepRestartSettings(inForce, next)
+	if next.Listen != "127.0.0.1:8080" || next.BaseURL != "http://127.0.0.1:8080" || next.Title != "new" {
+		t.Errorf("after a reload that changed listen: listen %q, base_url %q, title %q; want 127.0.0.1:8080, http://127.0.0.1:8080, new", next.Listen, next.BaseURL, next.Title)
+	}
+	next = load("listen: 127.0.0.1:9090\nbase_url: https://planet.example\n")
+	KeepRestartSettings(inForce, next)
+	if next.BaseURL != "https://planet.example" {
+		t.Errorf("a base_url the file sets became %q", next.BaseURL)
 	}
 }
 

@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -14,17 +15,20 @@ const (
 )
 
 // CacheMaxAge is how long clients may reuse an output: half the shortest
-// gap between two fetch passes of any schedule (global, the one of sources
-// that name none, and the sources' own), within a minute and an hour. The
-// outputs change only after a pass, so a client is never more than half a
-// pass behind.
+// gap between two fetch passes of the schedules in use (the sources' own,
+// and global for those that name none or when there are no sources),
+// within a minute and an hour. The outputs change only after a pass, so a
+// client is never more than half a pass behind. Schedules are read in UTC,
+// as the passes run.
 func CacheMaxAge(global string, sources []aggregator.Source, now time.Time) time.Duration {
 	specs := []string{global}
-	for _, src := range sources {
-		if src.Schedule != "" {
-			specs = append(specs, src.Schedule)
+	if len(sources) > 0 {
+		specs = specs[:0]
+		for _, src := range sources {
+			specs = append(specs, cmp.Or(src.Schedule, global))
 		}
 	}
+	now = now.UTC()
 	gap := maxCacheMaxAge * 2
 	for _, spec := range specs {
 		if g, ok := shortestGap(spec, now); ok {

@@ -22,7 +22,8 @@ func TestCacheMaxAge(t *testing.T) {
 		{"daily is clamped", "@daily", nil, time.Hour},
 		{"uneven gaps take the shortest", "0 9,10 * * *", nil, 30 * time.Minute},
 		{"a source polled more often", "@every 1h", []string{"", "@every 4m"}, 2 * time.Minute},
-		{"an invalid spec is ignored", "@every 20m", []string{"TZ=UTC"}, 10 * time.Minute},
+		{"an invalid spec is ignored", "@every 20m", []string{"", "TZ=UTC"}, 10 * time.Minute},
+		{"a global schedule no source uses", "@every 15m", []string{"@hourly"}, 30 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,9 +81,12 @@ func (p *Policy) Groups(sources []aggregator.Source) map[string][]aggregator.Sou
 	return groups
 }
 
-// interval is the time from tick to the source's next scheduled tick.
+// interval is the time from tick to the source's next scheduled tick. A
+// spec without a zone is read in UTC, as the scheduler runs it, whatever
+// the zone of tick (robfig/cron reads it in the zone of the time it is
+// given).
 func (p *Policy) interval(src aggregator.Source, tick time.Time) time.Duration {
-	return max(p.schedules[p.Spec(src)].Next(tick).Sub(tick), time.Second)
+	return max(p.schedules[p.Spec(src)].Next(tick.UTC()).Sub(tick), time.Second)
 }
 
 // IsDue reports whether a pass at tick should fetch src, whose state is st:

@@ -178,3 +178,19 @@ func TestSpecAndGroups(t *testing.T) {
 		t.Error("NewPolicy accepted a spec that is no cron spec")
 	}
 }
+
+// A spec without a zone runs in UTC (the scheduler's zone): the next
+// attempt it gives is the same whatever the zone of the clock that asks,
+// so a tick at 12:00 UTC finds due the sources it should fetch.
+func TestScheduleReadInUTC(t *testing.T) {
+	t.Parallel()
+	p := testPolicy(t, "0 12 * * *")
+	src := aggregator.Source{Name: "daily"}
+	utc := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	want := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, zone := range []*time.Location{time.UTC, time.FixedZone("EST", -5*3600), time.FixedZone("IST", 5*3600+1800)} {
+		if got := p.AfterSuccess(src, utc.In(zone), 0); !got.Equal(want) {
+			t.Errorf("next attempt from a clock in %s = %v, want %v", zone, got, want)
+		}
+	}
+}

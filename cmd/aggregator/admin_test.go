@@ -67,7 +67,9 @@ func TestOPMLImport(t *testing.T) {
 func TestOPMLExport(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	configPath := writeConfig(t, dir, freeAddr(t), "https://feeds.example")
+	// The export is the admin's copy of the config's URLs: credentials
+	// and all, unlike /sources.opml (README, "Security").
+	configPath := writeConfig(t, dir, freeAddr(t), "https://reader:s3cret@feeds.example")
 	out, _ := runCmd(t, "opml", "export", "-config", configPath)
 	var doc struct {
 		Groups []struct {
@@ -86,7 +88,7 @@ func TestOPMLExport(t *testing.T) {
 			got = append(got, g.Text+" "+f.XMLURL)
 		}
 	}
-	want := []string{"Go https://feeds.example/blog.atom", "Go https://feeds.example/news.rss", "News https://feeds.example/news.rss"}
+	want := []string{"Go https://reader:s3cret@feeds.example/blog.atom", "Go https://reader:s3cret@feeds.example/news.rss", "News https://reader:s3cret@feeds.example/news.rss"}
 	if !slices.Equal(got, want) {
 		t.Errorf("export = %q, want %q\n%s", got, want, out)
 	}

@@ -102,8 +102,9 @@ func resolveSites(ctx context.Context, sources []config.Imported, load func() (*
 }
 
 // opmlExport prints cfg's sources as OPML, grouped by section: the list the
-// daemon serves at /sources.opml, with the titles the feeds gave when the
-// database or the daemon knows them.
+// daemon serves at /sources.opml, but with the URLs as the config has
+// them, and the titles the feeds gave when the database or the daemon
+// knows them.
 func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
 	list, _, err := poll.LoadStatus(ctx, statusPlace(cfg))
 	if err != nil {
@@ -113,7 +114,11 @@ func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error
 	for _, s := range list {
 		states[s.Name] = aggregator.SourceState{Name: s.Name, FeedTitle: s.Title}
 	}
-	doc, err := publish.NewSite(nil, siteOptions(cfg, nil)).OPML(states)
+	// The config's URLs as they are, credentials included: the export is
+	// the admin's copy, where /sources.opml is the public list.
+	opts := siteOptions(cfg, nil)
+	opts.Sources = cfg.Sources
+	doc, err := publish.NewSite(nil, opts).OPML(states)
 	if err != nil {
 		return err
 	}
