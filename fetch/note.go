@@ -14,7 +14,7 @@ type ItemNote struct {
 	// aggregator.IdentityGUID, IdentityLink or IdentityHash.
 	IdentityFrom string
 	// IdentityWhy says why, when it is not the item's GUID ("no guid",
-	// "the feed repeats guids", "identity: link", "no guid, and no
+	// "the feed repeats this guid", "identity: link", "no guid, and no
 	// link"…); "" for a GUID used as it is.
 	IdentityWhy string
 	// DateFrom is the feed's date that Item.Published holds: "published",

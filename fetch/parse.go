@@ -89,6 +89,7 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 	}
 	feedAuthor := personName(f.Authors, m.people)
 	identify := identityFunc(f.Items, src.Identity)
+	guidIsLink := guidLinks(f, body)
 	for i, it := range f.Items {
 		if it == nil {
 			continue
@@ -96,7 +97,7 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 		if err := context.Cause(ctx); err != nil {
 			return Feed{}, err
 		}
-		item := normalise(it, base, feedAuthor, m.itemTitle(i), m.people)
+		item := normalise(it, base, feedAuthor, m.itemTitle(i), m.people, guidIsLink(i))
 		item.SourceID = src.Name
 		var note ItemNote
 		item.ID, note.IdentityFrom, note.IdentityWhy = identify(it, item)
@@ -114,8 +115,10 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 }
 
 // normalise makes it an Item; titleHTML and peopleHTML say whether its
-// title, and its names and categories, are HTML (see markup).
-func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peopleHTML bool) aggregator.Item {
+// title, and its names and categories, are HTML (see markup), and
+// guidIsLink whether its GUID, if a URL, is its link when it has none (see
+// guidLinks).
+func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peopleHTML, guidIsLink bool) aggregator.Item {
 	item := aggregator.Item{
 		Title:      fieldText(it.Title, titleHTML, maxTitle),
 		Link:       capURL(resolve(base, strings.TrimSpace(it.Link))),
@@ -127,10 +130,8 @@ func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peo
 		Published:  utc(it.PublishedParsed),
 		Updated:    utc(it.UpdatedParsed),
 	}
-	if item.Link == "" && isHTTP(it.GUID) {
-		// An RSS guid that is a URL is a permalink unless it says otherwise,
-		// and gofeed drops isPermaLink.
-		item.Link = capURL(valid(strings.TrimSpace(it.GUID)))
+	if item.Link == "" && guidIsLink && isHTTP(it.GUID) {
+		item.Link = capURL(resolve(nil, it.GUID))
 	}
 	if item.Summary == item.Content {
 		item.Summary = ""
@@ -145,18 +146,23 @@ func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peo
 }
 
 // identityFunc picks how the items of one feed are identified. By default:
-// by GUID, but by link (then content hash) when the feed repeats GUIDs, as
-// some broken generators do, since one GUID for several items would merge
-// them. The admin's choice (aggregator.IdentityGUID, IdentityLink or
-// IdentityHash) overrides it; an item lacking what it names falls back as by
-// default. The function it returns gives an item's ID, what it was made
-// from (IdentityGUID, IdentityLink or IdentityHash) and, when that is not
-// the item's GUID, why.
+// by GUID, but by link (then content hash) for the items whose GUID the feed
+// gives to another item too, as some broken generators do, since one GUID
+// for several items would merge them. Only those items: the others keep
+// their GUIDs, so that one item posted with a copied GUID changes the ids
+// of two items, not of every item the source has published. The admin's
+// choice (aggregator.IdentityGUID, IdentityLink or IdentityHash) overrides
+// it; an item lacking what it names falls back as by default. The function
+// it returns gives an item's ID, what it was made from (IdentityGUID,
+// IdentityLink or IdentityHash) and, when that is not the item's GUID, why.
 func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggregator.Item) (id, from, why string) {
-	repeats := choice == "" && repeatsGUIDs(items)
-	useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeats
+	var repeated map[string]bool
+	if choice == "" {
+		repeated = repeatedGUIDs(items)
+	}
 	return func(it *gofeed.Item, item aggregator.Item) (string, string, string) {
 		g := valid(strings.TrimSpace(it.GUID))
+		useGUID := choice == aggregator.IdentityGUID || choice == "" && !repeated[g]
 		if g != "" && useGUID {
 			if id := capID(g); id != g {
 				return id, aggregator.IdentityGUID, fmt.Sprintf("a hash of the guid, longer than %d bytes", maxID)
@@ -170,7 +176,7 @@ func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggreg
 		case g == "":
 			why = "no guid"
 		default:
-			why = "the feed repeats guids"
+			why = "the feed repeats this guid"
 		}
 		if choice != aggregator.IdentityHash {
 			if item.Link != "" {
@@ -187,23 +193,28 @@ func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggreg
 	}
 }
 
-// repeatsGUIDs reports whether two items share a GUID.
-func repeatsGUIDs(items []*gofeed.Item) bool {
-	guids := make(map[string]bool, len(items))
+// repeatedGUIDs returns the GUIDs (as identityFunc reads them) that more
+// than one item has; nil when none does.
+func repeatedGUIDs(items []*gofeed.Item) map[string]bool {
+	seen := make(map[string]bool, len(items))
+	var repeated map[string]bool
 	for _, it := range items {
 		if it == nil {
 			continue
 		}
-		g := strings.TrimSpace(it.GUID)
+		g := valid(strings.TrimSpace(it.GUID))
 		if g == "" {
 			continue
 		}
-		if guids[g] {
-			return true
+		if seen[g] {
+			if repeated == nil {
+				repeated = make(map[string]bool)
+			}
+			repeated[g] = true
 		}
-		guids[g] = true
+		seen[g] = true
 	}
-	return false
+	return repeated
 }
 
 func valid(s string) string {
@@ -225,13 +236,29 @@ func resolve(base *url.URL, ref string) string {
 		return ""
 	}
 	u, err := url.Parse(ref)
-	if err != nil {
+	if err != nil || !validPort(u.Port()) {
 		return ""
 	}
 	if base != nil && !u.IsAbs() {
 		u = base.ResolveReference(u)
 	}
+	// url.URL keeps a query as written: escape what no URI may hold.
+	u.RawQuery = queryEscaper.Replace(u.RawQuery)
 	return valid(u.String())
+}
+
+// queryEscaper escapes the characters RFC 3986 allows nowhere in a URI,
+// which url.Parse leaves in a query.
+var queryEscaper = strings.NewReplacer(" ", "%20", `"`, "%22", "<", "%3C", ">", "%3E", `\`, "%5C", "^", "%5E", "`", "%60", "{", "%7B", "|", "%7C", "}", "%7D")
+
+// validPort reports whether a URL's port (as url.URL.Port gives it) is
+// none or one a connection can use: url.Parse takes any digits.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n <= 65535
 }
 
 func isHTTP(s string) bool {

@@ -81,6 +81,51 @@ func TestRepeatedGUIDsFallBackToLinks(t *testing.T) {
 	}
 }
 
+// TestCopiedGUID: a post that takes another's GUID changes the ids of the
+// two items that share it, not of the feed's others, which readers would
+// get again as new posts (before, every item fell back to its link).
+func TestCopiedGUID(t *testing.T) {
+	t.Parallel()
+	f := parseTestdata(t, "rss-copied-guid.xml", "http://copied.example/feed", "")
+	var ids []string
+	for _, it := range f.Items {
+		ids = append(ids, it.ID)
+	}
+	want := []string{"http://copied.example/3", "http://copied.example/2", "post-1"}
+	if strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Errorf("ids %q, want %q: One keeps its guid, Two and Three, which share one, their links", ids, want)
+	}
+}
+
+// TestGUIDLinks: an RSS guid that is a URL stands for a missing link unless
+// isPermaLink="false", and only when it is a well-formed URL, escaped as a
+// URL; an Atom id is never a link.
+func TestGUIDLinks(t *testing.T) {
+	t.Parallel()
+	f := parseTestdata(t, "rss-guid-links.xml", "http://guids.example/feed", "")
+	want := []string{
+		"http://guids.example/posts/1",
+		"http://guids.example/posts/2",
+		"",
+		"",
+		"http://guids.example/a%20b?x=%22q%22",
+		"",
+		"http://guids.example/posts/7",
+	}
+	if len(f.Items) != len(want) {
+		t.Fatalf("%d items, want %d", len(f.Items), len(want))
+	}
+	for i, it := range f.Items {
+		if it.Link != want[i] {
+			t.Errorf("%s: link %q, want %q", it.Title, it.Link, want[i])
+		}
+	}
+	a := parseTestdata(t, "atom-url-ids.xml", "https://atom.example/feed", "application/atom+xml")
+	if len(a.Items) != 1 || a.Items[0].Link != "" || a.Items[0].ID != "https://atom.example/id/1" {
+		t.Errorf("Atom entry with a URL id: %+v, want no link", a.Items)
+	}
+}
+
 func TestUndeclaredCharset(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, contentType string }{

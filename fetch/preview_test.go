@@ -78,7 +78,7 @@ func TestPreviewIdentityReasons(t *testing.T) {
 		{"missing", missing.URL, "", []string{"link: no guid", "hash: no guid, and no link", "guid: "}},
 		{"missing, identity link", missing.URL, aggregator.IdentityLink, []string{"link: identity: link", "hash: identity: link, and no link", "link: identity: link"}},
 		{"missing, identity hash", missing.URL, aggregator.IdentityHash, []string{"hash: identity: hash", "hash: identity: hash", "hash: identity: hash"}},
-		{"repeated", repeated.URL, "", []string{"link: the feed repeats guids", "link: the feed repeats guids", "link: the feed repeats guids"}},
+		{"repeated", repeated.URL, "", []string{"link: the feed repeats this guid", "link: the feed repeats this guid", "link: the feed repeats this guid"}},
 		{"repeated, identity guid", repeated.URL, aggregator.IdentityGUID, []string{"guid: ", "guid: ", "guid: "}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
