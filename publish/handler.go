@@ -41,6 +41,11 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := (*outputs)[r.URL.Path]
+	if out == nil && s.routes[r.URL.Path] {
+		// A page that neither the theme nor the built-in theme rendered.
+		http.Error(w, "this page failed to render; the server's log says why", http.StatusInternalServerError)
+		return
+	}
 	if out == nil {
 		http.Error(w, "no such page", http.StatusNotFound) // past the last
 		return

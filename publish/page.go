@@ -50,13 +50,14 @@ func (s *Site) pageCount(doc *feedDoc) int {
 	return min(max(n, 1), s.opts.Pages)
 }
 
-// renderPage renders page n (from 1) of docs[i]: docs[0] is the merged
-// feed, the others are sections. nav is the section list every page
+// renderPage renders page n (from 1) of docs[i] with tmpl (the theme's
+// templates, or the built-in ones): docs[0] is the merged feed, the
+// others are sections. nav is the section list every page
 // shows, from sectionNav; hidden counts each source's items the filters
 // hide (nil for none).
-func (s *Site) renderPage(docs []*feedDoc, nav []pageSection, i, n int, states map[string]aggregator.SourceState, hidden map[string]aggregator.HiddenCount) ([]byte, error) {
+func (s *Site) renderPage(tmpl *template.Template, docs []*feedDoc, nav []pageSection, i, n int, states map[string]aggregator.SourceState, hidden map[string]aggregator.HiddenCount) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := s.page.ExecuteTemplate(&buf, pageTemplateName, s.pageData(docs, nav, i, n, states, hidden)); err != nil {
+	if err := tmpl.ExecuteTemplate(&buf, pageTemplateName, s.pageData(docs, nav, i, n, states, hidden)); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -1,7 +1,9 @@
 package publish
 
 import (
+	"fmt"
 	"html/template"
+	"strconv"
 	"time"
 )
 
@@ -128,43 +130,127 @@ func groupDays(items []ItemData, zone *time.Location) []DayData {
 	return days
 }
 
-// samplePages are the pages a theme is checked against: every field set,
-// every optional one empty, and every kind of page (the planet's first,
-// a section's older page, a page with nothing), so that each branch of a
-// template runs at least once.
+// samplePages are the pages a theme is checked against, so that each
+// branch of a template whose condition depends on the shape of the data
+// runs at least once: every kind of page (the planet's and a section's,
+// first, middle, last and only, with nothing on it), every field set and
+// empty, and on the first page every combination of the optional fields
+// of an item and of a source. A condition on one value (a title) is
+// beyond it.
 func samplePages() []PageData {
 	when := time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)
-	ok := SourceData{
-		Name: "alpha", Title: "Alpha", SiteURL: "https://alpha.example/", FeedURL: "https://alpha.example/feed",
-		Image: "https://alpha.example/face.png", OK: true, LastSuccess: when, LastAttempt: when, Result: "new 1",
+	sources := sampleSources(when)
+	items := sampleItems(when, sources)
+	// The full item and the bare one.
+	few := []ItemData{items[len(items)-1], items[0]}
+	const site = "https://planet.example"
+	planet := PlanetData{Title: "Planet", Description: "Everyone", URL: site + "/"}
+	section := &SectionData{Name: "go", Title: "Go", Description: "Go posts", URL: site + "/sections/go.html"}
+	feeds := FeedURLs{Atom: site + "/feed.atom", RSS: site + "/feed.rss", JSON: site + "/feed.json", OPML: site + "/sources.opml"}
+	discovery := []DiscoveryLink{
+		{Title: "Planet (Atom)", Type: "application/atom+xml", URL: feeds.Atom, TypeAttr: `type="application/atom+xml"`},
+		{Title: "Planet (JSON Feed)", Type: "application/feed+json", URL: feeds.JSON, TypeAttr: `type="application/feed+json"`},
 	}
-	failing := SourceData{
-		Name: "beta", Title: "Beta", Error: "http status 404", Failures: 2, LastAttempt: when, Result: "error: http status 404",
-		Hidden: 3,
-	}
-	full := ItemData{
-		ID: "urn:uuid:00000000-0000-5000-8000-000000000000", Title: "A post", Link: "https://alpha.example/post",
-		Content: "<p>Content</p>", Author: "Ann", Published: when, Updated: when, Source: ok, AlsoIn: []SourceData{failing},
-	}
-	bare := ItemData{ID: "urn:uuid:00000000-0000-5000-8000-000000000001", Source: failing}
-	items := []ItemData{full, bare}
-	feeds := FeedURLs{Atom: "https://planet.example/feed.atom", RSS: "https://planet.example/feed.rss",
-		JSON: "https://planet.example/feed.json", OPML: "https://planet.example/sources.opml"}
-	discovery := []DiscoveryLink{{Title: "Planet (Atom)", Type: "application/atom+xml", URL: feeds.Atom, TypeAttr: `type="application/atom+xml"`}}
-	planet := PlanetData{Title: "Planet", Description: "Everyone", URL: "https://planet.example/"}
-	section := &SectionData{Name: "go", Title: "Go", Description: "Go posts", URL: "https://planet.example/sections/go.html"}
 	nav := []NavLink{{Title: "All sources", URL: planet.URL, Current: true}, {Title: "Go", URL: section.URL}}
-	return []PageData{{
-		Planet: planet, Items: items, Days: groupDays(items, time.UTC), Sources: []SourceData{ok, failing},
-		Feeds: feeds, Page: PageInfo{Number: 1, Older: "https://planet.example/page/2.html"},
-		Nav: nav, Discovery: discovery, Static: "https://planet.example/static",
-	}, {
-		Planet: planet, Section: section, Items: items, Days: groupDays(items, time.UTC), Sources: []SourceData{failing, ok},
-		Feeds: feeds, Page: PageInfo{Number: 2, Newer: section.URL, Older: "https://planet.example/sections/go/page/3.html"},
-		Nav: nav, Discovery: discovery, Static: "https://planet.example/static",
-	}, {
-		Planet: PlanetData{Title: "Planet", URL: "https://planet.example/"}, Section: &SectionData{Name: "empty", Title: "empty"},
-		Feeds: feeds, Page: PageInfo{Number: 3, Newer: "https://planet.example/page/2.html"},
-		Static: "https://planet.example/static",
-	}}
+	sectionNav := []NavLink{{Title: "All sources", URL: planet.URL}, {Title: "Go", URL: section.URL, Current: true}}
+	page := func(sec *SectionData, n int, newer, older string, items []ItemData, sources []SourceData, nav []NavLink) PageData {
+		return PageData{
+			Planet: planet, Section: sec, Items: items, Days: groupDays(items, time.UTC), Sources: sources,
+			Feeds: feeds, Page: PageInfo{Number: n, Newer: newer, Older: older},
+			Nav: nav, Discovery: discovery, Static: site + "/static",
+		}
+	}
+	return []PageData{
+		page(nil, 1, "", site+"/page/2.html", items, sources, nav),
+		page(nil, 2, site+"/", site+"/page/3.html", few, sources, nav),
+		page(nil, 3, site+"/page/2.html", "", few, sources, nav),
+		page(section, 1, "", site+"/sections/go/page/2.html", few, sources[:2], sectionNav),
+		page(section, 2, section.URL, site+"/sections/go/page/3.html", few[1:], sources[1:2], sectionNav),
+		page(section, 10, site+"/sections/go/page/9.html", "", few, sources[2:3], sectionNav),
+		// The only page of a planet without sections or a description.
+		{
+			Planet: PlanetData{Title: "Planet", URL: site + "/"}, Items: few, Days: groupDays(few, time.UTC), Sources: sources[:1],
+			Feeds: feeds, Page: PageInfo{Number: 1}, Discovery: discovery[:1], Static: site + "/static",
+		},
+		// Nothing at all: a section of no sources, and a new planet.
+		{
+			Planet: PlanetData{Title: "Planet", URL: site + "/"}, Section: &SectionData{Name: "empty", Title: "empty", URL: site + "/sections/empty.html"},
+			Feeds: feeds, Page: PageInfo{Number: 1}, Static: site + "/static",
+		},
+		{Planet: PlanetData{Title: "Planet", URL: site + "/"}, Feeds: feeds, Page: PageInfo{Number: 1}, Static: site + "/static"},
+	}
+}
+
+// sampleSources are sources in every combination of their optional
+// fields: the first never fetched, the others fetched, half failing.
+func sampleSources(when time.Time) []SourceData {
+	const bits = 6
+	var out []SourceData
+	for i := range 1 << bits {
+		has := func(bit int) bool { return i&(1<<bit) != 0 }
+		name := "source" + strconv.Itoa(i)
+		src := SourceData{Name: name, Title: "Source " + strconv.Itoa(i), OK: true, LastAttempt: when, Result: "new 1"}
+		if has(0) {
+			src.SiteURL = "https://" + name + ".example/"
+		}
+		if has(1) {
+			src.FeedURL = "https://" + name + ".example/feed"
+		}
+		if has(2) {
+			src.Image = "https://" + name + ".example/face.png"
+		}
+		if has(3) {
+			src.OK, src.Error, src.Failures, src.Result = false, "http status 404", 1+i%3, "error: http status 404"
+		}
+		if has(4) {
+			src.LastSuccess = when.Add(-time.Duration(i) * time.Hour)
+		}
+		if has(5) {
+			src.Hidden = 1 + i%4
+		}
+		if i == 0 {
+			src.LastAttempt, src.Result = time.Time{}, ""
+		}
+		out = append(out, src)
+	}
+	return out
+}
+
+// sampleItems are items in every combination of their optional fields,
+// from sources of every kind, spread over days: the first has neither
+// field, so it has no day of its own, and the last has every one.
+func sampleItems(when time.Time, sources []SourceData) []ItemData {
+	const bits = 7
+	var out []ItemData
+	for i := range 1 << bits {
+		has := func(bit int) bool { return i&(1<<bit) != 0 }
+		it := ItemData{
+			ID:     fmt.Sprintf("urn:uuid:00000000-0000-5000-8000-%012d", i),
+			Source: sources[i%len(sources)],
+		}
+		if has(0) {
+			it.Title = "Post " + strconv.Itoa(i)
+		}
+		if has(1) {
+			it.Link = "https://example.com/posts/" + strconv.Itoa(i)
+		}
+		if has(2) {
+			it.Content = "<p>Content</p>"
+		}
+		if has(3) {
+			it.Author = "Ann"
+		}
+		if has(4) {
+			it.Published = when.Add(-time.Duration(i) * 5 * time.Hour)
+			it.Updated = it.Published
+		}
+		if has(5) {
+			it.Updated = when.Add(-time.Duration(i) * 4 * time.Hour)
+		}
+		if has(6) {
+			it.AlsoIn = []SourceData{sources[(i+1)%len(sources)], sources[(i+2)%len(sources)]}
+		}
+		out = append(out, it)
+	}
+	return out
 }

@@ -19,6 +19,9 @@ import (
 type renderedBody struct {
 	format format
 	body   []byte
+	// builtin marks a page rendered with the built-in theme, the
+	// theme's own template having failed on it.
+	builtin bool
 }
 
 // render reads the store once and renders every route but the feeds whose
@@ -59,19 +62,27 @@ func (s *Site) render(ctx context.Context, prev map[string]*output, stats *rebui
 		}
 		stats.rendered++
 		for _, f := range feedFormats() {
-			jobs = append(jobs, renderJob{doc.path + f.ext(), f, func() ([]byte, error) { return f.render(doc) }})
+			jobs = append(jobs, renderJob{path: doc.path + f.ext(), format: f, render: func() ([]byte, error) { return f.render(doc) }})
 		}
 	}
 	nav := sectionNav(docs, s.headings)
 	for i, doc := range docs {
 		for n := 1; n <= s.pageCount(doc); n++ {
-			jobs = append(jobs, renderJob{pageRoute(doc.path, n), htmlFormat, func() ([]byte, error) { return s.renderPage(docs, nav, i, n, states, hidden) }})
+			jobs = append(jobs, renderJob{path: pageRoute(doc.path, n), format: htmlFormat,
+				render:  func() ([]byte, error) { return s.renderPage(s.page, docs, nav, i, n, states, hidden) },
+				builtin: func() ([]byte, error) { return s.renderPage(s.builtinPage(), docs, nav, i, n, states, hidden) },
+			})
 		}
-		jobs = append(jobs, renderJob{s.opmlPath(doc), opmlFormat, func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
+		jobs = append(jobs, renderJob{path: s.opmlPath(doc), format: opmlFormat, render: func() ([]byte, error) { return s.renderOPML(docs, i, states) }})
 	}
-	jobs = append(jobs, renderJob{healthPath, atomFormat, func() ([]byte, error) { return s.renderHealth(states) }})
-	out, err := runRenderJobs(jobs)
-	return out, fingerprints, err
+	jobs = append(jobs, renderJob{path: healthPath, format: atomFormat, render: func() ([]byte, error) { return s.renderHealth(states) }})
+	out, failed, err := runRenderJobs(jobs)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.replaceFailedPages(out, failed, prev)
+	stats.failed = failed
+	return out, fingerprints, nil
 }
 
 // renderJob renders one route.
@@ -79,12 +90,54 @@ type renderJob struct {
 	path   string
 	format format
 	render func() ([]byte, error)
+	// builtin, set for a page, renders it with the built-in theme: a
+	// page's error (the theme's, on data check never tried) fails that
+	// page alone, whereas any other route's fails the render.
+	builtin func() ([]byte, error)
 }
 
-// runRenderJobs runs the jobs on every CPU and returns their bodies by path,
-// or the first error in the jobs' order. Rendering only reads what the jobs
-// were given.
-func runRenderJobs(jobs []renderJob) (map[string]renderedBody, error) {
+// pageFailure is a page the theme's template failed on.
+type pageFailure struct {
+	job renderJob
+	err error // the template's
+}
+
+// replaceFailedPages puts in out a body for each page of failed: its
+// current one when the theme rendered it (its last good version), else
+// the page rendered with the built-in theme, so that readers still read
+// the planet and no visitor is shown the theme's paths and errors; if
+// that fails too, whatever the page has now, if anything.
+func (s *Site) replaceFailedPages(out map[string]renderedBody, failed []pageFailure, prev map[string]*output) {
+	var rerender []renderJob
+	for _, f := range failed {
+		if old := prev[f.job.path]; old != nil && !old.builtin {
+			out[f.job.path] = renderedBody{format: htmlFormat, body: old.body}
+			continue
+		}
+		if s.opts.Theme != builtinTheme() {
+			j := f.job
+			j.render = j.builtin
+			rerender = append(rerender, j)
+		}
+	}
+	// All at once, as the theme's ran; a page's error is no error here.
+	bodies, stillFailed, _ := runRenderJobs(rerender)
+	for path, b := range bodies {
+		b.builtin = true
+		out[path] = b
+	}
+	for _, f := range stillFailed {
+		if old := prev[f.job.path]; old != nil {
+			out[f.job.path] = renderedBody{format: htmlFormat, body: old.body, builtin: old.builtin}
+		}
+	}
+}
+
+// runRenderJobs runs the jobs on every CPU and returns their bodies by
+// path and the pages that failed, or the first error of a route that is
+// no page, in the jobs' order. Rendering only reads what the jobs were
+// given.
+func runRenderJobs(jobs []renderJob) (map[string]renderedBody, []pageFailure, error) {
 	bodies := make([][]byte, len(jobs))
 	errs := make([]error, len(jobs))
 	next := make(chan int)
@@ -102,13 +155,18 @@ func runRenderJobs(jobs []renderJob) (map[string]renderedBody, error) {
 	close(next)
 	wg.Wait()
 	out := make(map[string]renderedBody, len(jobs))
+	var failed []pageFailure
 	for i, j := range jobs {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("render %s: %w", j.path, errs[i])
+		switch {
+		case errs[i] != nil && j.builtin != nil:
+			failed = append(failed, pageFailure{j, errs[i]})
+		case errs[i] != nil:
+			return nil, nil, fmt.Errorf("render %s: %w", j.path, errs[i])
+		default:
+			out[j.path] = renderedBody{format: j.format, body: bodies[i]}
 		}
-		out[j.path] = renderedBody{j.format, bodies[i]}
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 // fingerprint is a hash of everything in d that its feeds show, so that a

@@ -131,6 +131,11 @@ type Site struct {
 	topics       map[string]string // public URL of each feed → its path
 	page         *template.Template
 	static       map[string]*output // the theme's static files by route
+	// builtinPage are the built-in theme's templates, for the pages the
+	// theme fails on, made at the first; builtinCSP is their policy.
+	builtinPage func() *template.Template
+	builtinCSP  string
+	failing     atomic.Int64 // pages the theme failed on at the last Rebuild
 
 	mu sync.Mutex // serializes Rebuild and guards rendered
 	// rendered maps a feed's path (without extension) to the fingerprint
@@ -146,7 +151,10 @@ type output struct {
 	csp         string // Content-Security-Policy; pages and static files only
 	// stored marks a body gzip would not shrink (an image, a font): it
 	// is sent as it is to every client.
-	stored       bool
+	stored bool
+	// builtin marks a page rendered with the built-in theme, the theme
+	// having failed on it: it is no last good version to keep.
+	builtin      bool
 	body         []byte
 	etag         string // strong ETag of body
 	gzipETag     string // strong ETag of the gzip of body
@@ -257,6 +265,8 @@ func NewSite(store Store, opts Options) *Site {
 		topics:       make(map[string]string),
 		csp:          cmp.Or(opts.CSP, opts.Theme.csp()),
 		page:         opts.Theme.forZone(opts.TimeZone),
+		builtinCSP:   cmp.Or(opts.CSP, builtinTheme().csp()),
+		builtinPage:  sync.OnceValue(func() *template.Template { return builtinTheme().forZone(opts.TimeZone) }),
 	}
 	s.static = staticOutputs(opts.Theme, s.csp)
 	s.prepared = opts.Prepared
@@ -338,6 +348,9 @@ func (s *Site) Rebuild(ctx context.Context) error {
 type rebuildStats struct {
 	rendered, reused int // feeds rendered anew, and kept for unchanged items
 	changed          int // outputs whose bytes changed
+	// failed are the pages the theme failed on, which kept their last
+	// good version or were rendered with the built-in theme.
+	failed []pageFailure
 }
 
 func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
@@ -378,7 +391,10 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 		}
 		out := newOutput(r, now)
 		if r.format == htmlFormat {
-			out.csp = s.csp
+			out.csp, out.builtin = s.csp, r.builtin
+			if r.builtin {
+				out.csp = s.builtinCSP
+			}
 		}
 		next[path] = out
 		stats.changed++
@@ -392,6 +408,8 @@ func (s *Site) rebuild(ctx context.Context) (rebuildStats, error) {
 		s.opts.Changed(changes)
 	}
 	s.rendered = fingerprints
+	s.failing.Store(int64(len(stats.failed)))
+	s.logFailedPages(stats.failed)
 	s.opts.Logger.Debug("rebuilt outputs", "outputs", len(next), "changed", stats.changed,
 		"feeds_rendered", stats.rendered, "feeds_unchanged", stats.reused)
 	return stats, nil
@@ -407,5 +425,35 @@ func newOutput(r renderedBody, modified time.Time) *output {
 		etag:         `"` + tag + `"`,
 		gzipETag:     `"` + tag + `-gz"`,
 		lastModified: modified,
+	}
+}
+
+// FailingPages returns how many pages the theme failed on at the last
+// Rebuild: each kept its last good version, or was rendered with the
+// built-in theme.
+func (s *Site) FailingPages() int { return int(s.failing.Load()) }
+
+// logFailedPages logs each of the theme's errors on the pages once, as
+// FILE:LINE: message, with how many pages it failed and the first.
+func (s *Site) logFailedPages(failed []pageFailure) {
+	type failure struct {
+		first pageFailure
+		pages int
+	}
+	var order []string
+	byMsg := make(map[string]*failure)
+	for _, f := range failed {
+		msg := f.err.Error()
+		if byMsg[msg] == nil {
+			byMsg[msg] = &failure{first: f}
+			order = append(order, msg)
+		}
+		byMsg[msg].pages++
+	}
+	for _, msg := range order {
+		f := byMsg[msg]
+		err := s.opts.Theme.templateError(pageTemplateName, f.first.err)
+		s.opts.Logger.Error("theme failed on pages; they keep their last good version, else the built-in theme's",
+			"err", err.Error(), "pages", f.pages, "path", f.first.job.path)
 	}
 }

@@ -277,10 +277,18 @@ func newTheme(dir string, files map[string]string, static map[string]staticFile)
 		return nil, &ThemeError{File: t.path(pageTemplateName), Msg: "no template " + pageTemplateName}
 	}
 	for _, name := range names {
-		t.styles = append(t.styles, styleHashes(files[name])...)
+		hashes, actions := styleHashes(files[name])
+		t.styles = append(t.styles, hashes...)
+		for _, line := range actions {
+			errs = append(errs, &ThemeError{File: t.path(name), Line: line,
+				Msg: "<style> with {{…}}: the pages' Content-Security-Policy admits a <style> by the hash of its text, which an action changes, so browsers would ignore it; put this CSS in static/ and link it"})
+		}
 	}
 	if err := t.check(); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return t, nil
 }
@@ -305,8 +313,10 @@ func (t *Theme) isOwn(name string) bool {
 func (t *Theme) check() error {
 	var errs []error
 	seen := make(map[string]bool)
+	// One clone for every page: html/template escapes a set at its first
+	// execution, and t.tmpl stays unexecuted for forZone's clones.
+	tmpl := template.Must(t.tmpl.Clone()).Funcs(themeFuncs(time.UTC))
 	for _, p := range samplePages() {
-		tmpl := template.Must(t.tmpl.Clone()).Funcs(themeFuncs(time.UTC))
 		err := tmpl.ExecuteTemplate(io.Discard, pageTemplateName, p)
 		if err == nil {
 			continue
@@ -349,18 +359,20 @@ func (t *Theme) templateError(name string, err error) *ThemeError {
 var styleRE = regexp.MustCompile(`(?is)<style[^>]*>(.*?)</style>`)
 
 // styleHashes returns the CSP hash source of each <style> element of text
-// whose content is literal (no action): the page's policy allows those
-// and no other inline style.
-func styleHashes(text string) []string {
-	var out []string
-	for _, m := range styleRE.FindAllStringSubmatch(text, -1) {
-		if strings.Contains(m[1], "{{") {
+// whose content is literal: the page's policy allows those and no other
+// inline style. It returns the line of each <style> with an action in
+// it apart, whose hash cannot be known before it is rendered.
+func styleHashes(text string) (hashes []string, actions []int) {
+	for _, m := range styleRE.FindAllStringSubmatchIndex(text, -1) {
+		content := text[m[2]:m[3]]
+		if strings.Contains(content, "{{") {
+			actions = append(actions, 1+strings.Count(text[:m[0]], "\n"))
 			continue
 		}
-		sum := sha256.Sum256([]byte(m[1]))
-		out = append(out, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+		sum := sha256.Sum256([]byte(content))
+		hashes = append(hashes, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
 	}
-	return out
+	return hashes, actions
 }
 
 // csp is the Content-Security-Policy of the pages rendered with t: no
