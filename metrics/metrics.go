@@ -282,6 +282,17 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
+// RegisterPages exports, at each scrape, how many pages the theme failed
+// on at the last render (failing()): they are served their last good
+// version, else the built-in theme's, and the log says where the theme
+// failed.
+func (m *Metrics) RegisterPages(failing func() int) error {
+	return m.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "aggregator_pages_failing",
+		Help: "Pages the theme failed on at the last render, served their last good version or the built-in theme's.",
+	}, func() float64 { return float64(failing()) }))
+}
+
 // RegisterWebSub exports, at each scrape, the WebSub status that status
 // returns (nil when WebSub is off): pings, our hub's subscriptions,
 // requests and deliveries, and the pushes of sources' hubs.

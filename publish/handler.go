@@ -14,8 +14,9 @@ import (
 // page, feeds and list at /sections/NAME.html, .atom, .rss, .json and
 // .opml; the older pages at /page/N.html and /sections/NAME/page/N.html;
 // the theme's static files at /static/. It answers
-// 404 to any other path, 405 to methods other than GET and HEAD, and 503
-// until the first Rebuild has succeeded.
+// 404 to any other path, 405 to methods other than GET and HEAD, 503
+// until the first Rebuild has succeeded, and 500 for a page that neither
+// the theme nor the built-in theme could render.
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, staticPath) {
 		s.serveStatic(w, r)

@@ -339,6 +339,9 @@ func (s *Site) Feed(url string) (FeedChange, bool) {
 // last Rebuild, every page and every subscription list, and swaps them in
 // at once. An output whose bytes did not change keeps its Last-Modified. On
 // error the previous outputs stay in place; the error wraps the store's.
+// A page the theme's templates fail on is no error: it keeps its last
+// good version, else is rendered with the built-in theme, and the
+// theme's mistake is logged (FailingPages counts those pages).
 func (s *Site) Rebuild(ctx context.Context) error {
 	_, err := s.rebuild(ctx)
 	return err

@@ -81,6 +81,9 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	if err := d.metrics.RegisterWebSub(func() *websub.Status { return d.eng.push.Load().Status() }); err != nil {
 		return err
 	}
+	if err := d.metrics.RegisterPages(func() int { return d.current().site.FailingPages() }); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

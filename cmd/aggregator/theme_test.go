@@ -233,6 +233,97 @@ func TestThemeReloadAndFaces(t *testing.T) {
 	p.waitExit(t, 10*time.Second)
 }
 
+// failingPageConfig is a config with a theme and two sources of srv,
+// each in a section.
+const failingPageConfig = `title: Failing page
+base_url: http://%[1]s
+listen: %[1]s
+database: test.db
+schedule: "@every 1h"
+theme: theme
+fetch: {timeout: 60s}
+sections:
+  go: {title: Go}
+  news: {title: News}
+sources:
+  - {name: blog, url: %[2]s/blog.atom, sections: [go]}
+  - {name: news, url: %[2]s/news.rss, sections: [news]}
+`
+
+// TestThemeFailingPage runs `aggregator serve` with a theme whose page
+// fails on one item alone, by its title, which check cannot find: check
+// passes it; serve starts although its first render of / fails (the item
+// was fetched before), serves the feeds with every entry, the pages the
+// theme fails on with the built-in theme and the others with the theme;
+// the log names the template's file and line, and /metrics counts the
+// pages. A SIGHUP with the theme fixed restores its pages.
+func TestThemeFailingPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it")
+	}
+	t.Parallel()
+	src := newSourceServer(t)
+	dir := t.TempDir()
+	theme := exportTheme(t, dir)
+	page := filepath.Join(theme, "page.html")
+	const failing = `{{range .Items}}{{if eq .Title "Generics, revisited"}}{{.Nope}}{{end}}{{end}}`
+	editFile(t, page, "<footer>", "<footer>Own theme. ")
+	editFile(t, page, "<main>", "<main>"+failing)
+	where := fmt.Sprintf("%s:%d: ", page, lineOf(t, page, failing))
+	addr := freeAddr(t)
+	base := "http://" + addr
+	configPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(configPath, fmt.Appendf(nil, failingPageConfig, addr, src.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCode("check", "-config", configPath); code != exitOK {
+		t.Fatalf("check exited %d, want 0 (no sample item has that title):\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCode("fetch", "-config", configPath); code != exitOK || !strings.Contains(errOut, where) {
+		t.Fatalf("fetch exited %d, want 0 and the page's error logged at %s:\n%s%s", code, where, out, errOut)
+	}
+
+	p := startProcess(t, nil, "serve", "-config", configPath)
+	p.eventually(t, "the feeds", func() bool { return bytes.Contains(getOK(base+"/feed.atom"), []byte("Generics, revisited")) })
+	atom := getOK(base + "/feed.atom")
+	validateAtom(t, atom)
+	if n := bytes.Count(atom, []byte("<entry>")); n != 3 {
+		t.Errorf("/feed.atom has %d entries, want 3", n)
+	}
+	for path, want := range map[string]string{
+		"/":                   "Generics, revisited", // the built-in theme's
+		"/sections/go.html":   "Generics, revisited",
+		"/sections/news.html": "Own theme. ",
+	} {
+		b := getOK(base + path)
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("GET %s lacks %q", path, want)
+		}
+		if path != "/sections/news.html" && (bytes.Contains(b, []byte("Own theme. ")) || bytes.Contains(b, []byte(theme))) {
+			t.Errorf("GET %s is the theme's page, or shows its path", path)
+		}
+	}
+	if !strings.Contains(p.stderr.String(), where) {
+		t.Errorf("the log lacks %s...:\n%s", where, p.stderr)
+	}
+	if v, ok := scrape(t, base).Value("aggregator_pages_failing"); !ok || v != 2 {
+		t.Errorf("aggregator_pages_failing = %v (present %v), want 2", v, ok)
+	}
+
+	editFile(t, page, failing, "")
+	p.signal(t, syscall.SIGHUP)
+	p.eventually(t, "the fixed theme", func() bool { return bytes.Contains(getOK(base+"/"), []byte("Own theme. ")) })
+	m := scrape(t, base)
+	if v, ok := m.Value("aggregator_pages_failing"); !ok || v != 0 {
+		t.Errorf("after the fix, aggregator_pages_failing = %v, want 0", v)
+	}
+	if v, ok := m.Value("aggregator_config_last_reload_successful"); !ok || v != 1 {
+		t.Errorf("aggregator_config_last_reload_successful = %v, want 1", v)
+	}
+	p.signal(t, syscall.SIGTERM)
+	p.waitExit(t, 10*time.Second)
+}
+
 // rawGet sends GET target to addr as written, unnormalised, and returns
 // the status code.
 func rawGet(t *testing.T, addr, target string) int {
