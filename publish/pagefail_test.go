@@ -231,10 +231,12 @@ func TestThemeCheckFindsShapeBranches(t *testing.T) {
 func TestThemeStyleWithAction(t *testing.T) {
 	t.Parallel()
 	dir := writeTheme(t, map[string]string{"page.html": "<!DOCTYPE html>\n<html><head><title>x</title>\n<style>h1 { color: teal; }</style>\n" +
-		"<style media=\"screen\">\nh1 { font-size: {{len .Items}}em; }\n</style></head><body></body></html>\n"})
+		"<style media=\"screen\">\nh1 { font-size: {{len .Items}}em; }\n</style></head><body>\n{{.Nope}}</body></html>\n"})
 	errs := themeErrors(t, loadThemeErr(dir))
-	if len(errs) != 1 || errs[0].File != filepath.Join(dir, "page.html") || errs[0].Line != 4 || !strings.HasPrefix(errs[0].Msg, "<style> with {{…}}: ") {
-		t.Errorf("LoadTheme() errors = %q, want %s:4: <style> with {{…}}: ...", errs, filepath.Join(dir, "page.html"))
+	file := filepath.Join(dir, "page.html")
+	if len(errs) != 2 || errs[0].File != file || errs[0].Line != 4 || !strings.HasPrefix(errs[0].Msg, "<style> with {{…}}: ") ||
+		errs[1].File != file || errs[1].Line != 7 || !strings.Contains(errs[1].Msg, "can't evaluate field Nope") {
+		t.Errorf("LoadTheme() errors = %q, want %s:4: <style> with {{…}}: ... and %[2]s:7: ... Nope", errs, file)
 	}
 	dir = writeTheme(t, map[string]string{"page.html": "<!DOCTYPE html>\n<html><head><title>x</title>\n<style>h1 { color: teal; }</style></head><body></body></html>\n"})
 	mustLoadTheme(t, dir)

@@ -284,9 +284,7 @@ func newTheme(dir string, files map[string]string, static map[string]staticFile)
 				Msg: "<style> with {{…}}: the pages' Content-Security-Policy admits a <style> by the hash of its text, which an action changes, so browsers would ignore it; put this CSS in static/ and link it"})
 		}
 	}
-	if err := t.check(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, t.check()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -310,7 +308,7 @@ func (t *Theme) isOwn(name string) bool {
 
 // check executes the page against every sample page; the first error of
 // each is reported, once.
-func (t *Theme) check() error {
+func (t *Theme) check() []error {
 	var errs []error
 	seen := make(map[string]bool)
 	// One clone for every page: html/template escapes a set at its first
@@ -327,7 +325,7 @@ func (t *Theme) check() error {
 			errs = append(errs, e)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // templateErrorRE matches the location text/template and html/template

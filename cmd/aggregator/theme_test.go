@@ -95,6 +95,14 @@ func TestThemeExportAndCheck(t *testing.T) {
 	if code != exitConfig || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "can't evaluate field Headline in type ItemData") {
 		t.Errorf("check of an unknown field exited %d:\n%s\nwant %s... can't evaluate field Headline", code, errOut, want)
 	}
+	// A <style> with an action, which the pages' policy would block.
+	editFile(t, item, "<h3>{{.Headline}}", "<h3>")
+	editFile(t, page, "</head>", "<style>\nh1 { color: {{.Planet.Title}}; }\n</style>\n</head>")
+	code, _, errOut = runCode("check", "-config", configPath)
+	want = fmt.Sprintf("%s:%d: <style> with {{…}}: ", page, lineOf(t, page, "<style>\nh1 { color: {{"))
+	if code != exitConfig || !strings.HasPrefix(errOut, want) {
+		t.Errorf("check of a <style> with an action exited %d:\n%s\nwant %s...", code, errOut, want)
+	}
 }
 
 // themeConfig is a config with a theme, two sources of srv and a third
