@@ -33,7 +33,12 @@ const (
 // dropped. It closes the elements HTML closes implicitly (a p by the next
 // block, an li by the next li, a td by the next td or tr, …) the same way,
 // so that the parser is left nothing out of order to reopen.
-func limitNesting(fragment string) string {
+//
+// It also returns how many open elements its searches read (looking for
+// the element an end tag closes, or a start tag closes implicitly): its
+// work beyond reading the fragment once, which maxDepth bounds per tag and
+// tests count.
+func limitNesting(fragment string) (limited string, looked int) {
 	var b strings.Builder
 	b.Grow(len(fragment) + len(fragment)/4)
 	var open []string          // the open elements, innermost last
@@ -56,14 +61,14 @@ func limitNesting(fragment string) string {
 		switch tt {
 		case html.ErrorToken:
 			closeTo(0)
-			return b.String()
+			return b.String(), looked
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name := tagName(z)
 			if isVoid(name) {
 				b.Write(z.Raw())
 				continue
 			}
-			if i := impliedEnd(open, name); i >= 0 {
+			if i := impliedEnd(open, name, &looked); i >= 0 {
 				closeTo(i)
 			}
 			// A raw text element is never dropped: its content would be
@@ -86,7 +91,7 @@ func limitNesting(fragment string) string {
 				dropped[name]--
 				continue
 			}
-			if i := lastOpen(open, name); i >= 0 {
+			if i := lastOpen(open, name, &looked); i >= 0 {
 				closeTo(i + 1)
 				b.Write(z.Raw())
 				open = open[:i]
@@ -110,8 +115,11 @@ func tagName(z *html.Tokenizer) string {
 	return string(name)
 }
 
-func lastOpen(open []string, name string) int {
+// lastOpen returns the index in open of the innermost element named name,
+// or -1, adding to *looked the elements it read.
+func lastOpen(open []string, name string, looked *int) int {
 	for i := len(open) - 1; i >= 0; i-- {
+		*looked++
 		if open[i] == name {
 			return i
 		}
@@ -123,8 +131,8 @@ func lastOpen(open []string, name string) int {
 // name closes implicitly, or -1: an open p for a block, li for li, dt or
 // dd for either, td or th for a cell or row, tr for a row, option for an
 // option, a for a. It looks no further than the element's scope, as HTML
-// does.
-func impliedEnd(open []string, name string) int {
+// does. It adds to *looked the elements it read.
+func impliedEnd(open []string, name string, looked *int) int {
 	var closes func(string) bool
 	boundary := isScopeBoundary
 	switch {
@@ -146,11 +154,12 @@ func impliedEnd(open []string, name string) int {
 		return -1
 	}
 	for i := len(open) - 1; i >= 0; i-- {
+		*looked++
 		switch {
 		case closes(open[i]):
 			// tr closes the row of an open cell, not just the cell.
 			if name == "tr" && open[i] != "tr" {
-				if j := lastOpen(open[:i], "tr"); j >= 0 && lastOpen(open[j:i], "table") < 0 {
+				if j := lastOpen(open[:i], "tr", looked); j >= 0 && lastOpen(open[j:i], "table", looked) < 0 {
 					return j
 				}
 			}

@@ -59,7 +59,8 @@ func balance(fragment string) string {
 		return fragment
 	}
 	div := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
-	nodes, err := html.ParseFragment(strings.NewReader(limitNesting(fragment)), div)
+	limited, _ := limitNesting(fragment)
+	nodes, err := html.ParseFragment(strings.NewReader(limited), div)
 	if err != nil {
 		return textOf(fragment) // nested too deep for the parser even so
 	}
