@@ -62,6 +62,76 @@ func TestTitlesDecodedOnce(t *testing.T) {
 	}
 }
 
+// TestTextContentStaysText: a content or summary written as plain text
+// (Atom type="text", a text/* type but text/html, a summary of no type;
+// JSON Feed content_text and summary) becomes HTML showing that text, line
+// breaks included; one written as HTML (Atom html, text/html and xhtml,
+// JSON Feed content_html, RSS) stays as it is, and out-of-line Atom
+// content (src) stays empty.
+func TestTextContentStaysText(t *testing.T) {
+	t.Parallel()
+	type body struct{ content, summary string }
+	tests := []struct {
+		file  string
+		items []body
+	}{
+		{"atom-content-text.xml", []body{
+			{"plain &lt;not a tag&gt; &amp; text<br>\nsecond line", ""},
+			{"&lt;b&gt;not bold&lt;/b&gt; &amp; &#34;quoted&#34;", ""},
+			{"<p>an <b>html</b> body &amp; more</p>", ""},
+			{"<p>a text/html body</p>", ""},
+			{"<p>an <b>xhtml</b> body</p>", ""},
+			{"", "a summary &lt;beside&gt; it"},
+		}},
+		{"atom-summary-text.xml", []body{
+			{"", "text summary with &lt;b&gt; and &amp;"},
+			{"<p>the body</p>", "if a &lt; b &amp;&amp; c &gt; d then &lt;stop&gt;"},
+			{"", "<p>an <i>html</i> summary</p>"},
+		}},
+		{"jsonfeed-content-text.json", []body{
+			{"plain text only &lt;not html&gt; &amp; stuff<br>\nline2", ""},
+			{"<p>an <b>html</b> body</p>", "a summary of &lt;p&gt; &amp; co."},
+			{"<p>html wins</p>", ""},
+			{"windows<br>\nlines", ""},
+		}},
+		{"rss-basic.xml", []body{
+			{"", "<p>Third <b>body</b></p>"},
+			{"", "Second body"},
+			{"", "First body"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			f := parseTestdata(t, tt.file, "https://x.example/feed", "")
+			var got []body
+			for _, it := range f.Items {
+				got = append(got, body{it.Content, it.Summary})
+			}
+			if !slices.Equal(got, tt.items) {
+				t.Errorf("content and summary of the items:\n got %q\nwant %q", got, tt.items)
+			}
+		})
+	}
+}
+
+// TestTextHTML: plain text becomes HTML that shows it as it is.
+func TestTextHTML(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{`<b>"a" & 'b'</b>`, "&lt;b&gt;&#34;a&#34; &amp; &#39;b&#39;&lt;/b&gt;"},
+		{"  one\n\ntwo\n", "one<br>\n<br>\ntwo"},
+		{"dos\r\nmac\rend", "dos<br>\nmac<br>\nend"},
+	}
+	for _, tt := range tests {
+		if got := textHTML(tt.in); got != tt.want {
+			t.Errorf("textHTML(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestClip(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

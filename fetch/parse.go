@@ -43,6 +43,7 @@ func NewParser() *Parser {
 	p := gofeed.NewParser()
 	// Item.Image is never used; the scan costs a full HTML parse per item.
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
+	p.JSONTranslator = &jsonTranslator{}
 	return &Parser{gofeed: p}
 }
 
@@ -97,7 +98,7 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 		if err := context.Cause(ctx); err != nil {
 			return Feed{}, err
 		}
-		item := normalise(it, base, feedAuthor, m.itemTitle(i), m.people, guidIsLink(i))
+		item := normalise(it, base, feedAuthor, m.item(i), m.people, guidIsLink(i))
 		item.SourceID = src.Name
 		var note ItemNote
 		item.ID, note.IdentityFrom, note.IdentityWhy = identify(it, item)
@@ -114,16 +115,16 @@ func (p *Parser) parse(ctx context.Context, body []byte, feedURL, contentType st
 	return out, nil
 }
 
-// normalise makes it an Item; titleHTML and peopleHTML say whether its
-// title, and its names and categories, are HTML (see markup), and
-// guidIsLink whether its GUID, if a URL, is its link when it has none (see
-// guidLinks).
-func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, titleHTML, peopleHTML, guidIsLink bool) aggregator.Item {
+// normalise makes it an Item; im says how its title, content and summary
+// are written, peopleHTML whether its names and categories are HTML (see
+// markup), and guidIsLink whether its GUID, if a URL, is its link when it
+// has none (see guidLinks).
+func normalise(it *gofeed.Item, base *url.URL, feedAuthor string, im itemMarkup, peopleHTML, guidIsLink bool) aggregator.Item {
 	item := aggregator.Item{
-		Title:      fieldText(it.Title, titleHTML, maxTitle),
+		Title:      fieldText(it.Title, im.titleHTML, maxTitle),
 		Link:       capURL(resolve(base, strings.TrimSpace(it.Link))),
-		Content:    valid(it.Content),
-		Summary:    valid(it.Description),
+		Content:    contentHTML(it.Content, im.contentText),
+		Summary:    contentHTML(it.Description, im.summaryText),
 		Author:     personName(it.Authors, peopleHTML),
 		Categories: categories(it.Categories, peopleHTML),
 		Enclosures: enclosures(it.Enclosures, base),

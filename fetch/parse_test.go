@@ -155,6 +155,26 @@ func TestJSONFeed(t *testing.T) {
 	}
 }
 
+// TestJSONFeedNulls: nulls among a JSON Feed's items and authors, on which
+// gofeed's translator panics (taking the daemon down), are skipped.
+func TestJSONFeedNulls(t *testing.T) {
+	t.Parallel()
+	f := parseTestdata(t, "jsonfeed-nulls.json", "https://nulls.example/feed.json", "application/feed+json")
+	if len(f.Items) != 1 {
+		t.Fatalf("%d items, want 1", len(f.Items))
+	}
+	if it := f.Items[0]; it.ID != "n1" || it.Author != "Ann" || it.Content != "<p>one</p>" {
+		t.Errorf("item = %+v, want n1 by Ann", it)
+	}
+	// With no author left in authors, the feed's JSON Feed 1.0 author is
+	// the items' author.
+	body := bytes.Replace(readTestdata(t, "jsonfeed-nulls.json"), []byte(`{"name": "Ann"}`), []byte("null"), 1)
+	g, err := NewParser().Parse(t.Context(), body, "https://nulls.example/feed.json", "application/feed+json", aggregator.Source{Name: "src"})
+	if err != nil || len(g.Items) != 1 || g.Items[0].Author != "One Oh" {
+		t.Errorf("Parse = %+v, %v; want one item by One Oh", g.Items, err)
+	}
+}
+
 // corpusDir is the shared corpus of real-world feeds, beside the project.
 const corpusDir = "../../shared/corpus"
 
