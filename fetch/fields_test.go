@@ -85,8 +85,9 @@ func TestTextContentStaysText(t *testing.T) {
 		}},
 		{"atom-summary-text.xml", []body{
 			{"", "text summary with &lt;b&gt; and &amp;"},
-			{"<p>the body</p>", "if a &lt; b &amp;&amp; c &gt; d then &lt;stop&gt;"},
+			{"", "if a &lt; b &amp;&amp; c &gt; d then &lt;stop&gt;"},
 			{"", "<p>an <i>html</i> summary</p>"},
+			{"<p>the <i>body</i></p>", "&lt;i&gt;not italic&lt;/i&gt;"},
 		}},
 		{"jsonfeed-content-text.json", []body{
 			{"plain text only &lt;not html&gt; &amp; stuff<br>\nline2", ""},

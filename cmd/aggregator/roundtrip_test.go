@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -342,5 +343,120 @@ func validateAtomBatch(t *testing.T, docs map[string][]byte) {
 	}
 	if err != nil || len(errs) > 0 {
 		t.Errorf("jing rejects %d lines of our Atom (%v):\n%s", len(errs), err, strings.Join(errs[:min(len(errs), 40)], "\n"))
+	}
+}
+
+// TestTextContentRoundTrip fetches feeds whose content and summaries are
+// plain text (fetch/testdata: Atom type="text", text/plain and untyped
+// summaries, JSON Feed content_text), publishes them, and reads every
+// output back as a reader would: each shows the text as it was written,
+// "<not a tag>" and "<stop>" included and the <b> of a summary about it as
+// text, with its line breaks; HTML content stays HTML.
+func TestTextContentRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.FileServer(http.Dir("../../fetch/testdata")))
+	t.Cleanup(srv.Close)
+	sources := []testSource{
+		{"atomcontent", srv.URL + "/atom-content-text.xml"},
+		{"atomsummary", srv.URL + "/atom-summary-text.xml"},
+		{"jsontext", srv.URL + "/jsonfeed-content-text.json"},
+	}
+	type shown struct {
+		text string
+		bold bool // it holds a <b> element
+	}
+	want := map[string]map[string]shown{ // by source and item id
+		"atomcontent": {
+			"tag:content.example,2026:1": {"plain <not a tag> & text\nsecond line", false},
+			"tag:content.example,2026:2": {`<b>not bold</b> & "quoted"`, false},
+			"tag:content.example,2026:3": {"an html body & more", true},
+			"tag:content.example,2026:5": {"an xhtml body", true},
+			"tag:content.example,2026:6": {"a summary <beside> it", false},
+		},
+		"atomsummary": {
+			"tag:summary.example,2026:1": {"text summary with <b> and &", false},
+			"tag:summary.example,2026:2": {"if a < b && c > d then <stop>", false},
+		},
+		"jsontext": {
+			"t1": {"plain text only <not html> & stuff\nline2", false},
+			"t2": {"an html body", true},
+			"t4": {"windows\nlines", false},
+		},
+	}
+	a := ingestSections(t, sources)
+	atoms := map[string][]byte{}
+	for _, src := range sources {
+		path := "/sections/" + src.name
+		byGUID := map[string]string{}
+		for id := range want[src.name] {
+			byGUID[publish.ItemID(src.name, id)] = id
+		}
+		for _, ext := range []string{".atom", ".rss", ".json"} {
+			body := serveGet(t, a, path+ext)
+			if ext == ".atom" {
+				atoms[src.name+ext] = body
+			}
+			f, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("%s%s: %v", path, ext, err)
+			}
+			seen := 0
+			for _, it := range f.Items {
+				id, ok := byGUID[it.GUID]
+				if !ok {
+					continue
+				}
+				seen++
+				w := want[src.name][id]
+				text, bold := readerText(cmp.Or(it.Content, it.Description))
+				if text != w.text || bold != w.bold {
+					t.Errorf("%s%s: item %s shows %q (bold %v), want %q (bold %v)", path, ext, id, text, bold, w.text, w.bold)
+				}
+			}
+			if seen != len(byGUID) {
+				t.Errorf("%s%s: %d of the %d items", path, ext, seen, len(byGUID))
+			}
+		}
+		page, _ := readerText(string(serveGet(t, a, path+".html")))
+		for _, w := range want[src.name] {
+			if !strings.Contains(page, w.text) {
+				t.Errorf("%s.html does not show %q", path, w.text)
+			}
+		}
+	}
+	validateAtomBatch(t, atoms)
+}
+
+// readerText returns the text a browser shows for HTML h, each run of
+// space one space and each <br> a line break, and whether h holds a <b>
+// element.
+func readerText(h string) (text string, bold bool) {
+	z := html.NewTokenizer(strings.NewReader(h))
+	var b strings.Builder
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			lines := strings.Split(b.String(), "\n")
+			for i, l := range lines {
+				lines[i] = strings.Join(strings.Fields(l), " ")
+			}
+			return strings.Join(lines, "\n"), bold
+		case html.TextToken:
+			b.WriteString(strings.Map(func(r rune) rune {
+				if r == '\n' || r == '\r' || r == '\t' {
+					return ' '
+				}
+				return r
+			}, string(z.Text())))
+		case html.StartTagToken, html.SelfClosingTagToken:
+			switch name, _ := z.TagName(); string(name) {
+			case "br":
+				b.WriteByte('\n')
+			case "b":
+				bold = true
+			case "p", "div", "li":
+				b.WriteByte(' ')
+			}
+		}
 	}
 }
