@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/planetgo/aggregator"
 )
@@ -34,7 +35,9 @@ func (c *Client) Pushed(ctx context.Context, src aggregator.Source, prev aggrega
 		res.NotModified = true
 		return res, nil
 	}
-	parseCtx, cancel := c.parseContext(ctx, c.opts.Now().Add(c.opts.Timeout))
+	// A whole Timeout from now, on the real clock the context runs on
+	// (Options.Now may be a test's fixed one).
+	parseCtx, cancel := c.parseContext(ctx, time.Time{})
 	defer cancel()
 	feed, err := c.parser.Parse(parseCtx, body, res.URL, contentType, src)
 	if err != nil {
