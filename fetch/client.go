@@ -64,7 +64,9 @@ type Options struct {
 	// own.
 	Blocks *Blocks
 
-	Now func() time.Time // nil → time.Now
+	// Now is the clock: for hosts' gaps and Retry-After times, and what
+	// feeds' updated dates are judged in the future against. nil → time.Now
+	Now func() time.Time
 }
 
 // DefaultUserAgent names the project and where to find it.
@@ -210,11 +212,13 @@ func (c *Client) BlockedUntil(host string) time.Time {
 }
 
 // Fetch gets src, sending the validators of its previous state, and parses
-// it unless it has not changed. Errors are classified by Kind: a
-// *StatusError for a failing status, a *HostBlockedError when src's host
-// asked us to wait, ErrTooLarge, ErrTimeout (also when parsing the body
-// outlasts Options.Timeout), ErrRedirectLoop, ErrTooManyRedirects,
-// ErrNotFeed, ErrTooComplex, a *ParseError, or the network's own error.
+// it unless it has not changed; updated dates later than Options.Now plus
+// a few minutes are dropped (see dropFutureUpdates). Errors are classified
+// by Kind: a *StatusError for a failing status, a *HostBlockedError when
+// src's host asked us to wait, ErrTooLarge, ErrTimeout (also when parsing
+// the body outlasts Options.Timeout), ErrRedirectLoop,
+// ErrTooManyRedirects, ErrNotFeed, ErrTooComplex, a *ParseError, or the
+// network's own error.
 //
 // Waiting for a per-host slot or gap is bounded by ctx only; Options.Timeout
 // starts when the request is sent, so a source queued behind a slow one on
@@ -273,6 +277,7 @@ func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	if err != nil {
 		return Result{}, got, err
 	}
+	res.Feed.dropFutureUpdates(c.opts.Now())
 	res.FreshFor = max(res.FreshFor, res.Feed.TTL)
 	if len(res.Hubs) == 0 && u.Scheme != "file" {
 		base, _ := url.Parse(res.URL)

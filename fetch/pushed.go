@@ -43,6 +43,7 @@ func (c *Client) Pushed(ctx context.Context, src aggregator.Source, prev aggrega
 	if err != nil {
 		return Result{}, err
 	}
+	feed.dropFutureUpdates(c.opts.Now())
 	res.Feed = feed
 	return res, nil
 }
