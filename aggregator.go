@@ -52,7 +52,7 @@ type SourceState struct {
 	FeedTitle   string    // the title the feed gives itself
 	SiteLink    string    // the feed's link to its web site
 	FeedID      string    // the feed's own id (Atom's atom:id); empty when it gives none
-	FeedUpdated time.Time // UTC; when the feed says it last changed, else its newest item's date; zero when unknown
+	FeedUpdated time.Time // UTC; when the feed says it last changed, else its newest item's date, neither later than when it was read; zero when unknown
 	Image       string    // the feed's own image (RSS image, Atom logo or icon, JSON Feed icon or favicon): an absolute URL; may be empty
 
 	// PublishedAs is the name the public ids of the source's items are made
@@ -166,7 +166,7 @@ type Item struct {
 	Enclosures []Enclosure
 
 	Published time.Time // zero when the feed gives none
-	Updated   time.Time // zero when the feed gives none
+	Updated   time.Time // zero when the feed gives none, or one later than when it was read (fetch drops it)
 	FirstSeen time.Time // set by storage when the item is first stored
 
 	// AlsoIn names the other sources whose copies of this article (same

@@ -14,7 +14,12 @@ const (
 	generatorURI  = "https://github.com/planetgo/aggregator"
 )
 
-// untitled is the Atom title of an item without one: atom:title is required.
+// untitled is the title of an item without one: in Atom always, since
+// atom:title is required; in RSS and JSON Feed when the item has no text
+// either, since RSS 2.0 requires a title or a description and an item
+// with neither would show as nothing. An item with text keeps no title
+// there, so that readers make one from the text, as they do for
+// microblog posts. The page says "(untitled)" too.
 const untitled = "(untitled)"
 
 // atomFeed is an Atom 1.0 feed document (RFC 4287). gorilla/feeds' AtomFeed

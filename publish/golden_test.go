@@ -237,7 +237,7 @@ func TestRSSIsWellFormedAndComplete(t *testing.T) {
 				if !strings.HasPrefix(it.GUID.ID, "urn:uuid:") || it.GUID.IsPermaLink != "false" {
 					t.Errorf("item %d: guid %+v, want a urn:uuid with isPermaLink=false", i, it.GUID)
 				}
-				if it.Title == "" && it.Description == "" {
+				if strings.TrimSpace(it.Title) == "" && strings.TrimSpace(it.Description) == "" {
 					t.Errorf("item %d has neither title nor description", i)
 				}
 				if it.Creator == "" {
@@ -277,6 +277,9 @@ func TestJSONFeedIsValidAndComplete(t *testing.T) {
 				}
 				if _, ok := it["content_html"].(string); !ok {
 					t.Errorf("item %d has no content_html", i)
+				}
+				if title, _ := it["title"].(string); strings.TrimSpace(title) == "" && strings.TrimSpace(it["content_html"].(string)) == "" {
+					t.Errorf("item %d has neither title nor content", i)
 				}
 				if authors, _ := it["authors"].([]any); len(authors) != 1 {
 					t.Errorf("item %d: authors %v, want one", i, it["authors"])

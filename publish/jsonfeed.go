@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/gorilla/feeds"
 )
@@ -121,6 +122,9 @@ func newJSONItem(e entry) jsonItem {
 	}
 	if it.ContentHTML == "" {
 		it.ContentHTML = e.Summary
+	}
+	if it.Title == "" && strings.TrimSpace(it.ContentHTML) == "" {
+		it.Title = untitled
 	}
 	if !e.Published.IsZero() {
 		it.DatePublished = rfc3339(e.Published)

@@ -3,6 +3,7 @@ package publish
 import (
 	"encoding/xml"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -101,6 +102,9 @@ func newRSSItem(e entry) rssItem {
 	}
 	if it.Description == "" {
 		it.Description = e.Content
+	}
+	if it.Title == "" && strings.TrimSpace(it.Description) == "" {
+		it.Title = untitled
 	}
 	if e.Content != "" {
 		it.Content = &feeds.RssContent{Content: e.Content}

@@ -127,6 +127,12 @@ func testItems() []aggregator.Item {
 	}, {
 		ID: "title-only", SourceID: "gamma",
 		Title: "Title only", Published: day(19, 7), FirstSeen: day(19, 8),
+	}, {
+		// A guid and a date only: no title (fetch makes a blank one
+		// empty), no link, no text (as a lone <script> once sanitized).
+		// Every format says "(untitled)".
+		ID: "alpha-blank", SourceID: "alpha",
+		Published: day(18, 7), FirstSeen: day(18, 8),
 	}}
 }
 
