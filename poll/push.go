@@ -107,11 +107,33 @@ func (p *Poller) publishPushed(ctx context.Context) error {
 // which was polled only as a safety net. A source being fetched is left
 // to its fetch.
 func (p *Poller) Wake(ctx context.Context, src aggregator.Source) error {
-	s := p.current.Load()
 	if !p.claim(src.Name) {
 		return nil
 	}
 	defer p.release(src.Name)
+	return p.wake(ctx, src)
+}
+
+// PollSoon is Wake for a source whose pushed content was dropped before
+// it was stored: the next fetch of its full feed brings back what the
+// feed still lists, and its schedule's next tick is when a source without
+// a hub would have been fetched anyway. Unlike Wake it waits for a fetch
+// or an ingest of src in flight, since a fetch may have begun before the
+// dropped content was published, and reschedules src after it. The error
+// is the store's or ctx's.
+func (p *Poller) PollSoon(ctx context.Context, src aggregator.Source) error {
+	for !p.claim(src.Name) {
+		if err := wait(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	defer p.release(src.Name)
+	return p.wake(ctx, src)
+}
+
+// wake does Wake's work for a source claimed.
+func (p *Poller) wake(ctx context.Context, src aggregator.Source) error {
+	s := p.current.Load()
 	st, err := p.store.State(ctx, src.Name)
 	if err != nil {
 		if errors.Is(err, aggregator.ErrNotFound) {

@@ -1,10 +1,12 @@
 package poll
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -116,5 +118,49 @@ func TestSubscribedSourcePolledAsSafetyNet(t *testing.T) {
 	st, _ = store.State(t.Context(), "ok")
 	if !st.NextAttempt.After(t0) || st.NextAttempt.After(t0.Add(15*time.Minute)) {
 		t.Errorf("after Wake: next attempt %v, want within the schedule's 15 minutes", st.NextAttempt)
+	}
+}
+
+// TestPollSoonWaitsForAFetchInFlight: a source whose pushed content was
+// dropped is brought back to its schedule like Wake does, but, unlike
+// Wake, not given up on while it is being fetched: PollSoon waits for
+// the fetch and reschedules after it.
+func TestPollSoonWaitsForAFetchInFlight(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: t0}
+	srv := newFeedServer(t)
+	src := aggregator.Source{Name: "ok", URL: srv.URL + "/ok"}
+	p, store := newPoller(t, c, Settings{Sources: []aggregator.Source{src}, Schedule: "@every 15m",
+		Subscribed: func(string) bool { return true }, PushPollInterval: 6 * time.Hour}, Options{})
+	if err := p.Refresh(t.Context(), []aggregator.Source{src}, nil); err != nil {
+		t.Fatal(err)
+	}
+	onSchedule := func() bool {
+		st, err := store.State(t.Context(), "ok")
+		return err == nil && st.NextAttempt.After(t0) && !st.NextAttempt.After(t0.Add(15*time.Minute))
+	}
+	if !p.claim("ok") {
+		t.Fatal("claimed already")
+	}
+	if err := p.Wake(t.Context(), src); err != nil || onSchedule() {
+		t.Fatalf("Wake during a fetch: %v, rescheduled %v; want it left to the fetch", err, onSchedule())
+	}
+	synctest.Test(t, func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() { done <- p.PollSoon(context.Background(), src) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("PollSoon returned %v during a fetch", err)
+		default:
+		}
+		p.release("ok")
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !onSchedule() {
+		st, _ := store.State(t.Context(), "ok")
+		t.Errorf("after PollSoon: next attempt %v, want within the schedule's 15 minutes", st.NextAttempt)
 	}
 }

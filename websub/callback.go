@@ -1,15 +1,12 @@
 package websub
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/planetgo/aggregator"
 )
 
 // ServeHTTP answers hubs at CallbackPath + TOKEN (WebSub 5.3, 6, 7): the
@@ -132,54 +129,4 @@ func (s *Subscriber) pushed(w http.ResponseWriter, r *http.Request, name string,
 	}
 	s.enqueue(name, body, r.Header.Get("Content-Type"))
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// enqueue hands body to the source's ingest worker: started if none runs,
-// else kept as the next body, replacing one that was waiting.
-func (s *Subscriber) enqueue(name string, body []byte, contentType string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats.Pushes++
-	src, configured := s.sources[name]
-	if !configured || s.ctx == nil {
-		return
-	}
-	q := s.queues[name]
-	if q == nil {
-		q = &pushQueue{}
-		s.queues[name] = q
-	}
-	if q.body != nil {
-		s.stats.Coalesced++
-	}
-	q.body, q.contentType = body, contentType
-	if q.running {
-		return
-	}
-	q.running = true
-	ctx := s.ctx
-	s.work.Go(func() { s.drain(ctx, src, q) })
-}
-
-// drain ingests the bodies of q until none waits: one at a time for a
-// source, so that a flood costs one parse and one commit per body stored,
-// and bodies that came meanwhile are coalesced into the newest.
-func (s *Subscriber) drain(ctx context.Context, src aggregator.Source, q *pushQueue) {
-	for {
-		s.mu.Lock()
-		body, contentType := q.body, q.contentType
-		q.body = nil
-		if body == nil || ctx.Err() != nil {
-			q.running = false
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-		if err := s.ingest(ctx, src, body, contentType); err != nil {
-			s.mu.Lock()
-			s.stats.Failed++
-			s.mu.Unlock()
-			s.opts.Logger.Warn("websub push not stored", "source", src.Name, "err", err)
-		}
-	}
 }

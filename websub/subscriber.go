@@ -67,18 +67,25 @@ type SubscriberOptions struct {
 	// live (lapsed, refused, denied), so that its polling goes back to its
 	// schedule.
 	Lapsed func(src aggregator.Source)
-	Now    func() time.Time // nil → time.Now
-	Logger *slog.Logger     // nil → discard
+	// Overflowed, if set, is called when pushed content of src was
+	// dropped before it was stored (more pushes waited than its queue
+	// holds), so that src is fetched soon: its full feed brings back what
+	// it still lists. The source's ingest worker calls it, never during
+	// an ingest and at most once per body it stores, so it may block
+	// (the source's pushes wait meanwhile).
+	Overflowed func(src aggregator.Source)
+	Now        func() time.Time // nil → time.Now
+	Logger     *slog.Logger     // nil → discard
 }
 
 // Subscriber subscribes to the WebSub hubs that sources name (WebSub 5),
 // answers their verifications of intent for the topics we asked for,
 // renews leases, unsubscribes from sources that left the config, and
 // takes the content hubs push, signed with the secret of its
-// subscription, to ingest, coalescing a source's pushes that come
-// faster than they are stored. It serves the callbacks (ServeHTTP) and
-// keeps its subscriptions in the store; Run sends its requests. It is
-// safe for concurrent use.
+// subscription, to ingest: a source's pushes one at a time, in the order
+// they came, through a bounded queue (see enqueue). It serves the
+// callbacks (ServeHTTP) and keeps its subscriptions in the store; Run
+// sends its requests. It is safe for concurrent use.
 type Subscriber struct {
 	store  *storage.Store
 	ingest IngestFunc
@@ -117,16 +124,10 @@ type SubscriberStats struct {
 	Subscriptions int    `json:"subscriptions"` // live ones
 	Pushes        uint64 `json:"pushes"`        // pushed bodies taken
 	Rejected      uint64 `json:"rejected"`      // pushes refused: bad or no signature, too large, unknown callback
-	Coalesced     uint64 `json:"coalesced"`     // pushes replaced by a newer one before they were stored
+	Coalesced     uint64 `json:"coalesced"`     // pushes dropped as byte-identical to one waiting to be stored
+	Overflowed    uint64 `json:"overflowed"`    // pushes dropped unstored, oldest first, from a full queue; their source is polled soon
+	Waiting       int    `json:"waiting"`       // pushes waiting to be stored now
 	Failed        uint64 `json:"failed"`        // pushed bodies that did not parse or store
-}
-
-// pushQueue is what waits to be ingested for one source: at most one
-// body, the newest.
-type pushQueue struct {
-	running     bool
-	body        []byte
-	contentType string
 }
 
 // NewSubscriber returns the subscriber over store, with the subscriptions
@@ -302,6 +303,9 @@ func (s *Subscriber) Stats() SubscriberStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	for _, q := range s.queues {
+		st.Waiting += len(q.waiting)
+	}
 	now := s.opts.Now()
 	for _, sub := range s.subs {
 		if sub.State == stateActive && sub.Expires.After(now) {

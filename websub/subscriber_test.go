@@ -59,26 +59,53 @@ func (h *fakeSourceHub) none(t *testing.T) {
 	}
 }
 
-// ingested records what the subscriber stored; hold, if set, keeps each
-// call waiting until it is closed.
+// ingested records what the subscriber stored. Each call is announced on
+// started; hold, if set, keeps it waiting until the test sends on hold
+// (one call) or closes it (all); then, if set, is what the body is
+// handed to next (a real poller).
 type ingested struct {
-	mu     sync.Mutex
-	bodies []string
-	calls  chan string
-	hold   chan struct{}
+	mu      sync.Mutex
+	bodies  []string
+	calls   chan string
+	started chan string
+	hold    chan struct{}
+	then    IngestFunc
 }
 
-func newIngested() *ingested { return &ingested{calls: make(chan string, 1000)} }
+func newIngested() *ingested {
+	return &ingested{calls: make(chan string, 1000), started: make(chan string, 1000)}
+}
 
 func (in *ingested) ingest(ctx context.Context, src aggregator.Source, body []byte, contentType string) error {
+	in.started <- string(body)
 	if in.hold != nil {
-		<-in.hold
+		select {
+		case <-in.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var err error
+	if in.then != nil {
+		err = in.then(ctx, src, body, contentType)
 	}
 	in.mu.Lock()
 	in.bodies = append(in.bodies, src.Name+":"+string(body))
 	in.mu.Unlock()
 	in.calls <- string(body)
-	return nil
+	return err
+}
+
+// begun waits for the ingest of the next body to start, and returns it.
+func (in *ingested) begun(t *testing.T) string {
+	t.Helper()
+	select {
+	case b := <-in.started:
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ingest started")
+		return ""
+	}
 }
 
 func (in *ingested) next(t *testing.T) string {
@@ -404,36 +431,6 @@ func TestSubscriberUnsubscribesRemovedSource(t *testing.T) {
 		t.Errorf("push after unsubscribing: %d, want 410", code)
 	}
 	in.none(t)
-}
-
-// TestSubscriberCoalescesFlood: while a source's push is being stored,
-// the pushes that come are coalesced into the newest, which is stored
-// next: a flood of 200 costs a few ingests, never 200.
-func TestSubscriberCoalescesFlood(t *testing.T) {
-	t.Parallel()
-	in := newIngested()
-	in.hold = make(chan struct{})
-	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), newClock(), in, SubscriberOptions{})
-	hub := newFakeSourceHub(t)
-	form := subscribed(t, s, hub, "")
-	cb, secret := form.Get("hub.callback"), form.Get("hub.secret")
-	for i := range 200 {
-		body := "<feed>" + strings.Repeat("i", i) + "</feed>"
-		if code := push(t, cb, Sign(secret, []byte(body)), body); code != http.StatusAccepted {
-			t.Fatalf("push %d: %d", i, code)
-		}
-	}
-	close(in.hold)
-	last := "<feed>" + strings.Repeat("i", 199) + "</feed>"
-	for got := in.next(t); got != last; got = in.next(t) {
-	}
-	in.none(t)
-	in.mu.Lock()
-	n := len(in.bodies)
-	in.mu.Unlock()
-	if st := s.Stats(); n > 2 || st.Pushes != 200 || st.Coalesced < 197 {
-		t.Errorf("%d ingests, stats %+v; want at most 2 and the rest coalesced", n, st)
-	}
 }
 
 // TestSubscriberKeepsSubscriptionsAcrossRestart: a subscriber opened again

@@ -115,6 +115,11 @@ func newWebSub(ctx context.Context, d *server, cfg *config.Config) (*websub.Serv
 					d.logger.Error("reschedule source", "source", src.Name, "err", err)
 				}
 			},
+			Overflowed: func(src aggregator.Source) {
+				if err := poller.PollSoon(ctx, src); err != nil && ctx.Err() == nil {
+					d.logger.Error("reschedule source", "source", src.Name, "err", err)
+				}
+			},
 			Logger: d.logger,
 		}
 	}
