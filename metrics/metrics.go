@@ -319,11 +319,15 @@ var (
 	subLiveDesc = prometheus.NewDesc("aggregator_websub_subscriptions",
 		"Live subscriptions of ours to the hubs of sources.", nil, nil)
 	subPushesDesc = prometheus.NewDesc("aggregator_websub_pushes_total",
-		"Bodies the hubs of sources pushed to us, by result: taken (signed, stored or coalesced) or rejected.", []string{"result"}, nil)
+		"Bodies the hubs of sources pushed to us, by result: taken (signed; then stored or dropped) or rejected.", []string{"result"}, nil)
+	subDroppedDesc = prometheus.NewDesc("aggregator_websub_pushes_dropped_total",
+		"Taken bodies dropped before they were stored, by reason: duplicate (byte-identical to one waiting) or overflow (oldest of a full queue; the source is polled soon).", []string{"reason"}, nil)
+	subWaitingDesc = prometheus.NewDesc("aggregator_websub_pushes_waiting",
+		"Taken bodies waiting to be stored.", nil, nil)
 )
 
 func (c webSubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{pingsDesc, pingPendingDesc, hubSubsDesc, hubDeliveriesDesc, hubDroppedDesc, hubRequestsDesc, subLiveDesc, subPushesDesc} {
+	for _, d := range []*prometheus.Desc{pingsDesc, pingPendingDesc, hubSubsDesc, hubDeliveriesDesc, hubDroppedDesc, hubRequestsDesc, subLiveDesc, subPushesDesc, subDroppedDesc, subWaitingDesc} {
 		ch <- d
 	}
 }
@@ -350,5 +354,8 @@ func (c webSubCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(subLiveDesc, prometheus.GaugeValue, float64(s.Subscriptions))
 		ch <- prometheus.MustNewConstMetric(subPushesDesc, prometheus.CounterValue, float64(s.Pushes), "taken")
 		ch <- prometheus.MustNewConstMetric(subPushesDesc, prometheus.CounterValue, float64(s.Rejected), "rejected")
+		ch <- prometheus.MustNewConstMetric(subDroppedDesc, prometheus.CounterValue, float64(s.Coalesced), "duplicate")
+		ch <- prometheus.MustNewConstMetric(subDroppedDesc, prometheus.CounterValue, float64(s.Overflowed), "overflow")
+		ch <- prometheus.MustNewConstMetric(subWaitingDesc, prometheus.GaugeValue, float64(s.Waiting))
 	}
 }

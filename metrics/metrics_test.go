@@ -13,6 +13,7 @@ import (
 	"github.com/planetgo/aggregator/internal/promtest"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
+	"github.com/planetgo/aggregator/websub"
 )
 
 // scrape parses what m's handler serves.
@@ -124,5 +125,34 @@ func TestRequestsAndState(t *testing.T) {
 	}
 	if size, ok := f.Value("aggregator_db_size_bytes"); !ok || size <= 0 {
 		t.Errorf("database size %v (present %v)", size, ok)
+	}
+}
+
+// The subscriber's counts are exported at each scrape: live
+// subscriptions, pushes taken and rejected, those dropped by reason, and
+// those waiting.
+func TestWebSubSubscriber(t *testing.T) {
+	t.Parallel()
+	m := New(newStore(t), func() []aggregator.Source { return nil }, func(string) string { return "other" })
+	st := &websub.Status{Subscriber: &websub.SubscriberStats{Subscriptions: 2, Pushes: 30, Rejected: 4, Coalesced: 5, Overflowed: 6, Waiting: 7}}
+	if err := m.RegisterWebSub(func() *websub.Status { return st }); err != nil {
+		t.Fatal(err)
+	}
+	f := scrape(t, m)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"aggregator_websub_subscriptions", nil, 2},
+		{"aggregator_websub_pushes_total", []string{"result", "taken"}, 30},
+		{"aggregator_websub_pushes_total", []string{"result", "rejected"}, 4},
+		{"aggregator_websub_pushes_dropped_total", []string{"reason", "duplicate"}, 5},
+		{"aggregator_websub_pushes_dropped_total", []string{"reason", "overflow"}, 6},
+		{"aggregator_websub_pushes_waiting", nil, 7},
+	} {
+		if got, ok := f.Value(c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
 	}
 }
