@@ -250,7 +250,7 @@ func TestSubscriberStoresEveryItemOfAFlood(t *testing.T) {
 	p := poll.New(items, poll.Options{Now: clock.Now})
 	if err := p.Configure(t.Context(), poll.Settings{
 		Sources: []aggregator.Source{src}, Schedule: "@every 1h",
-		Client:     fetch.NewClient(&http.Client{}, fetch.Options{}), // in real time: its Now bounds parsing
+		Client:     fetch.NewClient(&http.Client{}, fetch.Options{Now: clock.Now}),
 		Subscribed: func(string) bool { return true }, PushPollInterval: 6 * time.Hour,
 	}); err != nil {
 		t.Fatal(err)
