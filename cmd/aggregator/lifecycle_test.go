@@ -309,11 +309,14 @@ func TestServeLifecycle(t *testing.T) {
 	if i := sock.index("RELOADING=1", readyBefore); i < 0 || sock.index("READY=1", i) < 0 {
 		t.Errorf("no RELOADING then READY around the reload: %q", sock.messages()[readyBefore:])
 	}
-	health := getOK(base + "/health.atom")
+	// The source's state is stored before the pass renders: wait for the
+	// render that shows it.
+	var health []byte
+	p.eventually(t, "health.atom to show the failing source", func() bool {
+		health = getOK(base + "/health.atom")
+		return bytes.Contains(health, []byte("broken: failing (http status 404)"))
+	})
 	validateAtom(t, health)
-	if !bytes.Contains(health, []byte("broken: failing (http status 404)")) {
-		t.Errorf("health.atom lacks the failing source:\n%s", health)
-	}
 	m = scrape(t, base)
 	if v, _ := m.Value("aggregator_fetches_total", "source", "blog"); v != 1 {
 		t.Errorf("blog fetched %v times, want 1: a reload must not refetch it", v)
