@@ -185,8 +185,14 @@ func identityFunc(items []*gofeed.Item, choice string) func(*gofeed.Item, aggreg
 			}
 			why += ", and no link"
 		}
+		// The content and summary as gofeed gives them, as they were kept
+		// before plain text was escaped into HTML: the ids made then hold.
+		content, summary := valid(it.Content), valid(it.Description)
+		if summary == content {
+			summary = ""
+		}
 		h := sha256.New()
-		for _, s := range []string{item.Title, item.Content, item.Summary, item.Published.Format(time.RFC3339Nano)} {
+		for _, s := range []string{item.Title, content, summary, item.Published.Format(time.RFC3339Nano)} {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}

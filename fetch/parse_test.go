@@ -126,6 +126,20 @@ func TestGUIDLinks(t *testing.T) {
 	}
 }
 
+// TestHashIdentityStable: an item identified by a hash keeps the id it
+// had before plain-text content was escaped into HTML (the id below is
+// what the code of 3975b6f gave this entry).
+func TestHashIdentityStable(t *testing.T) {
+	t.Parallel()
+	f := parseTestdata(t, "atom-text-hash.xml", "https://text.example/feed", "application/atom+xml")
+	if len(f.Items) != 1 || f.Items[0].ID != "hash:a91b646db914d06e69c80eaa24970990" {
+		t.Errorf("items %+v, want one with id hash:a91b646db914d06e69c80eaa24970990", f.Items)
+	}
+	if !strings.Contains(f.Items[0].Summary, "&lt;stop&gt;") {
+		t.Errorf("summary %q, want the text escaped", f.Items[0].Summary)
+	}
+}
+
 func TestUndeclaredCharset(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, contentType string }{
