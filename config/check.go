@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,6 +30,9 @@ type checker struct {
 
 	sourceFilters map[string]aggregator.Filter // each source's filters, by name, as ck.sources found them
 	patterns      map[[2]string]compiled       // by field and expression; see pattern
+
+	programs         int  // the size of the expressions compiled so far; see pattern
+	programsReported bool // whether the file's expressions were found too large in all
 }
 
 // line returns the line of the value at key, a dotted path such as
@@ -57,16 +60,16 @@ func (ck *checker) build(r *raw) *Config {
 		Listen:      ck.listen(r.Listen),
 		Database:    ck.database(r.Database),
 		DatabaseSet: r.Database != "",
-		DatabaseMax: ck.size("database_max_size", r.DBMaxSize, 0),
+		DatabaseMax: ck.size("database_max_size", r.DBMaxSize, 0, 0, ""),
 		Schedule:    cmp.Or(r.Schedule, defaultSchedule),
 		Fetch: Fetch{
-			Timeout:     ck.duration("fetch.timeout", r.Fetch.Timeout, defaultTimeout, false),
-			Concurrency: ck.positive("fetch.concurrency", r.Fetch.Concurrency, defaultConcurrency),
-			PerHost:     ck.positive("fetch.per_host", r.Fetch.PerHost, defaultPerHost),
-			MaxBytes:    ck.size("fetch.max_bytes", r.Fetch.MaxBytes, defaultMaxBytes),
+			Timeout:     ck.atLeast("fetch.timeout", ck.duration("fetch.timeout", r.Fetch.Timeout, defaultTimeout, false), time.Second),
+			Concurrency: ck.positive("fetch.concurrency", r.Fetch.Concurrency, defaultConcurrency, maxConcurrency),
+			PerHost:     ck.positive("fetch.per_host", r.Fetch.PerHost, defaultPerHost, maxConcurrency),
+			MaxBytes:    ck.size("fetch.max_bytes", r.Fetch.MaxBytes, defaultMaxBytes, maxBodyBytes, "1GiB"),
 			UserAgent:   ck.userAgent(r.Fetch.UserAgent),
 
-			HeaderTimeout: ck.duration("fetch.header_timeout", r.Fetch.HeaderTimeout, defaultHeaderTime, false),
+			HeaderTimeout: ck.atLeast("fetch.header_timeout", ck.duration("fetch.header_timeout", r.Fetch.HeaderTimeout, defaultHeaderTime, false), time.Second),
 			HostInterval:  ck.duration("fetch.host_interval", r.Fetch.HostInterval, 0, true),
 			MaxInterval:   ck.duration("fetch.max_interval", r.Fetch.MaxInterval, defaultMaxInterval, false),
 			Jitter:        ck.duration("fetch.jitter", r.Fetch.Jitter, defaultJitter, true),
@@ -76,12 +79,12 @@ func (ck *checker) build(r *raw) *Config {
 		Admin:  Admin{Allow: ck.adminAllow(r.Admin.Allow)},
 		WebSub: ck.webSub(r.WebSub),
 		Publish: Publish{
-			Items:     ck.positive("publish.items", r.Publish.Items, defaultItems),
+			Items:     ck.positive("publish.items", r.Publish.Items, defaultItems, maxItems),
 			PerSource: ck.nonNegative("publish.per_source", r.Publish.PerSource),
 			MaxAge:    ck.duration("publish.max_age", r.Publish.MaxAge, 0, true),
 		},
 		Retention: Retention{
-			MaxItems: ck.positive("retention.max_items", r.Retention.MaxItems, defaultMaxItems),
+			MaxItems: ck.positive("retention.max_items", r.Retention.MaxItems, defaultMaxItems, maxKept),
 			MaxAge:   ck.duration("retention.max_age", r.Retention.MaxAge, 0, true),
 		},
 	}
@@ -107,104 +110,27 @@ func (ck *checker) webSub(r rawWebSub) WebSub {
 		AllowPrivateCallbacks: r.AllowPrivateCallbacks,
 		AllowHTTPCallbacks:    r.AllowHTTPCallbacks,
 		Subscribe:             r.Subscribe,
-		PollInterval:          ck.duration("websub.poll_interval", r.PollInterval, defaultPushPoll, false),
+		PollInterval:          ck.atLeast("websub.poll_interval", ck.duration("websub.poll_interval", r.PollInterval, defaultPushPoll, false), time.Minute),
 	}
 	if w.LeaseMin > w.LeaseMax {
 		ck.errorf(ck.line("websub.lease.min"), "websub.lease.min (%v) is longer than websub.lease.max (%v)", w.LeaseMin, w.LeaseMax)
 	}
+	listed := make(map[string]int)
 	for i, s := range r.Hubs {
+		n, _ := lookup(ck.doc, "websub", "hubs", i)
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-			n, _ := lookup(ck.doc, "websub", "hubs", i)
 			ck.errorf(n.Line, "websub.hubs: %q is not an absolute http(s) URL", s)
 			continue
 		}
+		if first, ok := listed[s]; ok {
+			ck.errorf(n.Line, "websub.hubs: %q is listed twice (first at line %d)", s, first)
+			continue
+		}
+		listed[s] = n.Line
 		w.Hubs = append(w.Hubs, s)
 	}
 	return w
-}
-
-// adminAllow returns the networks of admin.allow, each a CIDR or a single
-// address; the loopback networks when the key is absent.
-func (ck *checker) adminAllow(list []string) []netip.Prefix {
-	if _, ok := lookup(ck.doc, "admin", "allow"); !ok {
-		return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	}
-	nets := make([]netip.Prefix, 0, len(list))
-	for i, s := range list {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				n, _ := lookup(ck.doc, "admin", "allow", i)
-				ck.errorf(n.Line, "admin.allow %q is not a network (e.g. 10.0.0.0/8) or an address", s)
-				continue
-			}
-			p = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		nets = append(nets, p.Masked())
-	}
-	return nets
-}
-
-// positive returns *v, or def when v is nil.
-func (ck *checker) positive(key string, v *int, def int) int {
-	if v == nil {
-		return def
-	}
-	if n, _ := lookup(ck.doc, keyPath(key)...); resolve(n).ShortTag() != "!!int" {
-		return def // a type error said so
-	}
-	if *v <= 0 {
-		ck.errorf(ck.line(key), "%s must be greater than 0, not %d", key, *v)
-	}
-	return *v
-}
-
-// nonNegative returns *v, or 0 when v is nil.
-func (ck *checker) nonNegative(key string, v *int) int {
-	if v == nil {
-		return 0
-	}
-	if n, _ := lookup(ck.doc, keyPath(key)...); resolve(n).ShortTag() != "!!int" {
-		return 0 // a type error said so
-	}
-	if *v < 0 {
-		ck.errorf(ck.line(key), "%s must be 0 (no limit) or more, not %d", key, *v)
-		return 0
-	}
-	return *v
-}
-
-// duration returns the duration s, or def when s is empty. Only when zeroOK
-// may it be 0.
-func (ck *checker) duration(key, s string, def time.Duration, zeroOK bool) time.Duration {
-	if s == "" {
-		return def
-	}
-	d, err := parseDuration(s)
-	switch {
-	case err != nil:
-		ck.errorf(ck.line(key), "%s %q %v", key, s, err)
-	case d == 0 && !zeroOK:
-		ck.errorf(ck.line(key), "%s must be longer than 0", key)
-	}
-	return d
-}
-
-// size returns the number of bytes s stands for, or def when s is empty.
-func (ck *checker) size(key, s string, def int64) int64 {
-	if s == "" {
-		return def
-	}
-	n, err := parseSize(s)
-	switch {
-	case err != nil:
-		ck.errorf(ck.line(key), "%s %q %v", key, s, err)
-	case n == 0:
-		ck.errorf(ck.line(key), "%s must be greater than 0", key)
-	}
-	return n
 }
 
 func (ck *checker) userAgent(s string) string {
@@ -240,6 +166,10 @@ func (ck *checker) baseURL(s, listen string) string {
 		ck.errorf(ck.line("base_url"), `base_url %q is not an absolute http(s) URL (e.g. "https://planet.example.org")`, s)
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		ck.errorf(ck.line("base_url"), "base_url %q must not have a query or fragment", s)
+	case u.User != nil:
+		ck.errorf(ck.line("base_url"), "base_url must not hold credentials (user:password@): it is published in every feed and page; write %q", aggregator.RedactURL(s))
+	case !isPort(u.Port()):
+		ck.errorf(ck.line("base_url"), "base_url %q has a port out of range (1 to 65535)", s)
 	}
 	return strings.TrimRight(s, "/")
 }
@@ -267,7 +197,11 @@ func (ck *checker) database(s string) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(ck.dir, p)
 	}
-	return filepath.Clean(p)
+	p = filepath.Clean(p)
+	if info, err := os.Stat(p); err == nil && info.IsDir() {
+		ck.errorf(ck.line("database"), "database %q is a directory; name the file (e.g. %s)", s, filepath.Join(s, defaultDatabase))
+	}
+	return p
 }
 
 // sections returns the sections in file order.
@@ -283,8 +217,7 @@ func (ck *checker) sections() []Section {
 		name := key.Value
 		switch {
 		case key.ShortTag() == "!!merge":
-			ck.errorf(key.Line, "merge keys (<<) are not supported in sections")
-			continue
+			continue // noMergeKeys said so
 		case key.Kind != yaml.ScalarNode:
 			continue // a type error said so
 		case !isName(name):

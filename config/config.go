@@ -146,7 +146,9 @@ const (
 // ./testdata/local-sample.atom is local-sample.
 //
 // When the file cannot be read, the error is the one from the os package,
-// so errors.Is(err, fs.ErrNotExist) works. Otherwise every mistake found is
+// so errors.Is(err, fs.ErrNotExist) works; a path that is not a regular
+// file is refused before it is opened, with a *fs.PathError of
+// ErrNotRegular (opening a FIFO would wait for a writer for ever). Otherwise every mistake found is
 // a *Error, sorted by line and joined with errors.Join; use errors.As to get
 // at them. Load never returns both a Config and an error.
 func Load(path string) (*Config, error) {

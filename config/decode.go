@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"unicode/utf8"
 
@@ -125,13 +126,30 @@ const maxFileSize = 1 << 20
 // keys in quadratic time, so a 1 MiB mapping would take it minutes.
 const maxKeys = 1000
 
-// readFile returns the first maxFileSize+1 bytes of the file at path.
+// ErrNotRegular is the reason Load gives, in a *fs.PathError, for a path
+// that is not a regular file, such as a directory, a FIFO or a device.
+var ErrNotRegular = errors.New("not a regular file (a directory, a pipe or a device?); a config is a YAML file")
+
+// readFile returns the first maxFileSize+1 bytes of the file at path. It
+// refuses anything but a regular file before opening it for reading: opening
+// a FIFO blocks until a writer comes, for ever, and a device may never end.
 func readFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	// The path may have been replaced since Stat: look again at what is open.
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
+	}
 	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
 }
 
@@ -146,6 +164,7 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 	if !ok || !ck.isSane(root) {
 		return nil, false
 	}
+	ck.noMergeKeys(root)
 	var r raw
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -271,6 +290,29 @@ func (ck *checker) isSane(root *yaml.Node) bool {
 		return true
 	}
 	return visit(root)
+}
+
+// noMergeKeys records each merge key (<<) below root. yaml.v3 honours them
+// when it decodes a mapping into a struct, but the lists, the sections and
+// the filters are read node by node, which would not see what a merge key
+// brings in: half of a merged source would be silently dropped. Refusing
+// them all is clearer than honouring them in some places. Aliases are not
+// followed: each node is visited once, where it is written.
+func (ck *checker) noMergeKeys(root *yaml.Node) {
+	var visit func(n *yaml.Node)
+	visit = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if key := n.Content[i]; key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
+					ck.errorf(key.Line, "merge keys (<<) are not supported: write the keys out (an alias, *name, may stand for a whole value)")
+				}
+			}
+		}
+		for _, c := range n.Content {
+			visit(c)
+		}
+	}
+	visit(root)
 }
 
 // maxExpanded is the most nodes the aliases in a file may stand for: many

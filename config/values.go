@@ -105,11 +105,17 @@ func checkSchedule(spec string) error {
 		}
 		return fmt.Errorf(`is not a cron spec: %s (e.g. "*/15 * * * *", "@hourly" or "@every 15m")`, clip(err.Error()))
 	}
-	// cron.Every quietly turns "@every -5m" into every second.
 	body := spec
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
-		_, body, _ = strings.Cut(spec, " ")
+		var zone string
+		zone, body, _ = strings.Cut(spec, " ")
+		if _, name, _ := strings.Cut(zone, "="); name == "Local" {
+			// The host's zone, which changes with the host: the schedules
+			// are read in UTC, or in the IANA zone they name.
+			return errors.New(`names the host's zone (Local); name an IANA zone, as in "TZ=Europe/Berlin 0 6 * * *", or none for UTC`)
+		}
 	}
+	// cron.Every quietly turns "@every -5m" into every second.
 	if every, ok := strings.CutPrefix(strings.TrimSpace(body), "@every "); ok {
 		if d, err := time.ParseDuration(every); err == nil && d < time.Second {
 			return errors.New("repeats more often than every second")
@@ -186,6 +192,10 @@ func quotedOr(words []string) string {
 // http(s) URL as it is, a local file as a file:// URL of its absolute path.
 // Relative paths are resolved against dir.
 func sourceURL(s, dir string) (string, error) {
+	if strings.HasPrefix(s, "//") {
+		// A URL with its scheme left out, not the path of a file.
+		return "", errors.New("has no scheme (write https://... or, for a local file, ./path)")
+	}
 	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") {
 		return fileURL(s, dir), nil
 	}
@@ -201,6 +211,9 @@ func sourceURL(s, dir string) (string, error) {
 	case "http", "https":
 		if u.Hostname() == "" {
 			return "", errors.New("has no host")
+		}
+		if !isPort(u.Port()) {
+			return "", errors.New("has a port out of range (1 to 65535)")
 		}
 		return s, nil
 	case "file":
@@ -224,6 +237,13 @@ func sourceURL(s, dir string) (string, error) {
 		return "", errors.New("has no scheme (write https://... or, for a local file, ./path)")
 	}
 	return "", fmt.Errorf("has the scheme %q; want http, https or a local file", u.Scheme)
+}
+
+// isPort reports whether the port of a URL is empty (the scheme's) or a
+// number from 1 to 65535.
+func isPort(port string) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	return port == "" || err == nil && n > 0
 }
 
 // fileURL returns the file:// URL of the file at p, relative to dir.
