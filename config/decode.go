@@ -164,7 +164,7 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 	if !ok || !ck.isSane(root) {
 		return nil, false
 	}
-	ck.noMergeKeys(root)
+	ck.noMergeKeysOrTags(root)
 	var r raw
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -176,7 +176,7 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 			ok = ck.typeError(root, msg) && ok
 		}
 	case err != nil:
-		ck.yamlError(err)
+		ck.yamlError(err, data, root)
 		return nil, false
 	}
 	if root.Kind != yaml.MappingNode {
@@ -226,7 +226,7 @@ func (ck *checker) parse(data []byte) (*yaml.Node, bool) {
 	var doc yaml.Node
 	err := safely(func() error { return dec.Decode(&doc) })
 	if err != nil && !errors.Is(err, io.EOF) {
-		ck.yamlError(err)
+		ck.yamlError(err, data, nil)
 		return nil, false
 	}
 	if err != nil || len(doc.Content) == 0 || isNull(doc.Content[0]) {
@@ -241,7 +241,7 @@ func (ck *checker) parse(data []byte) (*yaml.Node, bool) {
 			break
 		}
 		if err != nil {
-			ck.yamlError(err)
+			ck.yamlError(err, data, nil)
 			return nil, false
 		}
 		if len(next.Content) > 0 && !isNull(next.Content[0]) {
@@ -292,15 +292,19 @@ func (ck *checker) isSane(root *yaml.Node) bool {
 	return visit(root)
 }
 
-// noMergeKeys records each merge key (<<) below root. yaml.v3 honours them
+// noMergeKeysOrTags records each merge key (<<) below root, and each tag
+// other than YAML's own (!foo), which yaml.v3 ignores. yaml.v3 honours merge keys
 // when it decodes a mapping into a struct, but the lists, the sections and
 // the filters are read node by node, which would not see what a merge key
 // brings in: half of a merged source would be silently dropped. Refusing
 // them all is clearer than honouring them in some places. Aliases are not
 // followed: each node is visited once, where it is written.
-func (ck *checker) noMergeKeys(root *yaml.Node) {
+func (ck *checker) noMergeKeysOrTags(root *yaml.Node) {
 	var visit func(n *yaml.Node)
 	visit = func(n *yaml.Node) {
+		if n.Kind != yaml.AliasNode && !yamlTags[n.ShortTag()] {
+			ck.errorf(n.Line, "tag %q is not supported: a config's values are text, numbers, true or false, lists and mappings", n.Tag)
+		}
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if key := n.Content[i]; key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
@@ -313,6 +317,12 @@ func (ck *checker) noMergeKeys(root *yaml.Node) {
 		}
 	}
 	visit(root)
+}
+
+// yamlTags are the tags of YAML's core schema that yaml.v3 resolves.
+var yamlTags = map[string]bool{
+	"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true,
+	"!!seq": true, "!!map": true, "!!merge": true, "!!binary": true, "!!timestamp": true,
 }
 
 // maxExpanded is the most nodes the aliases in a file may stand for: many

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -9,18 +10,97 @@ import (
 )
 
 // yamlError records an error from yaml.v3 other than a *yaml.TypeError, such
-// as "yaml: line 3: mapping values are not allowed in this context".
-func (ck *checker) yamlError(err error) {
+// as "yaml: line 3: mapping values are not allowed in this context". For
+// the errors yaml.v3 gives without a line, it looks for the line in data,
+// the file, or in root, the document, when it was parsed (else nil).
+func (ck *checker) yamlError(err error, data []byte, root *yaml.Node) {
 	line, msg := splitLine(strings.TrimPrefix(err.Error(), "yaml: "))
 	if isParserError(msg) {
 		// yaml.v3 counts lines from 0 for these, unlike its scanner's
 		// errors (decode.go, parser.fail).
 		line++
 	}
+	if line == 0 {
+		line = lineOfError(msg, data, root)
+	}
 	if msg == "document contains excessive aliasing" {
 		msg = `aliases (*name) expand too much; is this a "billion laughs" file?`
 	}
 	ck.errorf(line, "invalid YAML: %s", msg)
+}
+
+// lineOfError returns the line of what the yaml.v3 error msg, which has
+// none, is about; 0 when it cannot tell.
+func lineOfError(msg string, data []byte, root *yaml.Node) int {
+	if rest, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+		name, _, _ := strings.Cut(rest, "'")
+		return lineOfAlias(data, name)
+	}
+	if msg == "control characters are not allowed" {
+		for i, r := range string(data) {
+			if !isPrintable(r) {
+				return lineAtOffset(data, i)
+			}
+		}
+	}
+	// "cannot decode !!str `T` as a !!int", from "title: !!int T".
+	if rest, ok := strings.CutPrefix(msg, "cannot decode "); ok && root != nil {
+		if _, rest, ok := strings.Cut(rest, " `"); ok {
+			if value, tag, ok := strings.Cut(rest, "` as a "); ok {
+				if n := findNode(root, func(n *yaml.Node) bool {
+					return n.Kind == yaml.ScalarNode && n.ShortTag() == tag && strings.HasPrefix(n.Value, strings.TrimSuffix(value, "..."))
+				}); n != nil {
+					return n.Line
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// lineOfAlias returns the line of the first alias *name in data: the name
+// after a "*" that no name character comes before or after.
+func lineOfAlias(data []byte, name string) int {
+	isNameByte := func(b byte) bool { return b > ' ' && !strings.ContainsRune(",[]{}", rune(b)) }
+	token := "*" + name
+	for i := 0; ; {
+		j := strings.Index(string(data[i:]), token)
+		if j < 0 {
+			return 0
+		}
+		at, end := i+j, i+j+len(token)
+		if (at == 0 || !isNameByte(data[at-1])) && (end == len(data) || !isNameByte(data[end])) {
+			return lineAtOffset(data, at)
+		}
+		i = at + 1
+	}
+}
+
+// isPrintable reports whether YAML allows r in a file (YAML 1.2, 5.1).
+func isPrintable(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		return true
+	case r < 0x20 || r == 0x7f || r <= 0x9f && r >= 0x80:
+		return false
+	case r >= 0xd800 && r <= 0xdfff, r == 0xfffe || r == 0xffff:
+		return false
+	}
+	return true
+}
+
+// findNode returns the first node below n, in file order, that ok accepts;
+// nil when none does. It does not follow aliases.
+func findNode(n *yaml.Node, ok func(*yaml.Node) bool) *yaml.Node {
+	if ok(n) {
+		return n
+	}
+	for _, c := range n.Content {
+		if found := findNode(c, ok); found != nil {
+			return found
+		}
+	}
+	return nil
 }
 
 // isParserError reports whether msg is one of the errors of yaml.v3's parser
@@ -78,11 +158,19 @@ func (ck *checker) typeError(root *yaml.Node, s string) bool {
 		if i := strings.LastIndex(rest, " into "); i >= 0 {
 			tag, value, _ := strings.Cut(rest[:i], " ")
 			value = strings.Trim(value, "`")
-			key := ck.keyOn(root, line, tag, value)
+			into := rest[i+len(" into "):]
+			key, node := ck.keyOn(root, line, tag, value)
 			if key != "" {
 				key += ": "
 			}
-			ck.errorf(line, "%swant %s, got %s", key, want(rest[i+len(" into "):]), got(tag, value))
+			if node != nil {
+				value = node.Value // yaml.v3 cuts it to 7 bytes
+			}
+			hint := ""
+			if into == reflect.TypeFor[rawSource]().String() && tag == "!!str" {
+				hint = fmt.Sprintf(" (write - url: %s)", clip(value))
+			}
+			ck.errorf(line, "%swant %s, got %s%s", key, want(into), got(tag, value), phrase(hint))
 			return true
 		}
 	}
@@ -158,6 +246,8 @@ func want(typeName string) phrase {
 	switch typeName {
 	case "int", "int64":
 		return "a whole number"
+	case "bool":
+		return "true or false"
 	case "string":
 		return "text"
 	case "[]string":
@@ -184,10 +274,10 @@ func got(tag, value string) string {
 		return "a mapping"
 	case tag == "!!null":
 		return "nothing"
-	case value != "":
+	case value != "" || tag == "!!str":
 		return strconv.Quote(value)
 	}
-	return tag
+	return "a value tagged " + tag
 }
 
 // maxPairsOnLine bounds the work of keyOn, which is called for each type
@@ -195,16 +285,18 @@ func got(tag, value string) string {
 const maxPairsOnLine = 100
 
 // keyOn returns the key whose value is on line and fits tag and shown value,
-// when exactly one does; otherwise "".
-func (ck *checker) keyOn(root *yaml.Node, line int, tag, value string) string {
+// and that value, when exactly one does; otherwise "" and nil. The key is ""
+// for an item of a list.
+func (ck *checker) keyOn(root *yaml.Node, line int, tag, value string) (string, *yaml.Node) {
 	if ck.pairs == nil {
-		ck.pairs = make(map[int][][2]*yaml.Node)
+		ck.pairs = map[int][][2]*yaml.Node{root.Line: {{nil, root}}}
 		indexPairs(root, ck.pairs)
 	}
 	if len(ck.pairs[line]) > maxPairsOnLine {
-		return ""
+		return "", nil
 	}
 	key := ""
+	var found *yaml.Node
 	for _, kv := range ck.pairs[line] {
 		v := kv[1]
 		var fits bool
@@ -216,24 +308,32 @@ func (ck *checker) keyOn(root *yaml.Node, line int, tag, value string) string {
 		default:
 			fits = v.Kind == yaml.ScalarNode && strings.HasPrefix(v.Value, strings.TrimSuffix(value, "..."))
 		}
-		if fits && key != "" {
-			return ""
+		if fits && found != nil {
+			return "", nil
 		}
 		if fits {
-			key = kv[0].Value
+			found = v
+			if kv[0] != nil {
+				key = kv[0].Value
+			}
 		}
 	}
-	return key
+	return key, found
 }
 
 // indexPairs adds each key and value below n to pairs, under the line of the
-// value. It does not follow aliases, so that it takes one pass over the
-// document however much that expands.
+// value, and each item of a list with a nil key. It does not follow aliases,
+// so that it takes one pass over the document however much that expands.
 func indexPairs(n *yaml.Node, pairs map[int][][2]*yaml.Node) {
-	if n.Kind == yaml.MappingNode {
+	switch n.Kind {
+	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			v := n.Content[i+1]
 			pairs[v.Line] = append(pairs[v.Line], [2]*yaml.Node{n.Content[i], v})
+		}
+	case yaml.SequenceNode:
+		for _, v := range n.Content {
+			pairs[v.Line] = append(pairs[v.Line], [2]*yaml.Node{nil, v})
 		}
 	}
 	for _, c := range n.Content {
