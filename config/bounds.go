@@ -6,15 +6,16 @@ import (
 )
 
 // The upper bounds of the counts and sizes. They are far above what a
-// planet needs, and far below what would overflow or exhaust the code that
-// uses them: the pass runs 4× fetch.concurrency workers, storage adds a
-// budget to publish.items, fetch reads max_bytes+1 into memory, and a
-// render reads page.items × page.pages items at once.
+// planet needs (a feed of every item a test stores asks for 100,000), and
+// far below what would overflow or exhaust the code that uses them: the
+// pass runs 4× fetch.concurrency workers, storage adds a scan budget to
+// the items a render asks for, which are page.items × page.pages (at most
+// 10^8, a limit on what is read, never an allocation), and fetch reads up
+// to max_bytes+1 into memory.
 const (
 	maxConcurrency = 1000       // fetch.concurrency and fetch.per_host
-	maxItems       = 10_000     // publish.items and page.items
+	maxItems       = 100_000    // publish.items and page.items
 	maxPages       = 1000       // page.pages
-	maxPageRead    = 100_000    // page.items × page.pages
 	maxKept        = 10_000_000 // retention.max_items
 	maxBodyBytes   = 1 << 30    // fetch.max_bytes
 )

@@ -69,7 +69,7 @@ func (ck *checker) build(r *raw) *Config {
 			MaxBytes:    ck.size("fetch.max_bytes", r.Fetch.MaxBytes, defaultMaxBytes, maxBodyBytes, "1GiB"),
 			UserAgent:   ck.userAgent(r.Fetch.UserAgent),
 
-			HeaderTimeout: ck.atLeast("fetch.header_timeout", ck.duration("fetch.header_timeout", r.Fetch.HeaderTimeout, defaultHeaderTime, false), time.Second),
+			HeaderTimeout: ck.atLeast("fetch.header_timeout", ck.duration("fetch.header_timeout", r.Fetch.HeaderTimeout, defaultHeaderTime, false), 100*time.Millisecond),
 			HostInterval:  ck.duration("fetch.host_interval", r.Fetch.HostInterval, 0, true),
 			MaxInterval:   ck.duration("fetch.max_interval", r.Fetch.MaxInterval, defaultMaxInterval, false),
 			Jitter:        ck.duration("fetch.jitter", r.Fetch.Jitter, defaultJitter, true),

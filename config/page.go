@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -40,17 +39,6 @@ func (ck *checker) page(r rawPage, items int) Page {
 		Pages:    ck.positive("page.pages", r.Pages, defaultPages, maxPages),
 		TimeZone: time.UTC,
 		CSP:      r.CSP,
-	}
-	if p.Items <= maxItems && p.Pages <= maxPages && p.Items*p.Pages > maxPageRead {
-		itemsKey := "page.items"
-		if r.Items == nil {
-			itemsKey = fmt.Sprintf("page.items (publish.items, %d)", p.Items)
-		}
-		line := ck.line("page.pages")
-		if r.Pages == nil {
-			line = ck.line("page.items")
-		}
-		ck.errorf(line, "%s × page.pages is %d items; at most %d may be shown, since the feeds and the pages are read in one go", phrase(itemsKey), p.Items*p.Pages, maxPageRead)
 	}
 	if r.TimeZone != "" {
 		zone, err := loadZone(r.TimeZone)
