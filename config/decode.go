@@ -164,7 +164,11 @@ func (ck *checker) decode(data []byte) (*raw, bool) {
 	if !ok || !ck.isSane(root) {
 		return nil, false
 	}
-	ck.noMergeKeysOrTags(root)
+	ck.noCustomTags(root)
+	if !ck.expandMerges(root) {
+		// The decoder would say it again, with no line.
+		return nil, false
+	}
 	var r raw
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -292,31 +296,86 @@ func (ck *checker) isSane(root *yaml.Node) bool {
 	return visit(root)
 }
 
-// noMergeKeysOrTags records each merge key (<<) below root, and each tag
-// other than YAML's own (!foo), which yaml.v3 ignores. yaml.v3 honours merge keys
-// when it decodes a mapping into a struct, but the lists, the sections and
-// the filters are read node by node, which would not see what a merge key
-// brings in: half of a merged source would be silently dropped. Refusing
-// them all is clearer than honouring them in some places. Aliases are not
-// followed: each node is visited once, where it is written.
-func (ck *checker) noMergeKeysOrTags(root *yaml.Node) {
+// noCustomTags records each tag other than YAML's own (!foo) below root,
+// which yaml.v3 would ignore. Aliases are not followed: each node is
+// visited once, where it is written.
+func (ck *checker) noCustomTags(root *yaml.Node) {
 	var visit func(n *yaml.Node)
 	visit = func(n *yaml.Node) {
 		if n.Kind != yaml.AliasNode && !yamlTags[n.ShortTag()] {
 			ck.errorf(n.Line, "tag %q is not supported: a config's values are text, numbers, true or false, lists and mappings", n.Tag)
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if key := n.Content[i]; key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
-					ck.errorf(key.Line, "merge keys (<<) are not supported: write the keys out (an alias, *name, may stand for a whole value)")
-				}
-			}
 		}
 		for _, c := range n.Content {
 			visit(c)
 		}
 	}
 	visit(root)
+}
+
+// expandMerges writes out, in every mapping below root, the keys its merge
+// keys (<<) bring in, as yaml.v3 does when it decodes a mapping into a
+// struct: the mapping's own keys first, then those of the merged mappings
+// in the order written, the first one to give a key winning. The lists, the
+// sections and the filters are read node by node, and would otherwise miss
+// what a merge brings in (a merged source's sections, say). A merged key
+// keeps the line where it is written. A merge whose value is not a mapping,
+// or a list of them, is recorded, and expandMerges returns false.
+func (ck *checker) expandMerges(root *yaml.Node) bool {
+	ok := true
+	done := make(map[*yaml.Node]bool)
+	var expand func(n *yaml.Node)
+	expand = func(n *yaml.Node) {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n == nil || done[n] {
+			return
+		}
+		done[n] = true
+		for _, c := range n.Content {
+			expand(c)
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		var own, merged []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, value := n.Content[i], n.Content[i+1]
+			if key.Kind != yaml.ScalarNode || key.ShortTag() != "!!merge" {
+				own = append(own, key, value)
+				continue
+			}
+			sources := []*yaml.Node{value}
+			if resolve(value).Kind == yaml.SequenceNode {
+				sources = resolve(value).Content
+			}
+			for _, src := range sources {
+				if m := resolve(src); m.Kind == yaml.MappingNode {
+					expand(m)
+					merged = append(merged, m.Content...)
+				} else {
+					ck.errorf(key.Line, "merge key (<<): want a mapping or a list of mappings, got %s", got(m.ShortTag(), m.Value))
+					ok = false
+				}
+			}
+		}
+		if merged == nil {
+			return
+		}
+		has := make(map[string]bool, len(own)/2)
+		for i := 0; i < len(own); i += 2 {
+			has[resolve(own[i]).Value] = true
+		}
+		for i := 0; i+1 < len(merged); i += 2 {
+			if k := resolve(merged[i]).Value; !has[k] {
+				has[k] = true
+				own = append(own, merged[i], merged[i+1])
+			}
+		}
+		n.Content = own
+	}
+	expand(root)
+	return ok
 }
 
 // yamlTags are the tags of YAML's core schema that yaml.v3 resolves.

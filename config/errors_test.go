@@ -139,7 +139,6 @@ func TestLoadErrors(t *testing.T) {
 		{"no sections defined", src + "    sections: [go]\n", 3, "no sections are defined"},
 		{"section listed twice", "sections:\n  go:\n" + src + "    sections:\n      - go\n      - go\n", 7, `section "go" is listed twice`},
 		{"invalid section name", "sections:\n  Go: {}\n" + minimal, 2, `section name "Go" is not a valid name`},
-		{"merge key in sections", "sections:\n  <<: {go: {}}\n" + minimal, 2, "merge keys"},
 
 		// The file itself.
 		{"empty file", "", 0, "empty config: at least one source is needed"},

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
 )
 
 // TestLoadRefusesSilentlyWrong checks values that Load once took without a
@@ -18,18 +21,11 @@ func TestLoadRefusesSilentlyWrong(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		// Merge keys: Decode honoured them, the node readers did not.
-		{"merged source", "sections: {go: {}}\nsources:\n  - &s\n    url: https://a.example/1\n    name: a\n    sections: [go]\n    filters: {exclude: [{title: x}]}\n  - <<: *s\n    url: https://a.example/2\n    name: b\n",
-			[]string{"8: merge keys (<<) are not supported"}},
-		{"merged source fields", src + "    <<: {sections: [nowhere], renamed_from: [go]}\n", []string{"3: merge keys (<<) are not supported"}},
-		{"merged fetch", "fetch: {<<: {concurrency: -4}}\n" + minimal, []string{"1: merge keys"}},
-		{"merged admin", "admin:\n  <<: {allow: []}\n" + minimal, []string{"2: merge keys"}},
-		{"merged filters", src + "    filters:\n      <<: {include: [{title: x}]}\n", []string{"4: merge keys"}},
-		{"merged rule", "filters:\n  include:\n    - <<: {title: x}\n" + minimal, []string{"3: merge keys"}},
-		{"merged page", "fetch: &f\n  timeout: 5s\npage:\n  <<: *f\n" + minimal, []string{`2: unknown key "timeout" in page`, "4: merge keys"}},
-		{"tagged merge key", "publish: {!!merge <<: {items: 5}}\n" + minimal, []string{"1: merge keys"}},
-		{"merge everywhere at once", "fetch: {<<: {timeout: 5s}}\npublish: {<<: {items: 5}}\n" + minimal,
-			[]string{"1: merge keys", "2: merge keys"}},
+		// Merge keys: what they bring in is checked as if written out.
+		{"merged source fields", src + "    <<: {sections: [nowhere], renamed_from: [go]}\n", []string{`3: source "go-dev-blog-feed-atom": section "nowhere" is not defined`}},
+		{"merged fetch", "fetch: {<<: {concurrency: -4}}\n" + minimal, []string{"1: fetch.concurrency must be greater than 0, not -4"}},
+		{"merged page", "fetch: &f\n  timeout: 5s\npage:\n  <<: *f\n" + minimal, []string{`2: unknown key "timeout" in page`}},
+		{"merge of a value", "publish: {<<: 5}\n" + minimal, []string{`1: merge key (<<): want a mapping or a list of mappings, got "5"`}},
 
 		// Numbers past what the code downstream can add or multiply.
 		{"huge publish.items", "publish: {items: 9223372036854775807}\n" + minimal, []string{"1: publish.items must be at most 100000, not 9223372036854775807"}},
@@ -124,5 +120,43 @@ func TestLoadKeepsValidConfigs(t *testing.T) {
 	}
 	if len(cfg.Admin.Allow) != 5 || len(cfg.WebSub.Hubs) != 2 || len(cfg.Sources) != 2 {
 		t.Errorf("Load() = %v %v %v", cfg.Admin.Allow, cfg.WebSub.Hubs, cfg.Sources)
+	}
+}
+
+// TestMergeKeys: a merge key (<<) brings in the keys of the mappings it
+// names everywhere, as the YAML decoder reads them, the mapping's own keys
+// winning: a merged source takes the anchor's sections and filters too
+// (they were dropped once, while its schedule and title were taken).
+func TestMergeKeys(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, `sections: {go: {}, news: {}}
+fetch: {<<: {timeout: 5s, concurrency: 3}, concurrency: 2}
+publish: {!!merge <<: [{items: 5}, {items: 7, per_source: 2}]}
+sources:
+  - &s
+    url: https://a.example/1
+    name: a
+    sections: [go]
+    schedule: "@hourly"
+    filters: {exclude: [{title: x}]}
+  - <<: *s
+    url: https://a.example/2
+    name: b
+  - <<: *s
+    url: https://a.example/3
+    name: c
+    sections: [news]
+`)
+	if c.Fetch.Timeout != 5*time.Second || c.Fetch.Concurrency != 2 || c.Publish.Items != 5 || c.Publish.PerSource != 2 {
+		t.Errorf("fetch %+v, publish %+v: want the merged timeout, the own concurrency, the first list entry's items", c.Fetch, c.Publish)
+	}
+	want := map[string]string{"a": "go", "b": "go", "c": "news"}
+	for _, src := range c.Sources {
+		if len(src.Sections) != 1 || src.Sections[0] != want[src.Name] || src.Schedule != "@hourly" {
+			t.Errorf("source %s: sections %q, schedule %q; want [%s] and @hourly", src.Name, src.Sections, src.Schedule, want[src.Name])
+		}
+		if _, hidden := c.Rules.Hides(&aggregator.Item{SourceID: src.Name, Title: "x"}, ""); !hidden {
+			t.Errorf("source %s: the anchor's filter does not hide an item titled x", src.Name)
+		}
 	}
 }
