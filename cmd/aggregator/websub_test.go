@@ -214,6 +214,71 @@ func TestWebSubPublisherAndHub(t *testing.T) {
 	rd.next(t, d, hasTitle("Pushed again, second"))
 }
 
+// hubbedSource is a source whose feed (testdata/blog.atom, or what set
+// gives) names a hub of its own, a websub.Hub on loopback, in its Link
+// header; it counts its fetches.
+type hubbedSource struct {
+	hub           *websub.Hub
+	store         *storage.Store // the hub's
+	hubURL, topic string
+
+	mu      sync.Mutex
+	body    []byte
+	fetches int
+}
+
+func newHubbedSource(t *testing.T, dir string) *hubbedSource {
+	t.Helper()
+	hubStore, err := storage.Open(filepath.Join(dir, "source-hub.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hubStore.Close() })
+	s := &hubbedSource{store: hubStore}
+	s.body, _ = os.ReadFile(filepath.Join("testdata", "blog.atom"))
+	s.hub, err = websub.NewHub(t.Context(), hubStore, websub.HubOptions{
+		IsTopic:   func(u string) bool { return u == s.topic },
+		AllowHTTP: true,
+		Client:    websub.NewGuardedClient(websub.GuardOptions{AllowPrivate: true}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { s.hub.Run(hubCtx); close(hubDone) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
+	hubSrv := httptest.NewServer(s.hub)
+	t.Cleanup(hubSrv.Close)
+	s.hubURL = hubSrv.URL
+	source := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		body := s.body
+		s.fetches++
+		s.mu.Unlock()
+		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="hub", <%s>; rel="self"`, s.hubURL, s.topic))
+		w.Header().Set("Content-Type", "application/atom+xml")
+		w.Write(body)
+	}))
+	t.Cleanup(source.Close)
+	s.topic = source.URL + "/blog.atom"
+	return s
+}
+
+// set makes body the feed the source serves.
+func (s *hubbedSource) set(body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.body = body
+}
+
+// fetched is how many times the source was fetched.
+func (s *hubbedSource) fetched() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetches
+}
+
 // TestWebSubEndToEnd is the issue's "done when": a source whose feed names
 // its hub (a websub.Hub of its own, on loopback) is subscribed to; an item
 // it posts reaches a reader subscribed to our hub within a second, pushed
@@ -223,41 +288,8 @@ func TestWebSubPublisherAndHub(t *testing.T) {
 func TestWebSubEndToEnd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	hubStore, err := storage.Open(filepath.Join(dir, "source-hub.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hubStore.Close() })
-	var topic string
-	sourceHub, err := websub.NewHub(t.Context(), hubStore, websub.HubOptions{
-		IsTopic:   func(u string) bool { return u == topic },
-		AllowHTTP: true,
-		Client:    websub.NewGuardedClient(websub.GuardOptions{AllowPrivate: true}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
-	go func() { sourceHub.Run(hubCtx); close(hubDone) }()
-	t.Cleanup(func() { stopHub(); <-hubDone })
-	hubSrv := httptest.NewServer(sourceHub)
-	t.Cleanup(hubSrv.Close)
-
-	var mu sync.Mutex
-	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
-	fetches := 0
-	source := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		body := blog
-		fetches++
-		mu.Unlock()
-		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="hub", <%s>; rel="self"`, hubSrv.URL, topic))
-		w.Header().Set("Content-Type", "application/atom+xml")
-		w.Write(body)
-	}))
-	t.Cleanup(source.Close)
-	topic = source.URL + "/blog.atom"
+	src := newHubbedSource(t, dir)
+	sourceHub, hubURL, topic := src.hub, src.hubURL, src.topic
 
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -278,7 +310,7 @@ sources:
 	defer d.stop(t)
 	waitFor(t, d, base+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 2 })
 	waitUntil(t, d, "our subscription to the source's hub", func() bool {
-		return sourceHub.Stats().Subscriptions == 1 && strings.Contains(sourceStatus(t, base, "blog"), "subscribed at "+hubSrv.URL)
+		return sourceHub.Stats().Subscriptions == 1 && strings.Contains(sourceStatus(t, base, "blog"), "subscribed at "+hubURL)
 	})
 	rd := newReader(t, base+"/feed.atom", "reader")
 	rd.subscribeTo(t, base+"/websub")
@@ -286,15 +318,11 @@ sources:
 		st := webSubStatus(t, base)
 		return st.Hub != nil && st.Hub.Subscriptions == 1
 	})
-	mu.Lock()
-	polled := fetches
-	mu.Unlock()
+	polled := src.fetched()
 
 	for i, title := range []string{"Pushed first", "Pushed second one"} {
 		body := newEntry(t, title)
-		mu.Lock()
-		blog = body
-		mu.Unlock()
+		src.set(body)
 		start := time.Now()
 		sourceHub.Publish([]websub.Content{{Topic: topic, ContentType: "application/atom+xml", Body: body}})
 		rd.next(t, d, hasTitle(title))
@@ -302,15 +330,13 @@ sources:
 		// soon is a benchmark's to measure (go run ./bench -freshness).
 		t.Logf("push %d reached the reader in %v", i, time.Since(start).Round(time.Millisecond))
 	}
-	mu.Lock()
-	if fetches != polled {
-		t.Errorf("the source was fetched %d times while pushes came", fetches-polled)
+	if n := src.fetched(); n != polled {
+		t.Errorf("the source was fetched %d times while pushes came", n-polled)
 	}
-	mu.Unlock()
 
 	// A body pushed to our callback without its hub's signature, or to a
 	// guessed callback, is not stored.
-	recs, err := hubStore.Records(t.Context(), "websub.hub")
+	recs, err := src.store.Records(t.Context(), "websub.hub")
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("the source's hub keeps %d subscriptions (%v), want 1", len(recs), err)
 	}
@@ -373,44 +399,8 @@ func TestWebSubReload(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	hubStore, err := storage.Open(filepath.Join(dir, "source-hub.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hubStore.Close() })
-	var topic string
-	sourceHub, err := websub.NewHub(t.Context(), hubStore, websub.HubOptions{
-		IsTopic:   func(u string) bool { return u == topic },
-		AllowHTTP: true,
-		Client:    websub.NewGuardedClient(websub.GuardOptions{AllowPrivate: true}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
-	go func() { sourceHub.Run(hubCtx); close(hubDone) }()
-	t.Cleanup(func() { stopHub(); <-hubDone })
-	hubSrv := httptest.NewServer(sourceHub)
-	t.Cleanup(hubSrv.Close)
-	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
-	var mu sync.Mutex
-	fetches := 0
-	source := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		fetches++
-		mu.Unlock()
-		w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="hub", <%s>; rel="self"`, hubSrv.URL, topic))
-		w.Header().Set("Content-Type", "application/atom+xml")
-		w.Write(blog)
-	}))
-	t.Cleanup(source.Close)
-	topic = source.URL + "/blog.atom"
-	fetched := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return fetches
-	}
+	src := newHubbedSource(t, dir)
+	sourceHub, hubURL, topic, fetched := src.hub, src.hubURL, src.topic, src.fetched
 
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -461,7 +451,7 @@ func TestWebSubReload(t *testing.T) {
 		st := webSubStatus(t, base)
 		return st.Hub != nil && st.Hub.Subscriptions == 1
 	})
-	p.eventually(t, "the source subscribed", func() bool { return strings.Contains(sourceStatus(t, base, "blog"), "subscribed at "+hubSrv.URL) })
+	p.eventually(t, "the source subscribed", func() bool { return strings.Contains(sourceStatus(t, base, "blog"), "subscribed at "+hubURL) })
 	// Subscribed, the source is polled every websub.poll_interval (6h),
 	// not every second.
 	before := fetched()
