@@ -177,24 +177,12 @@ func subForm(mode, topic, cb string, extra ...string) url.Values {
 
 func waitVerified(t *testing.T, c *callback) url.Values {
 	t.Helper()
-	select {
-	case q := <-c.verified:
-		return q
-	case <-time.After(10 * time.Second):
-		t.Fatal("no verification reached the callback")
-		return nil
-	}
+	return within(t, c.verified, "verification at the callback")
 }
 
 func waitDelivery(t *testing.T, c *callback) delivery {
 	t.Helper()
-	select {
-	case d := <-c.got:
-		return d
-	case <-time.After(10 * time.Second):
-		t.Fatal("no delivery reached the callback")
-		return delivery{}
-	}
+	return within(t, c.got, "delivery at the callback")
 }
 
 func noDelivery(t *testing.T, c *callback) {

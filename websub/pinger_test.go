@@ -56,13 +56,7 @@ func runPinger(t *testing.T, p *Pinger) {
 
 func waitForm(t *testing.T, h *recordingHub) url.Values {
 	t.Helper()
-	select {
-	case f := <-h.got:
-		return f
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ping reached the hub")
-		return nil
-	}
+	return within(t, h.got, "ping at the hub")
 }
 
 // TestPingerRetriesWithBackoff: a hub that fails twice gets the ping a

@@ -41,13 +41,7 @@ func newFakeSourceHub(t *testing.T) *fakeSourceHub {
 
 func (h *fakeSourceHub) next(t *testing.T) url.Values {
 	t.Helper()
-	select {
-	case f := <-h.forms:
-		return f
-	case <-time.After(10 * time.Second):
-		t.Fatal("no request reached the source's hub")
-		return nil
-	}
+	return within(t, h.forms, "request at the source's hub")
 }
 
 func (h *fakeSourceHub) none(t *testing.T) {
@@ -99,24 +93,12 @@ func (in *ingested) ingest(ctx context.Context, src aggregator.Source, body []by
 // begun waits for the ingest of the next body to start, and returns it.
 func (in *ingested) begun(t *testing.T) string {
 	t.Helper()
-	select {
-	case b := <-in.started:
-		return b
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ingest started")
-		return ""
-	}
+	return within(t, in.started, "ingest's start")
 }
 
 func (in *ingested) next(t *testing.T) string {
 	t.Helper()
-	select {
-	case b := <-in.calls:
-		return b
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing was ingested")
-		return ""
-	}
+	return within(t, in.calls, "ingest")
 }
 
 func (in *ingested) none(t *testing.T) {
