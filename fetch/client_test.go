@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/planetgo/aggregator/internal/pipenet"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/planetgo/aggregator/internal/pipenet"
 
 	"github.com/planetgo/aggregator"
 )

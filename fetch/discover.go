@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -68,6 +69,47 @@ func (d Discovery) Found() []FoundFeed {
 		}
 	}
 	return out
+}
+
+// WriteText writes d for a person: the text of `aggregator discover`.
+func (d Discovery) WriteText(w io.Writer) {
+	found := d.Found()
+	if len(found) == 0 {
+		fmt.Fprintf(w, "%s: no feed found\n", d.Site)
+	} else {
+		fmt.Fprintf(w, "%s: %s\n", d.Site, count(len(found), "feed"))
+	}
+	for _, f := range d.Feeds {
+		if f.Err != nil {
+			fmt.Fprintf(w, "\n%s (named by the page): %v\n", f.URL, f.Err)
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", f.Title)
+		fmt.Fprintf(w, "  url       %s\n", f.URL)
+		newest := "no item dated"
+		if !f.Newest.IsZero() {
+			newest = "newest " + f.Newest.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "  format    %s, %s, %s\n", f.Format, count(f.Items, "item"), newest)
+		fmt.Fprintf(w, "  found as  %s\n", f.Via)
+	}
+	if d.Unchecked > 0 {
+		fmt.Fprintf(w, "\nThe page names %d more feeds, not fetched.\n", d.Unchecked)
+	}
+	if len(found) == 0 && len(d.Tried) > 0 {
+		fmt.Fprintf(w, "The page names no feed, and none of these is one:\n")
+		for _, u := range d.Tried {
+			fmt.Fprintf(w, "  %s\n", u)
+		}
+	}
+}
+
+// count is "1 item", "2 items".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // FoundFeed is one feed Discover found, or one a page names that turned

@@ -276,3 +276,46 @@ func FuzzFeedLinks(f *testing.F) {
 		}
 	})
 }
+
+// A discovery prints each feed found with its format, items and newest
+// date, the links that are no feeds, the links left unfetched, and the
+// well-known paths tried when none was found.
+func TestDiscoveryWriteText(t *testing.T) {
+	t.Parallel()
+	newest := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d := Discovery{
+		Site: "https://blog.example/",
+		Feeds: []FoundFeed{
+			{URL: "https://blog.example/feed.atom", Via: ViaLink, Title: "Blog", Format: "atom", Items: 1, Newest: newest},
+			{URL: "https://blog.example/empty.rss", Via: ViaLink, Title: "Empty", Format: "rss"},
+			{URL: "https://blog.example/comments", Err: errors.New("not a feed")},
+		},
+		Unchecked: 3,
+	}
+	want := `https://blog.example/: 2 feeds
+
+Blog
+  url       https://blog.example/feed.atom
+  format    atom, 1 item, newest 2026-12-01T09:00:00Z
+  found as  <link rel="alternate">
+
+Empty
+  url       https://blog.example/empty.rss
+  format    rss, 0 items, no item dated
+  found as  <link rel="alternate">
+
+https://blog.example/comments (named by the page): not a feed
+
+The page names 3 more feeds, not fetched.
+`
+	var b strings.Builder
+	d.WriteText(&b)
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	Discovery{Site: "https://empty.example/", Tried: []string{"https://empty.example/feed"}}.WriteText(&b)
+	if want := "https://empty.example/: no feed found\nThe page names no feed, and none of these is one:\n  https://empty.example/feed\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}

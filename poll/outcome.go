@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -120,6 +121,33 @@ func (o Outcome) Class() Class {
 		return ClassChanged
 	}
 	return ClassUnchanged
+}
+
+// WriteText writes the line of o that `aggregator fetch` prints, and an
+// indented line with what happens next when it was not a plain success.
+func (o Outcome) WriteText(w io.Writer) {
+	name, st := o.Source.Name, o.State
+	switch o.Class() {
+	case ClassWaiting:
+		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.Waiting)
+	case ClassFailed, ClassGone, ClassDatabase, ClassCancelled:
+		fmt.Fprintf(w, "%s: error: %v\n", name, o.Err)
+		switch {
+		case o.Class() == ClassGone:
+			fmt.Fprintf(w, "  gone: no longer polled; remove it from the config or fix its url\n")
+		case !st.NextAttempt.IsZero():
+			fmt.Fprintf(w, "  next attempt %s (%s)\n", st.NextAttempt.Format(time.RFC3339), failures(st.ConsecutiveFailures))
+		}
+	default:
+		fmt.Fprintf(w, "%s: %s\n", name, st.Result())
+	}
+}
+
+func failures(n int) string {
+	if n == 1 {
+		return "1 failure"
+	}
+	return fmt.Sprintf("%d failures in a row", n)
 }
 
 // StoreError marks a failure of our own database, as opposed to the

@@ -2,7 +2,12 @@ package poll
 
 import (
 	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/planetgo/aggregator"
@@ -128,4 +133,50 @@ func redactURLsIn(text string) string {
 		}
 	}
 	return text
+}
+
+// WriteStatusTable writes list as the table of `aggregator sources`, times
+// relative to now; the column of hidden items only with filters, as there
+// are none to count without.
+func WriteStatusTable(w io.Writer, list []Status, now time.Time, filters bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	hiddenHead := ""
+	if filters {
+		hiddenHead = "HIDDEN\t"
+	}
+	fmt.Fprintf(tw, "NAME\tSTATE\tLAST SUCCESS\tNEXT ATTEMPT\t%sRESULT\n", hiddenHead)
+	for _, s := range list {
+		hidden := ""
+		if filters {
+			hidden = hiddenCell(s) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\n", s.Name, s.State(), ago(s.LastSuccess, now), ago(s.NextAttempt, now), hidden, s.Result)
+	}
+	return tw.Flush()
+}
+
+// hiddenCell is the items of s that filters hide from every feed, then,
+// for each of its sections with filters of its own, those that section's
+// hides: "3", "3 (go: 5)".
+func hiddenCell(s Status) string {
+	cell := strconv.Itoa(s.Hidden)
+	if len(s.HiddenInSections) == 0 {
+		return cell
+	}
+	var in []string
+	for _, sec := range slices.Sorted(maps.Keys(s.HiddenInSections)) {
+		in = append(in, fmt.Sprintf("%s: %d", sec, s.HiddenInSections[sec]))
+	}
+	return cell + " (" + strings.Join(in, ", ") + ")"
+}
+
+// ago prints t relative to now, to the second: "3m20s ago", "in 12m0s".
+func ago(t, now time.Time) string {
+	switch {
+	case t.IsZero():
+		return "-"
+	case t.After(now):
+		return "in " + t.Sub(now).Round(time.Second).String()
+	}
+	return now.Sub(t).Round(time.Second).String() + " ago"
 }

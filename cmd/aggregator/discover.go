@@ -37,7 +37,7 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFail
 	}
 	found := d.Found()
-	printDiscovery(stdout, d)
+	d.WriteText(stdout)
 	if len(found) == 0 {
 		return exitFail
 	}
@@ -55,45 +55,4 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFail
 	}
 	return exitOK
-}
-
-// printDiscovery prints what d found for a person.
-func printDiscovery(w io.Writer, d fetch.Discovery) {
-	found := d.Found()
-	if len(found) == 0 {
-		fmt.Fprintf(w, "%s: no feed found\n", d.Site)
-	} else {
-		fmt.Fprintf(w, "%s: %s\n", d.Site, count(len(found), "feed"))
-	}
-	for _, f := range d.Feeds {
-		if f.Err != nil {
-			fmt.Fprintf(w, "\n%s (named by the page): %v\n", f.URL, f.Err)
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", f.Title)
-		fmt.Fprintf(w, "  url       %s\n", f.URL)
-		newest := "no item dated"
-		if !f.Newest.IsZero() {
-			newest = "newest " + f.Newest.Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "  format    %s, %s, %s\n", f.Format, count(f.Items, "item"), newest)
-		fmt.Fprintf(w, "  found as  %s\n", f.Via)
-	}
-	if d.Unchecked > 0 {
-		fmt.Fprintf(w, "\nThe page names %d more feeds, not fetched.\n", d.Unchecked)
-	}
-	if len(found) == 0 && len(d.Tried) > 0 {
-		fmt.Fprintf(w, "The page names no feed, and none of these is one:\n")
-		for _, u := range d.Tried {
-			fmt.Fprintf(w, "  %s\n", u)
-		}
-	}
-}
-
-// count is "1 item", "2 items".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -220,7 +220,7 @@ func TestPassWithFaults(t *testing.T) {
 
 		t0 := time.Now().UTC()
 		var printed bytes.Buffer
-		err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&printed, o) })
+		err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { o.WriteText(&printed) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -414,7 +414,7 @@ func TestPermanentRedirectBecomesMove(t *testing.T) {
 		defer a.close()
 		var out bytes.Buffer
 		for range 4 {
-			if err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { printOutcome(&out, o) }); err != nil {
+			if err := a.poller.Refresh(context.Background(), cfg.Sources, func(o poll.Outcome) { o.WriteText(&out) }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -54,7 +54,7 @@ func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitFail
 		}
 	} else {
-		printPreview(stdout, report)
+		report.WriteText(stdout)
 	}
 	if err != nil {
 		return exitFail
@@ -109,81 +109,4 @@ func newFetchClient(cfg *config.Config, now time.Time) *fetch.Client {
 	opts := fetchOptions(cfg)
 	opts.Now = func() time.Time { return now }
 	return fetch.NewClient(nil, opts)
-}
-
-// printPreview prints r for a person.
-func printPreview(w io.Writer, r poll.Report) {
-	name := r.URL
-	if r.Source != "" {
-		name = fmt.Sprintf("source %s (%s)", r.Source, r.URL)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "%s: %s\n", name, r.Error)
-		if r.ErrorKind == "not a feed" {
-			if len(r.FeedsNamed) == 0 {
-				fmt.Fprintf(w, "It is not a feed and names none; `aggregator discover %s` looks further.\n", r.URL)
-			} else {
-				fmt.Fprintln(w, "It is not a feed; it names these feeds:")
-				for _, f := range r.FeedsNamed {
-					fmt.Fprintf(w, "  %s\n", f)
-				}
-			}
-		}
-		return
-	}
-	f := r.Feed
-	fmt.Fprintf(w, "%s\n", name)
-	if r.FetchedFrom != r.URL {
-		fmt.Fprintf(w, "fetched from %s\n", r.FetchedFrom)
-	}
-	if r.MovedTo != "" {
-		fmt.Fprintf(w, "moved permanently to %s: configure that URL\n", r.MovedTo)
-	}
-	fmt.Fprintf(w, "feed %q (%s)", f.Title, f.Format)
-	if f.SiteLink != "" {
-		fmt.Fprintf(w, ", site %s", f.SiteLink)
-	}
-	fmt.Fprintln(w)
-	if len(r.Items) == 0 {
-		fmt.Fprintln(w, "The feed has no items: nothing would be published.")
-		return
-	}
-	shown := 0
-	for i, it := range r.Items {
-		fmt.Fprintf(w, "\n%d. %s\n", i+1, cmp.Or(it.Title, "(no title)"))
-		if it.Link != "" {
-			fmt.Fprintf(w, "   link       %s\n", it.Link)
-		}
-		if it.Canonical != "" && it.Canonical != it.Link {
-			fmt.Fprintf(w, "   canonical  %s\n", it.Canonical)
-		}
-		id := fmt.Sprintf("%s %s", it.IdentityFrom, it.ID)
-		if it.IdentityFrom == aggregator.IdentityLink {
-			id = "link"
-		}
-		if it.IdentityWhy != "" {
-			id += " (" + it.IdentityWhy + ")"
-		}
-		fmt.Fprintf(w, "   identity   %s\n", id)
-		date := it.Date.Format(time.RFC3339)
-		switch {
-		case it.DateWhy != "":
-			date += " (" + it.DateWhy + ")"
-		case it.UnreadDate != "":
-			date += fmt.Sprintf(" (%s; its published date %q cannot be read)", it.DateFrom, it.UnreadDate)
-		case it.DateFrom == "updated":
-			date += " (updated: it has no published date)"
-		default:
-			date += " (" + it.DateFrom + ")"
-		}
-		fmt.Fprintf(w, "   date       %s\n", date)
-		for _, h := range it.Hidden {
-			fmt.Fprintf(w, "   hidden     from %s: %s\n", h.From, h.Why)
-		}
-		if len(it.Hidden) == 0 {
-			shown++
-		}
-	}
-	fmt.Fprintf(w, "\n%s: %d published, %d hidden from some feeds; dates as if first seen now (%s)\n",
-		count(len(r.Items), "item"), shown, len(r.Items)-shown, r.At.Format(time.RFC3339))
 }

@@ -170,7 +170,7 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 		mu.Lock()
 		defer mu.Unlock()
 		var lines strings.Builder
-		printOutcome(&lines, o)
+		o.WriteText(&lines)
 		bar.report(lines.String())
 		sum.Add(o)
 		if o.Class() == poll.ClassDatabase {
@@ -196,30 +196,3 @@ type printedError struct {
 
 func (e *printedError) Error() string { return e.msg }
 func (e *printedError) Unwrap() error { return e.err }
-
-// printOutcome prints the result line of a fetch, and an indented line
-// with what happens next when it was not a plain success.
-func printOutcome(w io.Writer, o poll.Outcome) {
-	name, st := o.Source.Name, o.State
-	switch o.Class() {
-	case poll.ClassWaiting:
-		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.Waiting)
-	case poll.ClassFailed, poll.ClassGone, poll.ClassDatabase, poll.ClassCancelled:
-		fmt.Fprintf(w, "%s: error: %v\n", name, o.Err)
-		switch {
-		case o.Class() == poll.ClassGone:
-			fmt.Fprintf(w, "  gone: no longer polled; remove it from the config or fix its url\n")
-		case !st.NextAttempt.IsZero():
-			fmt.Fprintf(w, "  next attempt %s (%s)\n", st.NextAttempt.Format(time.RFC3339), failures(st.ConsecutiveFailures))
-		}
-	default:
-		fmt.Fprintf(w, "%s: %s\n", name, st.Result())
-	}
-}
-
-func failures(n int) string {
-	if n == 1 {
-		return "1 failure"
-	}
-	return fmt.Sprintf("%d failures in a row", n)
-}

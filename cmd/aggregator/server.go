@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/planetgo/aggregator"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/planetgo/aggregator"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/planetgo/aggregator/config"
