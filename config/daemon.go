@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,6 +89,31 @@ func (c *Config) Select(names []string) ([]aggregator.Source, error) {
 		return nil, fmt.Errorf("no source named %s in %s", strings.Join(unknown, ", "), c.File)
 	}
 	return out, nil
+}
+
+// SourceOrURL returns the source arg names, as `aggregator preview` takes
+// it: a configured source by its name or its URL, else a source of its own,
+// with no name, for an http(s) or file URL.
+func (c *Config) SourceOrURL(arg string) (aggregator.Source, bool) {
+	if src, ok := c.Source(arg); ok {
+		return src, true
+	}
+	for _, src := range c.Sources {
+		if src.URL == arg {
+			return src, true
+		}
+	}
+	u, err := url.Parse(arg)
+	if err != nil || !strings.Contains(arg, "://") {
+		return aggregator.Source{}, false
+	}
+	switch {
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "":
+	case u.Scheme == "file" && u.Path != "":
+	default:
+		return aggregator.Source{}, false
+	}
+	return aggregator.Source{URL: arg}, true
 }
 
 // SourceChanges names the sources next has that c has not, and the other

@@ -150,3 +150,32 @@ func TestSelectAndSourceChanges(t *testing.T) {
 func sourceNamed(name string) aggregator.Source {
 	return aggregator.Source{Name: name, URL: "https://" + name + ".example/feed"}
 }
+
+// preview's argument is a source's name or URL, else an http(s) or file
+// URL of its own; anything else names nothing.
+func TestSourceOrURL(t *testing.T) {
+	t.Parallel()
+	c := &Config{Sources: []aggregator.Source{sourceNamed("a"), sourceNamed("b")}}
+	for _, tt := range []struct {
+		arg      string
+		name     string // "" for a source of its own
+		url      string
+		resolved bool
+	}{
+		{"b", "b", "https://b.example/feed", true},
+		{"https://a.example/feed", "a", "https://a.example/feed", true},
+		{"https://new.example/feed", "", "https://new.example/feed", true},
+		{"http://new.example", "", "http://new.example", true},
+		{"file:///tmp/feed.xml", "", "file:///tmp/feed.xml", true},
+		{"new.example/feed", "", "", false},
+		{"https:///feed", "", "", false},
+		{"file://", "", "", false},
+		{"ftp://new.example/feed", "", "", false},
+		{"c", "", "", false},
+	} {
+		src, ok := c.SourceOrURL(tt.arg)
+		if ok != tt.resolved || src.Name != tt.name || src.URL != tt.url {
+			t.Errorf("SourceOrURL(%q) = %q %q %v, want %q %q %v", tt.arg, src.Name, src.URL, ok, tt.name, tt.url, tt.resolved)
+		}
+	}
+}

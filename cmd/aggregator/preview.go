@@ -9,11 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/poll"
@@ -36,7 +33,7 @@ func runPreview(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if cfg == nil {
 		return code
 	}
-	src, ok := previewSource(cfg, flags.Arg(0))
+	src, ok := cfg.SourceOrURL(flags.Arg(0))
 	if !ok {
 		fmt.Fprintf(stderr, "aggregator preview: %q is neither a source of %s nor an http(s) or file URL\n", flags.Arg(0), cmp.Or(cfg.File, "the config"))
 		return exitConfig
@@ -77,30 +74,6 @@ func optionalConfig(flags *flag.FlagSet, path string, stderr io.Writer) (*config
 		return nil, exitConfig
 	}
 	return cfg, exitOK
-}
-
-// previewSource returns the source arg names: a configured source by its
-// name or its URL, else a source of its own for an http(s) or file URL.
-func previewSource(cfg *config.Config, arg string) (aggregator.Source, bool) {
-	if src, ok := cfg.Source(arg); ok {
-		return src, true
-	}
-	for _, src := range cfg.Sources {
-		if src.URL == arg {
-			return src, true
-		}
-	}
-	u, err := url.Parse(arg)
-	if err != nil || !strings.Contains(arg, "://") {
-		return aggregator.Source{}, false
-	}
-	switch {
-	case (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "":
-	case u.Scheme == "file" && u.Path != "":
-	default:
-		return aggregator.Source{}, false
-	}
-	return aggregator.Source{URL: arg}, true
 }
 
 // newFetchClient returns a fetch client with cfg's settings, its clock
