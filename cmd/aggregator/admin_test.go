@@ -107,7 +107,7 @@ func TestSourcesCommand(t *testing.T) {
 	if !strings.Contains(errOut, "no database yet") || !strings.Contains(out, "never fetched") {
 		t.Errorf("sources before any fetch:\n%s%s", errOut, out)
 	}
-	out = runFetch(t, configPath)
+	out = fetchCommand(t, configPath)
 	wantLines(t, out, "blog: new 2", "news: new 1")
 	if !strings.Contains(out, "2 sources: 2 changed (3 new items, 0 updated), 0 unchanged, 0 not modified, 0 failed, 0 waiting in ") {
 		t.Errorf("fetch printed no summary:\n%s", out)

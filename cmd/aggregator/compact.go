@@ -2,21 +2,24 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/storage"
 )
 
-// compact rewrites the database without its free pages and prints the
-// sizes before and after. It refuses while a daemon holds the database.
-func compact(cfg *config.Config, stdout io.Writer) error {
+// runCompact runs `aggregator compact`: it rewrites the database without
+// its free pages and prints the sizes before and after. It refuses while
+// a daemon holds the database.
+func runCompact(c *cli) error {
+	cfg, err := c.load(0)
+	if err != nil {
+		return err
+	}
 	before, after, err := storage.Compact(cfg.Database, time.Second)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s → %s\n", cfg.Database, humanBytes(before), humanBytes(after))
+	fmt.Fprintf(c.stdout, "%s: %s → %s\n", cfg.Database, humanBytes(before), humanBytes(after))
 	return nil
 }
 

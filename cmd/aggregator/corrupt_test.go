@@ -81,7 +81,7 @@ func TestCorruptDatabase(t *testing.T) {
 		if err := os.WriteFile(dbPath, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, stderr := runServe(t, bin, configPath, "http://"+addr)
+		code, stderr := serveUntilFeed(t, bin, configPath, "http://"+addr)
 		if code == exitOK {
 			code, _, stderr = runBinary(t, bin, false, "fetch", "-config", configPath)
 		}
@@ -116,10 +116,10 @@ func TestCorruptDatabase(t *testing.T) {
 	}
 }
 
-// runServe runs `serve` until it serves its feed, then stops it with
+// serveUntilFeed runs `serve` until it serves its feed, then stops it with
 // SIGTERM, and returns its exit status and stderr; or, if it stops by
 // itself, what it returned. It fails the test if serve crashes.
-func runServe(t *testing.T, bin, configPath, base string) (int, string) {
+func serveUntilFeed(t *testing.T, bin, configPath, base string) (int, string) {
 	t.Helper()
 	var stderr syncBuffer
 	cmd := exec.Command(bin, "serve", "-config", configPath)

@@ -113,8 +113,8 @@ sources:
   - {name: day, title: Day Pages, url: %[2]s/day.atom}
 `, addr, src.URL)), 0o644)
 
-	wantLines(t, runFetch(t, configPath, "fake"), "fake: new 2")
-	wantLines(t, runFetch(t, configPath, "goblog", "day"), "goblog: new 1", "day: new 2")
+	wantLines(t, fetchCommand(t, configPath, "fake"), "fake: new 2")
+	wantLines(t, fetchCommand(t, configPath, "goblog", "day"), "goblog: new 1", "day: new 2")
 	d := startServe(t, configPath)
 	f := waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) > 0 })
 	got := titles(f)
@@ -178,7 +178,7 @@ sources:
 	// copy, and its id, stay.
 	src.set("/fake.atom", planetFeed("http://evil.example/", "tag:evil.example,2026:feed", "2026-12-06T11:00:00Z",
 		[3]string{"fake-1", post + "?utm_source=y", "FAKE again"}))
-	runFetch(t, configPath, "fake")
+	fetchCommand(t, configPath, "fake")
 	d = startServe(t, configPath)
 	defer d.stop(t)
 	f = waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) > 0 })
@@ -200,7 +200,7 @@ func TestRenameKeepsEveryID(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	configPath := writeConfig(t, dir, addr, src.URL)
-	wantLines(t, runFetch(t, configPath), "blog: new 2", "news: new 1")
+	wantLines(t, fetchCommand(t, configPath), "blog: new 2", "news: new 1")
 	d := startServe(t, configPath)
 	before := waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) == 3 })
 	d.stop(t)
@@ -215,7 +215,7 @@ func TestRenameKeepsEveryID(t *testing.T) {
 		t.Fatalf("check of the renamed config: %s%s", stdout, stderr)
 	}
 	// The validators came along: the server says not modified.
-	wantLines(t, runFetch(t, configPath), "go-blog: not modified")
+	wantLines(t, fetchCommand(t, configPath), "go-blog: not modified")
 	d = startServe(t, configPath)
 	defer d.stop(t)
 	after := waitFor(t, d, "http://"+addr+"/feed.atom", func(f *gofeed.Feed) bool { return len(f.Items) > 0 })

@@ -1,45 +1,36 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/fetch"
 )
 
-// runDiscover runs `aggregator discover`.
-func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("aggregator discover", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	configPath := flags.String("config", "config.yaml", "config `file`, for the fetcher's settings (without it, the defaults)")
-	if err := flags.Parse(args); err != nil {
-		return exitConfig
+// runDiscover runs `aggregator discover`: the feeds of a site, and the
+// sources: YAML to paste.
+func runDiscover(c *cli) error {
+	c.configFlag("config `file`, for the fetcher's settings (without it, the defaults)")
+	if err := c.parse(1); err != nil {
+		return err
 	}
-	if flags.NArg() != 1 {
-		fmt.Fprintf(stderr, "aggregator discover: want one site address\n%s", usage)
-		return exitConfig
-	}
-	cfg, code := optionalConfig(flags, *configPath, stderr)
-	if cfg == nil {
-		return code
-	}
-	d, err := newFetchClient(cfg, time.Now()).Discover(ctx, flags.Arg(0))
+	cfg, err := c.optionalConfig()
 	if err != nil {
-		fmt.Fprintf(stderr, "aggregator discover: %s: %v\n", flags.Arg(0), err)
-		if errors.Is(err, fetch.ErrBadAddress) {
-			return exitConfig
-		}
-		return exitFail
+		return err
 	}
+	site := c.fs.Arg(0)
+	d, err := newFetchClient(cfg, time.Now()).Discover(c.ctx, site)
+	if errors.Is(err, fetch.ErrBadAddress) {
+		return &usageError{fmt.Sprintf("%s: %v", site, err)}
+	} else if err != nil {
+		return fmt.Errorf("%s: %w", site, err)
+	}
+	d.WriteText(c.stdout)
 	found := d.Found()
-	d.WriteText(stdout)
 	if len(found) == 0 {
-		return exitFail
+		return &exitError{exitFail} // it says so
 	}
 	urls := make([]string, len(found))
 	for i, f := range found {
@@ -49,10 +40,6 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	for i, name := range cfg.NewSourceNames(d.Site, urls) {
 		paste[i] = config.Imported{Name: name, URL: urls[i]}
 	}
-	fmt.Fprintln(stdout)
-	if err := config.WriteSources(stdout, "to paste into the config", paste, ""); err != nil {
-		fmt.Fprintf(stderr, "aggregator discover: %v\n", err)
-		return exitFail
-	}
-	return exitOK
+	fmt.Fprintln(c.stdout)
+	return config.WriteSources(c.stdout, "to paste into the config", paste, "")
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/planetgo/aggregator/storage"
 )
 
-// runFetch runs `aggregator fetch` in this process and returns its stdout.
-func runFetch(t *testing.T, configPath string, args ...string) string {
+// fetchCommand runs `aggregator fetch` in this process and returns its stdout.
+func fetchCommand(t *testing.T, configPath string, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), append([]string{"fetch", "-config", configPath}, args...), &stdout, &stderr)
@@ -57,10 +57,10 @@ func TestFetchCommand(t *testing.T) {
 	dir := t.TempDir()
 	configPath := writeConfig(t, dir, freeAddr(t), counting.URL)
 
-	wantLines(t, runFetch(t, configPath), "blog: new 2", "news: new 1")
+	wantLines(t, fetchCommand(t, configPath), "blog: new 2", "news: new 1")
 
 	// Unchanged: conditional requests, answered 304, store nothing.
-	wantLines(t, runFetch(t, configPath), "blog: not modified", "news: not modified")
+	wantLines(t, fetchCommand(t, configPath), "blog: not modified", "news: not modified")
 	if got := conditional.Load(); got != 2 {
 		t.Errorf("%d conditional requests in the second pass, want 2", got)
 	}
@@ -68,12 +68,12 @@ func TestFetchCommand(t *testing.T) {
 	// One item's title changes: updated in place, nothing duplicated.
 	blog, _ := os.ReadFile(filepath.Join("testdata", "blog.atom"))
 	src.set("/blog.atom", bytes.Replace(blog, []byte("Generics, revisited"), []byte("Generics, revisited again"), 1))
-	wantLines(t, runFetch(t, configPath, "blog"), "blog: updated 1")
+	wantLines(t, fetchCommand(t, configPath, "blog"), "blog: updated 1")
 
 	// A failing source is reported, not fatal, and the others still work.
 	src.set("/news.rss", []byte("<html>moved</html>"))
 	src.set("/blog.atom", blog)
-	out := runFetch(t, configPath)
+	out := fetchCommand(t, configPath)
 	wantLines(t, out, "blog: updated 1", "news: error: not a feed")
 
 	cfg := loadConfig(t, configPath)
@@ -192,7 +192,7 @@ func TestCompactCommand(t *testing.T) {
 	src := newSourceServer(t)
 	dir := t.TempDir()
 	configPath := writeConfig(t, dir, freeAddr(t), src.URL)
-	runFetch(t, configPath)
+	fetchCommand(t, configPath)
 
 	// Refused while a daemon holds the database.
 	d := startServe(t, configPath)
@@ -214,7 +214,7 @@ func TestCompactCommand(t *testing.T) {
 	if !strings.Contains(stdout.String(), "iB → ") {
 		t.Errorf("compact printed %q, want the sizes before and after", stdout.String())
 	}
-	wantLines(t, runFetch(t, configPath), "blog: not modified", "news: not modified")
+	wantLines(t, fetchCommand(t, configPath), "blog: not modified", "news: not modified")
 }
 
 // configAddr returns the listen address of the config at path.

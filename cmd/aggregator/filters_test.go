@@ -210,7 +210,7 @@ func TestSourcesCountsHidden(t *testing.T) {
 		}
 	}
 	write(filtersNone)
-	runFetch(t, configPath)
+	fetchCommand(t, configPath)
 	out, _ := runCmd(t, "sources", "-config", configPath)
 	if strings.Contains(out, "HIDDEN") {
 		t.Errorf("sources without filters has a HIDDEN column:\n%s", out)

@@ -150,10 +150,10 @@ func TestGUIDChangedScheme(t *testing.T) {
 	}
 	src.set("/news.rss", rss("http://news.example/moon"))
 	src.set("/blog.atom", atom("http://blog.example/post"))
-	wantLines(t, runFetch(t, configPath), "news: new 1", "blog: new 1")
+	wantLines(t, fetchCommand(t, configPath), "news: new 1", "blog: new 1")
 	src.set("/news.rss", rss("https://news.example/moon"))
 	src.set("/blog.atom", atom("https://blog.example/post"))
-	wantLines(t, runFetch(t, configPath), "news: new 0", "blog: new 1")
+	wantLines(t, fetchCommand(t, configPath), "news: new 0", "blog: new 1")
 }
 
 // TestRepublishedAcrossSources: a post that reaches the planet through its
@@ -163,12 +163,12 @@ func TestRepublishedAcrossSources(t *testing.T) {
 	src := newSourceServer(t)
 	dir := t.TempDir()
 	configPath := writeConfig(t, dir, freeAddr(t), src.URL)
-	wantLines(t, runFetch(t, configPath, "blog"), "blog: new 2")
+	wantLines(t, fetchCommand(t, configPath, "blog"), "blog: new 2")
 	// The news feed now carries the blog's post too, with tracking tags.
 	src.set("/news.rss", []byte(`<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><link>http://news.example/</link><description>d</description>
 <item><title>Generics, revisited (via News)</title><link>http://BLOG.example/generics?utm_source=news</link><guid>news-generics</guid><pubDate>Tue, 03 Nov 2026 11:00:00 GMT</pubDate></item>
 </channel></rss>`))
-	wantLines(t, runFetch(t, configPath, "news"), "news: new 1")
+	wantLines(t, fetchCommand(t, configPath, "news"), "news: new 1")
 
 	cfg := loadConfig(t, configPath)
 	store, err := storage.Open(cfg.Database, storage.Options{})

@@ -1,34 +1,23 @@
 // Command aggregator fetches the sources of a YAML config into a bbolt
 // database and serves them as merged and per-section Atom, RSS and JSON
-// feeds.
-//
-//	aggregator serve   -config FILE         run the daemon
-//	aggregator fetch   -config FILE [NAME…] fetch every (or the named) source now
-//	aggregator check   -config FILE         validate the config
-//	aggregator compact -config FILE         shrink the database (daemon stopped)
-//	aggregator verify  -config FILE         check the database
-//	aggregator salvage -config FILE -o NEW  copy what is readable of a damaged database
-//	aggregator sources -config FILE         each source with its state
-//	aggregator preview [-format json] NAME|URL  what a source would publish, now
-//	aggregator discover URL                 the feeds of a site, as sources: YAML
-//	aggregator opml import [-section NAME] FILE   sources: YAML from an OPML file (sites' feeds discovered)
-//	aggregator opml export -config FILE     the sources as OPML
-//	aggregator theme export DIR             write the built-in theme into DIR
-//	aggregator version                      print the version
+// feeds. Its commands are the table commands; `aggregator help` lists
+// them, and README.md says what each does.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
-	"time"
 	_ "time/tzdata" // page.timezone wherever the host lacks the zone files
 
 	"github.com/planetgo/aggregator/config"
@@ -47,21 +36,39 @@ const (
 	exitConfig = 2
 )
 
-const usage = `usage:
-  aggregator serve   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-grace DURATION]
-  aggregator fetch   [-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]
-  aggregator check   [-config FILE]
-  aggregator compact [-config FILE]
-  aggregator verify  [-config FILE]
-  aggregator salvage [-config FILE] -o NEW.db
-  aggregator sources [-config FILE]
-  aggregator preview [-config FILE] [-format text|json] NAME|URL
-  aggregator discover [-config FILE] URL
-  aggregator opml import [-config FILE] [-section NAME] FILE
-  aggregator opml export [-config FILE]
-  aggregator theme export DIR
-  aggregator version
-`
+// command is one of aggregator's commands: its name, what it takes, and
+// what it does.
+type command struct {
+	name, args string
+	run        func(c *cli) error
+}
+
+// commands are aggregator's commands, in the order usage lists them.
+var commands = []command{
+	{"serve", "[-config FILE] [-log-format text|json] [-log-level LEVEL] [-grace DURATION]", runServe},
+	{"fetch", "[-config FILE] [-log-format text|json] [-log-level LEVEL] [-force] [NAME...]", runFetch},
+	{"check", "[-config FILE]", runCheck},
+	{"compact", "[-config FILE]", runCompact},
+	{"verify", "[-config FILE]", runVerify},
+	{"salvage", "[-config FILE] -o NEW.db", runSalvage},
+	{"sources", "[-config FILE]", runSources},
+	{"preview", "[-config FILE] [-format text|json] NAME|URL", runPreview},
+	{"discover", "[-config FILE] URL", runDiscover},
+	{"opml import", "[-config FILE] [-section NAME] FILE", runOPMLImport},
+	{"opml export", "[-config FILE]", runOPMLExport},
+	{"theme export", "DIR", runThemeExport},
+	{"version", "", runVersion},
+}
+
+// usage lists the commands.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(fmt.Sprintf("aggregator %-7s %s", c.name, c.args)))
+	}
+	return b.String()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,124 +80,176 @@ func main() {
 // run is the whole program but for the process: tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return exitConfig
 	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "opml":
-		return runOPML(ctx, args, stdout, stderr)
-	case "preview":
-		return runPreview(ctx, args, stdout, stderr)
-	case "discover":
-		return runDiscover(ctx, args, stdout, stderr)
-	case "theme":
-		return runTheme(args, stdout, stderr)
-	}
-	fs := flag.NewFlagSet("aggregator "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "config.yaml", "config `file`")
-	var logFormat, logLevel *string
-	force := new(bool)
-	grace := new(time.Duration)
-	if cmd == "serve" {
-		grace = fs.Duration("grace", defaultPassGrace, "on SIGTERM, how long a fetch pass may go on before its fetches are cancelled")
-	}
-	if cmd == "fetch" {
-		force = fs.Bool("force", false, "fetch even from hosts whose Retry-After has not passed")
-	}
-	var salvageOut *string
-	if cmd == "salvage" {
-		salvageOut = fs.String("o", "", "the new database `file` to write")
-	}
-	if cmd == "serve" || cmd == "fetch" {
-		logFormat = fs.String("log-format", "text", "log format: text or json")
-		logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
-	}
-	switch cmd {
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "aggregator", versionString())
-		return exitOK
+	switch args[0] {
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return exitOK
-	case "serve", "fetch", "check", "compact", "sources", "verify", "salvage":
-	default:
-		fmt.Fprintf(stderr, "aggregator: unknown command %q\n%s", cmd, usage)
-		return exitConfig
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	if cmd != "fetch" && fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "aggregator %s: unexpected arguments %q\n", cmd, fs.Args())
-		return exitConfig
-	}
-
-	cfg, err := config.Load(*configPath)
+	cmd, args, err := lookup(args)
 	if err != nil {
-		printConfigErrors(stderr, err)
+		fmt.Fprintf(stderr, "aggregator%v\n%s", err, usage())
 		return exitConfig
 	}
-	if cmd == "check" {
-		// The theme too: every template executed against sample pages.
-		if _, err := loadTheme(cfg); err != nil {
-			printConfigErrors(stderr, err)
-			return exitConfig
+	c := &cli{ctx: ctx, cmd: cmd, args: args, stdout: stdout, stderr: stderr}
+	c.fs = flag.NewFlagSet("aggregator "+cmd.name, flag.ContinueOnError)
+	c.fs.SetOutput(stderr)
+	return c.exit(cmd.run(c))
+}
+
+// lookup finds the command args start with: its name is one word or two
+// ("opml import").
+func lookup(args []string) (command, []string, error) {
+	var subs []string
+	for _, c := range commands {
+		first, second, two := strings.Cut(c.name, " ")
+		switch {
+		case first != args[0]:
+		case !two:
+			return c, args[1:], nil
+		case len(args) > 1 && args[1] == second:
+			return c, args[2:], nil
+		default:
+			subs = append(subs, second)
 		}
-		rules := ""
-		if n := cfg.Rules.Len(); n > 0 {
-			rules = fmt.Sprintf(", %d filter rules", n)
-		}
-		theme := ""
-		if cfg.Theme != "" {
-			theme = ", theme " + cfg.Theme
-		}
-		fmt.Fprintf(stdout, "%s: ok: %d sources in %d sections%s%s\n", *configPath, len(cfg.Sources), len(cfg.Sections), rules, theme)
-		return exitOK
+	}
+	if len(subs) > 0 {
+		return command{}, nil, fmt.Errorf(" %s: want %s", args[0], strings.Join(subs, " or "))
+	}
+	return command{}, nil, fmt.Errorf(": unknown command %q", args[0])
+}
+
+// cli is one run of a command: its flags and arguments, where it writes,
+// and the config file it names.
+type cli struct {
+	ctx            context.Context
+	cmd            command
+	args           []string
+	fs             *flag.FlagSet
+	stdout, stderr io.Writer
+	configPath     *string
+	database       string // of the config loaded, for the help on a damaged one
+}
+
+// configFlag defines -config, described as what (the default description
+// when "").
+func (c *cli) configFlag(what string) {
+	c.configPath = c.fs.String("config", "config.yaml", cmp.Or(what, "config `file`"))
+}
+
+// load defines -config unless the command did, parses the command line,
+// which must leave n arguments (any number when n < 0), and loads the
+// config.
+func (c *cli) load(n int) (*config.Config, error) {
+	if c.configPath == nil {
+		c.configFlag("")
+	}
+	if err := c.parse(n); err != nil {
+		return nil, err
+	}
+	return c.config()
+}
+
+// parse parses the command line, which must leave n arguments (any number
+// when n < 0).
+func (c *cli) parse(n int) error {
+	if err := c.fs.Parse(c.args); err != nil {
+		return &exitError{exitConfig} // the flag package printed why
+	}
+	switch got := c.fs.NArg(); {
+	case n == 0 && got > 0:
+		return &usageError{fmt.Sprintf("unexpected arguments %q", c.fs.Args())}
+	case n > 0 && got != n:
+		return &usageError{fmt.Sprintf("want %d argument, got %d\nusage: aggregator %s %s", n, got, c.cmd.name, c.cmd.args)}
+	}
+	return nil
+}
+
+// config loads the config file -config names, with the state directory
+// systemd gives.
+func (c *cli) config() (*config.Config, error) {
+	cfg, err := config.Load(*c.configPath)
+	if err != nil {
+		return nil, &configError{err}
 	}
 	cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
-	if logFormat == nil {
-		logFormat, logLevel = new("text"), new("info")
+	c.database = cfg.Database
+	return cfg, nil
+}
+
+// optionalConfig is config, or the defaults when -config was not given
+// and there is no config.yaml: for the commands that only need the
+// fetcher's settings.
+func (c *cli) optionalConfig() (*config.Config, error) {
+	named := false
+	c.fs.Visit(func(f *flag.Flag) { named = named || f.Name == "config" })
+	cfg, err := c.config()
+	if !named && errors.Is(err, fs.ErrNotExist) {
+		return config.Default(), nil
 	}
-	logger, err := newLogger(stderr, *logFormat, *logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
+	return cfg, err
+}
+
+// logger defines -log-format and -log-level, and returns the logger they
+// ask for once parsed.
+func (c *cli) logger() func() (*slog.Logger, error) {
+	format := c.fs.String("log-format", "text", "log format: text or json")
+	level := c.fs.String("log-level", "info", "log level: debug, info, warn or error")
+	return func() (*slog.Logger, error) {
+		l, err := newLogger(c.stderr, *format, *level)
+		if err != nil {
+			return nil, &usageError{err.Error()}
+		}
+		return l, nil
+	}
+}
+
+// exit prints err, the command's failure, and returns the exit status.
+func (c *cli) exit(err error) int {
+	var usageErr *usageError
+	var cfgErr *configError
+	var exit *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.As(err, &cfgErr):
+		printConfigErrors(c.stderr, cfgErr.err)
 		return exitConfig
 	}
-	switch cmd {
-	case "serve":
-		err = serve(ctx, cfg, serveOptions{passGrace: *grace}, logger)
-	case "fetch":
-		err = fetchNow(ctx, cfg, fs.Args(), *force, stdout, logger)
-	case "compact":
-		err = compact(cfg, stdout)
-	case "sources":
-		err = listSources(ctx, cfg, stdout, stderr)
-	case "verify":
-		err = verifyDatabase(ctx, cfg, stdout)
-	case "salvage":
-		err = salvage(cfg, *salvageOut, stdout)
+	fmt.Fprintf(c.stderr, "aggregator %s: %v\n", c.cmd.name, err)
+	switch {
+	case errors.As(err, &usageErr):
+		return exitConfig
+	case errors.Is(err, storage.ErrCorrupt):
+		cfg := *c.configPath
+		fmt.Fprintf(c.stderr, "aggregator %s: "+corruptHelp, c.cmd.name, c.database, cfg, cfg)
+		return exitCorrupt
 	}
-	if err != nil {
-		var usageErr *usageError
-		fmt.Fprintf(stderr, "aggregator %s: %v\n", cmd, err)
-		if errors.As(err, &usageErr) {
-			return exitConfig
-		}
-		if errors.Is(err, storage.ErrCorrupt) {
-			fmt.Fprintf(stderr, "aggregator %s: "+corruptHelp, cmd, cfg.Database, *configPath, *configPath)
-			return exitCorrupt
-		}
-		return exitFail
-	}
-	return exitOK
+	return exitFail
 }
 
 // usageError is a mistake on the command line, such as an unknown source.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
+
+// configError is what config.Load (or a theme) found wrong: printed as
+// FILE:LINE: message lines, exit 2.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// exitError ends a command whose reason is printed already.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // printConfigErrors prints each config problem on its own line, as
 // FILE:LINE: message.
@@ -221,6 +280,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+// runVersion prints the version.
+func runVersion(c *cli) error {
+	if err := c.parse(0); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "aggregator", versionString())
+	return nil
 }
 
 func versionString() string {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -101,12 +99,16 @@ func resolveSites(ctx context.Context, sources []config.Imported, load func() (*
 	return out, resolved, nil
 }
 
-// opmlExport prints cfg's sources as OPML, grouped by section: the list the
+// runOPMLExport runs `aggregator opml export`: it prints the config's's sources as OPML, grouped by section: the list the
 // daemon serves at /sources.opml, but with the URLs as the config has
 // them, and the titles the feeds gave when the database or the daemon
 // knows them.
-func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
-	list, _, err := poll.LoadStatus(ctx, statusPlace(cfg))
+func runOPMLExport(c *cli) error {
+	cfg, err := c.load(0)
+	if err != nil {
+		return err
+	}
+	list, _, err := poll.LoadStatus(c.ctx, statusPlace(cfg))
 	if err != nil {
 		return err
 	}
@@ -122,66 +124,16 @@ func opmlExport(ctx context.Context, cfg *config.Config, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	_, err = stdout.Write(doc)
+	_, err = c.stdout.Write(doc)
 	return err
 }
 
-// exitError ends a command whose reason is printed already.
-type exitError struct{ code int }
-
-func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
-// runOPML runs `aggregator opml import|export`.
-func runOPML(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "import" && args[0] != "export") {
-		fmt.Fprint(stderr, "aggregator opml: want import or export\n"+usage)
-		return exitConfig
+// runOPMLImport runs `aggregator opml import`.
+func runOPMLImport(c *cli) error {
+	c.configFlag("config `file`, only the fetcher's settings to find the feeds of sites (without it, the defaults)")
+	section := c.fs.String("section", "", "put every source in section `NAME`")
+	if err := c.parse(1); err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("aggregator opml "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	section := fs.String("section", "", "put every source in section `NAME`")
-	configPath := fs.String("config", "config.yaml", "config `file` (for import, only the fetcher's settings to find the feeds of sites: without it, the defaults)")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	var err error
-	switch {
-	case sub == "import" && fs.NArg() != 1:
-		fmt.Fprintf(stderr, "aggregator opml import: want one OPML file\n%s", usage)
-		return exitConfig
-	case sub == "import":
-		load := func() (*config.Config, error) {
-			cfg, code := optionalConfig(fs, *configPath, stderr)
-			if cfg == nil {
-				return nil, &exitError{code}
-			}
-			return cfg, nil
-		}
-		err = opmlImport(ctx, fs.Arg(0), *section, load, stdout, stderr)
-	case fs.NArg() > 0 || *section != "":
-		fmt.Fprintf(stderr, "aggregator opml export: unexpected arguments\n%s", usage)
-		return exitConfig
-	default:
-		cfg, lerr := config.Load(*configPath)
-		if lerr != nil {
-			printConfigErrors(stderr, lerr)
-			return exitConfig
-		}
-		cfg.UseStateDirectory(os.Getenv("STATE_DIRECTORY"))
-		err = opmlExport(ctx, cfg, stdout)
-	}
-	var exit *exitError
-	if errors.As(err, &exit) {
-		return exit.code
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "aggregator opml %s: %v\n", sub, err)
-		var usageErr *usageError
-		if errors.As(err, &usageErr) {
-			return exitConfig
-		}
-		return exitFail
-	}
-	return exitOK
+	return opmlImport(c.ctx, c.fs.Arg(0), *section, c.optionalConfig, c.stdout, c.stderr)
 }

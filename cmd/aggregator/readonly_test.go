@@ -20,7 +20,7 @@ func TestServeLeavesDatabaseUntouched(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	configPath := writeConfig(t, dir, addr, src.URL)
-	wantLines(t, runFetch(t, configPath), "blog: new 2", "news: new 1")
+	wantLines(t, fetchCommand(t, configPath), "blog: new 2", "news: new 1")
 	cfg, err := os.ReadFile(configPath)
 	if err != nil {
 		t.Fatal(err)

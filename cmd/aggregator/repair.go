@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"time"
 
-	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/storage"
 )
 
@@ -26,9 +23,14 @@ const corruptHelp = `the database %s is damaged; restarting will not help. Stop 
 and move NEW.db in place of the database (keep the damaged file until the result is checked).
 `
 
-// verifyDatabase checks the database: its pages, then its indexes and
-// counts (storage.Store.Verify), and says ok or returns the problems.
-func verifyDatabase(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+// runVerify runs `aggregator verify`: it checks the database, its pages,
+// then its indexes and counts (storage.Store.Verify), and says ok or
+// returns the problems.
+func runVerify(c *cli) error {
+	cfg, err := c.load(0)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(cfg.Database); err != nil {
 		return err
 	}
@@ -37,16 +39,23 @@ func verifyDatabase(ctx context.Context, cfg *config.Config, stdout io.Writer) e
 		return err
 	}
 	defer store.Close()
-	if err := store.Verify(ctx); err != nil {
+	if err := store.Verify(c.ctx); err != nil {
 		return fmt.Errorf("%s: %w", cfg.Database, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", cfg.Database)
+	fmt.Fprintf(c.stdout, "%s: ok\n", cfg.Database)
 	return nil
 }
 
-// salvage copies what is readable of the database into the new file out,
-// and prints what was copied and what was lost.
-func salvage(cfg *config.Config, out string, stdout io.Writer) error {
+// runSalvage runs `aggregator salvage`: it copies what is readable of the
+// database into the new file -o names, and prints what was copied and
+// what was lost.
+func runSalvage(c *cli) error {
+	o := c.fs.String("o", "", "the new database `file` to write")
+	cfg, err := c.load(0)
+	if err != nil {
+		return err
+	}
+	out, stdout := *o, c.stdout
 	if out == "" {
 		return &usageError{"salvage needs -o NEW.db, a file that does not exist yet"}
 	}

@@ -36,6 +36,36 @@ type serveOptions struct {
 	passGrace time.Duration // 0 → defaultPassGrace
 }
 
+// runServe runs `aggregator serve`.
+func runServe(c *cli) error {
+	grace := c.fs.Duration("grace", defaultPassGrace, "on SIGTERM, how long a fetch pass may go on before its fetches are cancelled")
+	logger := c.logger()
+	cfg, err := c.load(0)
+	if err != nil {
+		return err
+	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
+	return serve(c.ctx, cfg, serveOptions{passGrace: *grace}, log)
+}
+
+// runFetch runs `aggregator fetch`.
+func runFetch(c *cli) error {
+	force := c.fs.Bool("force", false, "fetch even from hosts whose Retry-After has not passed")
+	logger := c.logger()
+	cfg, err := c.load(-1)
+	if err != nil {
+		return err
+	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
+	return fetchNow(c.ctx, cfg, c.fs.Args(), *force, c.stdout, log)
+}
+
 // serve runs the daemon until ctx ends: it serves what the database holds
 // at once, fetches the sources that are due, then follows the schedule: on
 // each cron tick, the sources on that schedule that are due are fetched.

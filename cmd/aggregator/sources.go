@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,16 +11,20 @@ import (
 	"github.com/planetgo/aggregator/poll"
 )
 
-// listSources prints each configured source with its state: from the
-// running daemon's /status.json when one holds the database, else from the
-// database. Where it came from goes to stderr.
-func listSources(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
-	list, from, err := poll.LoadStatus(ctx, statusPlace(cfg))
+// runSources runs `aggregator sources`: each configured source with its
+// state, from the running daemon's /status.json when one holds the
+// database, else from the database. Where it came from goes to stderr.
+func runSources(c *cli) error {
+	cfg, err := c.load(0)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "from %s\n", from)
-	return poll.WriteStatusTable(stdout, list, time.Now(), !cfg.Rules.IsZero())
+	list, from, err := poll.LoadStatus(c.ctx, statusPlace(cfg))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "from %s\n", from)
+	return poll.WriteStatusTable(c.stdout, list, time.Now(), !cfg.Rules.IsZero())
 }
 
 // statusPlace is where the status of cfg's sources is kept.
