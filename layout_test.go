@@ -25,6 +25,7 @@ func TestImportsPointInward(t *testing.T) {
 		"poll":     {root, root + "/fetch", root + "/storage"},
 		"metrics":  {root, root + "/poll", root + "/storage", root + "/websub"},
 		"websub":   {root, root + "/fetch", root + "/storage"},
+		"daemon":   {root, root + "/metrics", root + "/poll", root + "/publish", root + "/storage", root + "/websub"},
 	}
 	for dir, allow := range allowed {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))

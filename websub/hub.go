@@ -19,6 +19,9 @@ import (
 	"github.com/planetgo/aggregator/storage"
 )
 
+// HubPath is the route of our own hub below the daemon's base URL.
+const HubPath = "/websub"
+
 // hubRecords is the kind of the stored records of our hub's subscriptions.
 const hubRecords = "websub.hub"
 

@@ -5,10 +5,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/daemon"
 	"github.com/planetgo/aggregator/fetch"
 	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/publish"
@@ -62,9 +62,9 @@ type engine struct {
 	// site: a reload sanitizes nothing already shown.
 	prepared *publish.Prepared
 	opts     appOptions
-	// push is the daemon's WebSub, told of each render's changes; nil
-	// for the other commands.
-	push atomic.Pointer[websub.Service]
+	// changed is told of each render's changes (daemon.Daemon.Changed);
+	// nil for the commands but serve.
+	changed func([]publish.FeedChange)
 }
 
 // newEngine returns the engine of store, its passes observed by observe
@@ -125,7 +125,7 @@ func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
 		// make it sanitize ten times the items.
 		sopts.Pages = 1
 	}
-	sopts.Changed = func(c []publish.FeedChange) { p.push.Load().Changed(feedContents(c)) }
+	sopts.Changed = p.changed
 	return &app{
 		eng:    p,
 		cfg:    cfg,
@@ -159,8 +159,25 @@ func (a *app) settings() poll.Settings {
 		Client:      a.client,
 		Publisher:   a.site,
 
-		Subscribed:       func(source string) bool { return a.eng.push.Load().Subscribed(source) },
 		PushPollInterval: a.cfg.WebSub.PollInterval,
+	}
+}
+
+// setup is what the daemon serves and fetches with for a's config.
+func (a *app) setup() *daemon.Setup {
+	ws := a.cfg.WebSub
+	return &daemon.Setup{
+		Site:       a.site,
+		Poll:       a.settings(),
+		Rules:      a.cfg.Rules,
+		AllowAdmin: a.cfg.Admin.Allows,
+		PingHubs:   ws.Hubs,
+		WebSub: daemon.WebSub{
+			Hub: ws.Hub, Subscribe: ws.Subscribe,
+			BaseURL: a.cfg.BaseURL, UserAgent: a.cfg.Fetch.UserAgent, MaxBytes: a.cfg.Fetch.MaxBytes,
+			AllowHTTPCallbacks: ws.AllowHTTPCallbacks, AllowPrivateCallbacks: ws.AllowPrivateCallbacks,
+			LeaseMin: ws.LeaseMin, LeaseMax: ws.LeaseMax,
+		},
 	}
 }
 
@@ -216,6 +233,16 @@ func siteOptions(cfg *config.Config, logger *slog.Logger) publish.Options {
 		Sanitize: sanitize.New().HTML,
 		Hubs:     feedHubs(cfg),
 	}
+}
+
+// feedHubs are the hubs cfg's feeds name: our own first, so that a
+// subscriber that takes the first takes ours, then websub.hubs.
+func feedHubs(cfg *config.Config) []string {
+	var hubs []string
+	if cfg.WebSub.Hub {
+		hubs = append(hubs, cfg.BaseURL+websub.HubPath)
+	}
+	return append(hubs, cfg.WebSub.Hubs...)
 }
 
 func (a *app) close() error {

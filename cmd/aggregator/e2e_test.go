@@ -115,23 +115,23 @@ sources:
 	return path
 }
 
-// daemon is `aggregator serve` running in this process.
-type daemon struct {
+// serving is `aggregator serve` running in this process.
+type serving struct {
 	cancel context.CancelFunc
 	done   chan int
 	stderr *syncBuffer
 }
 
-func startServe(t *testing.T, configPath string) *daemon {
+func startServe(t *testing.T, configPath string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	d := &serving{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
 	go func() { d.done <- run(ctx, []string{"serve", "-config", configPath}, io.Discard, d.stderr) }()
 	return d
 }
 
 // stop sends the equivalent of SIGTERM and waits for a clean exit.
-func (d *daemon) stop(t *testing.T) {
+func (d *serving) stop(t *testing.T) {
 	t.Helper()
 	d.cancel()
 	select {
@@ -163,7 +163,7 @@ func (s *syncBuffer) String() string {
 
 // waitFor polls url until cond accepts the parsed feed, or fails the test
 // after a generous deadline.
-func waitFor(t *testing.T, d *daemon, url string, cond func(*gofeed.Feed) bool) *gofeed.Feed {
+func waitFor(t *testing.T, d *serving, url string, cond func(*gofeed.Feed) bool) *gofeed.Feed {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

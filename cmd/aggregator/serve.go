@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,27 +17,14 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/planetgo/aggregator"
 	"github.com/planetgo/aggregator/config"
+	"github.com/planetgo/aggregator/daemon"
 	"github.com/planetgo/aggregator/metrics"
 	"github.com/planetgo/aggregator/poll"
-	"github.com/planetgo/aggregator/websub"
 )
-
-// Shutdown deadlines: a running fetch pass gets defaultPassGrace (serve
-// -grace) to finish before its fetches are cancelled, then open HTTP
-// requests get httpGrace.
-const (
-	defaultPassGrace = 20 * time.Second
-	httpGrace        = 5 * time.Second
-)
-
-// serveOptions are the settings of serve from its flags.
-type serveOptions struct {
-	passGrace time.Duration // 0 → defaultPassGrace
-}
 
 // runServe runs `aggregator serve`.
 func runServe(c *cli) error {
-	grace := c.fs.Duration("grace", defaultPassGrace, "on SIGTERM, how long a fetch pass may go on before its fetches are cancelled")
+	grace := c.fs.Duration("grace", daemon.DefaultPassGrace, "on SIGTERM, how long a fetch pass may go on before its fetches are cancelled")
 	logger := c.logger()
 	cfg, err := c.load(0)
 	if err != nil {
@@ -48,7 +34,7 @@ func runServe(c *cli) error {
 	if err != nil {
 		return err
 	}
-	return serve(c.ctx, cfg, serveOptions{passGrace: *grace}, log)
+	return serve(c.ctx, cfg, *grace, log)
 }
 
 // runFetch runs `aggregator fetch`.
@@ -66,16 +52,13 @@ func runFetch(c *cli) error {
 	return fetchNow(c.ctx, cfg, c.fs.Args(), *force, c.stdout, log)
 }
 
-// serve runs the daemon until ctx ends: it serves what the database holds
-// at once, fetches the sources that are due, then follows the schedule: on
-// each cron tick, the sources on that schedule that are due are fetched.
-// SIGHUP reloads the config (see server.reload). Under systemd it reports
-// READY once the database is open and the listener up, pings the watchdog
-// while the database is readable, and reports STOPPING on shutdown.
-func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *slog.Logger) (err error) {
-	if opts.passGrace <= 0 {
-		opts.passGrace = defaultPassGrace
-	}
+// serve runs the daemon (package daemon) of cfg until ctx ends: it serves
+// what the database holds at once, fetches the sources that are due, then
+// follows the schedule. SIGHUP reloads the config (see reloader). Under
+// systemd it reports READY once the database is open and the listener up,
+// pings the watchdog while the database is readable, and reports STOPPING
+// on shutdown.
+func serve(ctx context.Context, cfg *config.Config, grace time.Duration, logger *slog.Logger) (err error) {
 	// From the start: a SIGHUP's default action is to end the process. One
 	// that comes before the schedule starts is handled after.
 	hup := make(chan os.Signal, 1)
@@ -86,52 +69,29 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
-	d := &server{store: store, logger: logger, passGrace: opts.passGrace}
-	d.metrics = metrics.New(store, func() []aggregator.Source { return d.current().cfg.Sources }, route)
-	d.eng = newEngine(store, logger, appOptions{}, func(o poll.Outcome) {
-		d.metrics.Fetched(o)
-		discovered(d.eng.push.Load(), o)
+	var d *daemon.Daemon
+	m := metrics.New(store, func() []aggregator.Source { return d.Setup().Poll.Sources }, daemon.Route)
+	eng := newEngine(store, logger, appOptions{}, func(o poll.Outcome) { d.Observe(o) })
+	r := &reloader{eng: eng, metrics: m, logger: logger, cfg: cfg}
+	d = daemon.New(store, eng.poller, m, daemon.Options{
+		Logger: logger, PassGrace: grace, Reload: r.reload,
+		Stopping: func() { notify(logger, sd.SdNotifyStopping) },
 	})
-	d.sched = poll.NewScheduler(d.eng.poller, d.passFailed)
-	a, err := d.eng.app(cfg, logger)
+	r.daemon, eng.changed = d, d.Changed
+	a, err := eng.app(cfg, logger)
 	if err != nil {
 		return err
 	}
-	if err := a.configure(ctx); err != nil {
-		return err
-	}
-	d.app.Store(a)
-	if err := a.site.Rebuild(ctx); err != nil {
-		return fmt.Errorf("render feeds: %w", err)
-	}
-	if err := d.startWebSub(cfg); err != nil {
-		return err
-	}
-	defer d.stopWebSub()
-	if err := d.metrics.RegisterWebSub(func() *websub.Status { return d.eng.push.Load().Status() }); err != nil {
-		return err
-	}
-	if err := d.metrics.RegisterPages(func() int { return d.current().site.FailingPages() }); err != nil {
+	defer d.Close()
+	if err := d.Start(ctx, a.setup()); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           d.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10, // a feed reader's request is a few hundred bytes
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "sources", len(cfg.Sources), "database", cfg.Database)
 	notify(logger, sd.SdNotifyReady+"\nSTATUS=serving on "+ln.Addr().String())
-
 	var watchdogs sync.WaitGroup
 	watchdogCtx, stopWatchdog := context.WithCancel(context.Background())
 	defer func() {
@@ -141,39 +101,9 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions, logger *s
 	if interval, err := sd.SdWatchdogEnabled(false); err != nil {
 		logger.Warn("systemd watchdog", "err", err)
 	} else if interval > 0 {
-		watchdogs.Go(func() { d.watchdog(watchdogCtx, interval) })
+		watchdogs.Go(func() { watchdog(watchdogCtx, store, interval, logger) })
 	}
-
-	if err := d.sched.Start(); err != nil {
-		srv.Close()
-		return err
-	}
-	// The first pass catches up with whatever fell due while the daemon was
-	// stopped; the next-attempt times stored are already spread.
-	d.sched.Go(cfg.Sources)
-
-	for running := true; running; {
-		select {
-		case <-ctx.Done():
-			running = false
-		case <-hup:
-			d.reload(ctx)
-		case err := <-serveErr:
-			d.sched.Stop(0)
-			return fmt.Errorf("http server: %w", err)
-		}
-	}
-	logger.Info("shutting down")
-	notify(logger, sd.SdNotifyStopping)
-	d.sched.Stop(d.passGrace)
-
-	shutCtx, cancel := context.WithTimeout(context.Background(), httpGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
-	}
-	logger.Info("stopped")
-	return nil
+	return d.Run(ctx, ln, hup)
 }
 
 // fetchNow runs one fetch pass over the named sources (all when none),

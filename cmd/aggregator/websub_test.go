@@ -72,7 +72,7 @@ func (rd *reader) subscribeTo(t *testing.T, hub string) {
 
 // next waits for the next push whose feed cond accepts, checking its
 // signature.
-func (rd *reader) next(t *testing.T, d *daemon, cond func(*gofeed.Feed) bool) *gofeed.Feed {
+func (rd *reader) next(t *testing.T, d *serving, cond func(*gofeed.Feed) bool) *gofeed.Feed {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -108,7 +108,7 @@ func webSubStatus(t *testing.T, base string) websub.Status {
 	return *doc.WebSub
 }
 
-func waitUntil(t *testing.T, d *daemon, what string, cond func() bool) {
+func waitUntil(t *testing.T, d *serving, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

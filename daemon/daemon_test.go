@@ -1,0 +1,293 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/planetgo/aggregator"
+	"github.com/planetgo/aggregator/fetch"
+	"github.com/planetgo/aggregator/metrics"
+	"github.com/planetgo/aggregator/poll"
+	"github.com/planetgo/aggregator/publish"
+	"github.com/planetgo/aggregator/storage"
+	"github.com/planetgo/aggregator/websub"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+const feed = `<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Blog</title><id>urn:blog</id><updated>2026-12-01T09:00:00Z</updated>
+  <entry><title>Hello</title><id>urn:blog:1</id><link href="https://blog.example/1"/>
+    <updated>2026-12-01T09:00:00Z</updated><content type="html">&lt;p&gt;hi&lt;/p&gt;</content></entry>
+</feed>`
+
+// planet is a daemon over a real store, poller and site, whose one source
+// is served on loopback.
+type planet struct {
+	d       *Daemon
+	store   *storage.Store
+	fetches atomic.Int32 // requests to the source
+	source  aggregator.Source
+}
+
+func newPlanet(t *testing.T, opts Options) *planet {
+	t.Helper()
+	p := &planet{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, feed)
+	}))
+	t.Cleanup(srv.Close)
+	store, err := storage.Open(filepath.Join(t.TempDir(), "planet.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	p.store, p.source = store, aggregator.Source{Name: "blog", URL: srv.URL + "/feed.atom"}
+	m := metrics.New(store, func() []aggregator.Source { return p.d.Setup().Poll.Sources }, Route)
+	poller := poll.New(store, poll.Options{Observe: func(o poll.Outcome) { p.d.Observe(o) }})
+	p.d = New(store, poller, m, opts)
+	t.Cleanup(p.d.Close)
+	return p
+}
+
+// setup is a Setup of the planet's source, titled title, with ws.
+func (p *planet) setup(title string, ws WebSub) *Setup {
+	sources := []aggregator.Source{p.source}
+	site := publish.NewSite(poll.NewFeeds(p.store, poll.FeedOptions{Sources: sources}), publish.Options{
+		Title: title, BaseURL: "http://planet.test", Sources: poll.PublicSources(sources),
+		Sanitize: func(html, base string) string { return html },
+		Changed:  p.d.Changed,
+	})
+	return &Setup{
+		Site:       site,
+		Poll:       poll.Settings{Sources: sources, Schedule: "@hourly", Client: fetch.NewClient(nil, fetch.Options{}), Publisher: site},
+		AllowAdmin: func(remoteAddr string) bool { return strings.HasPrefix(remoteAddr, "127.0.0.1:") },
+		WebSub:     ws,
+	}
+}
+
+// get asks the daemon's handler for path, from remoteAddr.
+func (p *planet) get(method, path, remoteAddr string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = remoteAddr
+	w := httptest.NewRecorder()
+	p.d.Handler().ServeHTTP(w, r)
+	return w
+}
+
+const (
+	local    = "127.0.0.1:40000"
+	stranger = "203.0.113.9:40000"
+)
+
+// The daemon's routes: health for anyone, status and metrics for the
+// admin networks only, GET and HEAD only; the rest is the site's, our hub
+// not among them until the Setup asks for one.
+func TestHandlerRoutes(t *testing.T) {
+	t.Parallel()
+	p := newPlanet(t, Options{})
+	if err := p.d.Start(context.Background(), p.setup("Planet", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		method, path, from string
+		code               int
+		has                string
+	}{
+		{"GET", "/healthz", stranger, 200, "ok\n"},
+		{"HEAD", "/healthz", stranger, 200, ""},
+		{"POST", "/healthz", local, 405, "method not allowed"},
+		{"GET", "/status.json", stranger, 403, "admin.allow"},
+		{"GET", "/status.json", local, 200, `"name": "blog"`},
+		{"GET", "/metrics", stranger, 403, "admin.allow"},
+		{"GET", "/metrics", local, 200, "aggregator_http_requests_total"},
+		{"GET", "/feed.atom", stranger, 200, "<title>Planet</title>"},
+		{"GET", websub.HubPath, stranger, 404, ""},
+		{"POST", websub.CallbackPath + "token", stranger, 404, ""},
+		{"GET", "/nope", stranger, 404, ""},
+	} {
+		w := p.get(tt.method, tt.path, tt.from)
+		if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.has) {
+			t.Errorf("%s %s from %s: %d %q, want %d with %q", tt.method, tt.path, tt.from, w.Code, w.Body.String(), tt.code, tt.has)
+		}
+	}
+	if w := p.get("GET", "/healthz", stranger); w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("/healthz Cache-Control %q, want no-store", w.Header().Get("Cache-Control"))
+	}
+	if w := p.get("POST", "/status.json", local); w.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("405 Allow %q", w.Header().Get("Allow"))
+	}
+}
+
+// The route label of a request is one of a few values whatever the path.
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]string{
+		"/healthz":                        "/healthz",
+		"/websub":                         "/websub",
+		websub.CallbackPath + "abc":       websub.CallbackPath,
+		"/feed.atom":                      publish.RouteLabel("/feed.atom"),
+		"/sections/go.rss":                publish.RouteLabel("/sections/go.rss"),
+		"/wp-login.php":                   "other",
+		"/" + strings.Repeat("x", 10_000): "other",
+	} {
+		if got := Route(path); got != want || got == "" {
+			t.Errorf("Route(%.40q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// A pass that finds the database damaged turns /healthz red for good;
+// other failures of a pass do not.
+func TestDamagedDatabaseHealth(t *testing.T) {
+	t.Parallel()
+	p := newPlanet(t, Options{})
+	if err := p.d.Start(context.Background(), p.setup("Planet", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	p.d.passFailed(fmt.Errorf("pass: %w", context.DeadlineExceeded))
+	if w := p.get("GET", "/healthz", stranger); w.Code != 200 {
+		t.Errorf("after a failed pass: /healthz %d, want 200", w.Code)
+	}
+	p.d.passFailed(fmt.Errorf("pass: %w", storage.ErrCorrupt))
+	if w := p.get("GET", "/healthz", stranger); w.Code != 503 || !strings.Contains(w.Body.String(), "damaged") {
+		t.Errorf("after a pass found the database damaged: /healthz %d %q, want 503", w.Code, w.Body.String())
+	}
+}
+
+// Apply puts a new Setup in force: its site is served, our hub runs when
+// it asks for one and stops when it no longer does; a Setup the poller
+// refuses leaves the one in force.
+func TestApply(t *testing.T) {
+	t.Parallel()
+	p := newPlanet(t, Options{})
+	ctx := context.Background()
+	if err := p.d.Start(ctx, p.setup("Before", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	hub := WebSub{Hub: true, BaseURL: "http://planet.test", UserAgent: "test", LeaseMin: time.Hour, LeaseMax: 24 * time.Hour}
+	if err := p.d.Apply(ctx, p.setup("With hub", hub)); err != nil {
+		t.Fatal(err)
+	}
+	if w := p.get("GET", "/feed.atom", stranger); !strings.Contains(w.Body.String(), "<title>With hub</title>") {
+		t.Errorf("after Apply, /feed.atom = %.200q", w.Body.String())
+	}
+	form := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {"http://planet.test/nope.atom"}, "hub.callback": {"https://reader.example/cb"}}
+	r := httptest.NewRequest("POST", websub.HubPath, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	p.d.Handler().ServeHTTP(w, r)
+	if w.Code == http.StatusNotFound || w.Code/100 == 2 {
+		t.Errorf("our hub, asked for a topic that is none of our feeds: %d %q, want its refusal", w.Code, w.Body.String())
+	}
+
+	bad := p.setup("Refused", WebSub{})
+	bad.Poll.Schedule = "every now and then"
+	if err := p.d.Apply(ctx, bad); err == nil {
+		t.Fatal("Apply of a schedule the poller cannot read succeeded")
+	}
+	if p.d.Setup().WebSub != hub {
+		t.Error("a refused Setup replaced the one in force")
+	}
+	if err := p.d.Apply(ctx, p.setup("Without hub", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	if w := p.get("POST", websub.HubPath, stranger); w.Code != http.StatusNotFound {
+		t.Errorf("hub turned off: %s answered %d, want the site's 404", websub.HubPath, w.Code)
+	}
+}
+
+// Run serves on its listener, fetches what is due at once, calls Reload
+// on each signal, and on cancellation says it is stopping and returns.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	reloaded := make(chan struct{}, 1)
+	stopping := atomic.Bool{}
+	p := newPlanet(t, Options{
+		Reload:   func(context.Context) { reloaded <- struct{}{} },
+		Stopping: func() { stopping.Store(true) },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := p.d.Start(ctx, p.setup("Planet", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := make(chan os.Signal, 1)
+	done := make(chan error, 1)
+	go func() { done <- p.d.Run(ctx, ln, reloads) }()
+
+	base := "http://" + ln.Addr().String()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := httpGet(t, base+"/feed.atom")
+		if strings.Contains(body, "urn:blog:1") || strings.Contains(body, "Hello") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first pass never published the source's item (%d fetches):\n%.300s", p.fetches.Load(), body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	reloads <- syscall.SIGHUP
+	select {
+	case <-reloaded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a signal on reloads never called Reload")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if !stopping.Load() {
+		t.Error("Run returned without calling Stopping")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after Run returned")
+	}
+}
+
+func httpGet(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
