@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -113,4 +114,57 @@ func WriteSources(w io.Writer, comment string, sources []Imported, section strin
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// Found is the feed discovery found at a site: its URL, how it was found,
+// and how many more feeds the site has.
+type Found struct {
+	URL, Via string
+	More     int
+}
+
+// ResolveSites replaces each of sources that is a site (Imported.Site) by
+// the first feed find finds there (a zero Found when there is none), or
+// leaves it out, saying which on w; a feed found twice is kept once. It
+// returns the sources and how many sites were resolved, and stops only
+// when ctx ends.
+func ResolveSites(ctx context.Context, sources []Imported, find func(context.Context, string) (Found, error), w io.Writer) ([]Imported, int, error) {
+	seen := make(map[string]bool)
+	for _, src := range sources {
+		if !src.Site {
+			seen[src.URL] = true
+		}
+	}
+	var out []Imported
+	resolved := 0
+	for _, src := range sources {
+		if !src.Site {
+			out = append(out, src)
+			continue
+		}
+		feed, err := find(ctx, src.URL)
+		switch {
+		case ctx.Err() != nil:
+			return nil, 0, context.Cause(ctx)
+		case err != nil:
+			fmt.Fprintf(w, "%s: %v: left out\n", src.URL, err)
+			continue
+		case feed.URL == "":
+			fmt.Fprintf(w, "%s: no feed found: left out\n", src.URL)
+			continue
+		case seen[feed.URL]:
+			fmt.Fprintf(w, "%s: its feed %s is imported already\n", src.URL, feed.URL)
+			continue
+		}
+		more := ""
+		if feed.More > 0 {
+			more = fmt.Sprintf(" (it has %d more: aggregator discover %s)", feed.More, src.URL)
+		}
+		seen[feed.URL] = true
+		fmt.Fprintf(w, "%s: resolved to %s, found as %s%s\n", src.URL, feed.URL, feed.Via, more)
+		src.URL, src.Site = feed.URL, false
+		out = append(out, src)
+		resolved++
+	}
+	return out, resolved, nil
 }

@@ -2,9 +2,13 @@ package config
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -66,5 +70,64 @@ func TestReadOPMLRefusesOtherDocuments(t *testing.T) {
 	t.Parallel()
 	if _, err := ReadOPML([]byte("<html><body><p>not opml")); err == nil {
 		t.Error("ReadOPML took an HTML page")
+	}
+}
+
+// Each site of an import becomes the first feed found there, or is left
+// out with the reason; a feed already imported is not imported twice; a
+// failure of one site is reported and the others go on; cancelling stops.
+func TestResolveSites(t *testing.T) {
+	t.Parallel()
+	sources := []Imported{
+		{URL: "https://a.example/feed"},
+		{URL: "https://b.example/", Site: true, Title: "B"},
+		{URL: "https://c.example/", Site: true},
+		{URL: "https://d.example/", Site: true},
+		{URL: "https://a.example/", Site: true},
+		{URL: "https://e.example/", Site: true},
+	}
+	sites := map[string]Found{
+		"https://b.example/": {URL: "https://b.example/atom", Via: "the page itself", More: 2},
+		"https://a.example/": {URL: "https://a.example/feed", Via: "the page itself"},
+		"https://e.example/": {URL: "https://e.example/rss", Via: "a well-known path"},
+	}
+	find := func(ctx context.Context, site string) (Found, error) {
+		if site == "https://c.example/" {
+			return Found{}, errors.New("connection refused")
+		}
+		return sites[site], nil
+	}
+	var notes strings.Builder
+	got, resolved, err := ResolveSites(context.Background(), sources, find, &notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Imported{
+		{URL: "https://a.example/feed"},
+		{URL: "https://b.example/atom", Title: "B"},
+		{URL: "https://e.example/rss"},
+	}
+	if !reflect.DeepEqual(got, want) || resolved != 2 {
+		t.Errorf("ResolveSites = %+v, %d resolved; want %+v, 2", got, resolved, want)
+	}
+	wantNotes := `https://b.example/: resolved to https://b.example/atom, found as the page itself (it has 2 more: aggregator discover https://b.example/)
+https://c.example/: connection refused: left out
+https://d.example/: no feed found: left out
+https://a.example/: its feed https://a.example/feed is imported already
+https://e.example/: resolved to https://e.example/rss, found as a well-known path
+`
+	if notes.String() != wantNotes {
+		t.Errorf("notes:\n%s\nwant:\n%s", notes.String(), wantNotes)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, _, err = ResolveSites(ctx, sources, func(context.Context, string) (Found, error) {
+		calls++
+		cancel()
+		return Found{}, context.Canceled
+	}, io.Discard)
+	if !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Errorf("cancelled: %v after %d sites, want context.Canceled after 1", err, calls)
 	}
 }
