@@ -347,6 +347,30 @@ func (d *Daemon) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// Watchdog calls ping every interval/2 while the database is readable,
+// until ctx ends (systemd's watchdog: when the pings stop, systemd
+// restarts the daemon once interval has passed without one).
+func (d *Daemon) Watchdog(ctx context.Context, interval time.Duration, ping func()) {
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, interval/2)
+		err := d.store.Check(checkCtx)
+		cancel()
+		switch {
+		case err == nil:
+			ping()
+		case ctx.Err() == nil:
+			d.logger.Error("health check failed; not pinging the watchdog", "err", err)
+		}
+	}
+}
+
 // passFailed turns /healthz red when a pass found the database damaged:
 // the daemon goes on serving what it can, and a restart would refuse the
 // database (exit 65) or find the same.

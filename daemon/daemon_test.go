@@ -291,3 +291,35 @@ func httpGet(t *testing.T, u string) string {
 	}
 	return string(b)
 }
+
+// The watchdog is pinged while the database answers, and no longer once
+// it does not.
+func TestWatchdog(t *testing.T) {
+	t.Parallel()
+	p := newPlanet(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	pings := make(chan struct{}, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.d.Watchdog(ctx, 20*time.Millisecond, func() { pings <- struct{}{} })
+	}()
+	select {
+	case <-pings:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ping while the database is readable")
+	}
+	if err := p.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a check begun before Close may still ping
+	for len(pings) > 0 {
+		<-pings
+	}
+	time.Sleep(200 * time.Millisecond) // ten periods
+	if n := len(pings); n > 0 {
+		t.Errorf("%d pings after the database was closed", n)
+	}
+	cancel()
+	<-done
+}

@@ -13,10 +13,10 @@ import (
 	"github.com/planetgo/aggregator/publish"
 )
 
-// runOPMLExport runs `aggregator opml export`: it prints the config's's sources as OPML, grouped by section: the list the
-// daemon serves at /sources.opml, but with the URLs as the config has
-// them, and the titles the feeds gave when the database or the daemon
-// knows them.
+// runOPMLExport runs `aggregator opml export`: the config's sources as
+// OPML, grouped by section, as /sources.opml lists them but with the URLs
+// as the config has them, and the titles the feeds gave when the database
+// or the daemon knows them.
 func runOPMLExport(c *cli) error {
 	cfg, err := c.load(0)
 	if err != nil {

@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg *config.Config, grace time.Duration, logger 
 	if interval, err := sd.SdWatchdogEnabled(false); err != nil {
 		logger.Warn("systemd watchdog", "err", err)
 	} else if interval > 0 {
-		watchdogs.Go(func() { watchdog(watchdogCtx, store, interval, logger) })
+		watchdogs.Go(func() { d.Watchdog(watchdogCtx, interval, func() { notify(logger, sd.SdNotifyWatchdog) }) })
 	}
 	return d.Run(ctx, ln, hup)
 }
@@ -124,7 +124,6 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 	var mu sync.Mutex
 	bar := &progress{w: stdout, tty: isTerminal(stdout), total: len(sources)}
 	var sum poll.Summary
-	dbFailures := 0
 	start := time.Now()
 	err = a.poller.Refresh(ctx, sources, func(o poll.Outcome) {
 		mu.Lock()
@@ -133,13 +132,10 @@ func fetchNow(ctx context.Context, cfg *config.Config, names []string, force boo
 		o.WriteText(&lines)
 		bar.report(lines.String())
 		sum.Add(o)
-		if o.Class() == poll.ClassDatabase {
-			dbFailures++
-		}
 	})
 	bar.finish()
 	fmt.Fprintf(stdout, "%v in %v\n", sum, time.Since(start).Round(time.Millisecond))
-	if err != nil && dbFailures > 0 {
+	if dbFailures := sum.ByClass[poll.ClassDatabase]; err != nil && dbFailures > 0 {
 		// Each failure was printed with its source: say so once, keeping
 		// the errors for the exit status (a damaged database is 65).
 		return &printedError{fmt.Sprintf("the database failed to store %d of the sources (above)", dbFailures), err}

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/daemon"
 	"github.com/planetgo/aggregator/metrics"
-	"github.com/planetgo/aggregator/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,31 +62,6 @@ func (r *reloader) reload(ctx context.Context) {
 	added, removed := old.SourceChanges(cfg)
 	r.metrics.Forget(removed)
 	r.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
-}
-
-// watchdog pings systemd's watchdog every interval/2 while the database
-// is readable, until ctx ends. When it is not, the pings stop, and systemd
-// restarts the daemon once interval has passed without one.
-func watchdog(ctx context.Context, store *storage.Store, interval time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(interval / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		checkCtx, cancel := context.WithTimeout(ctx, interval/2)
-		err := store.Check(checkCtx)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				logger.Error("health check failed; not pinging the watchdog", "err", err)
-			}
-			continue
-		}
-		notify(logger, sd.SdNotifyWatchdog)
-	}
 }
 
 // notify sends state to systemd; without $NOTIFY_SOCKET it does nothing.
