@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, args, err := lookup(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "aggregator%v\n%s", err, usage())
+		fmt.Fprintf(stderr, "%v\n%s", err, usage())
 		return exitConfig
 	}
 	c := &cli{ctx: ctx, cmd: cmd, args: args, stdout: stdout, stderr: stderr}
@@ -118,9 +118,9 @@ func lookup(args []string) (command, []string, error) {
 		}
 	}
 	if len(subs) > 0 {
-		return command{}, nil, fmt.Errorf(" %s: want %s", args[0], strings.Join(subs, " or "))
+		return command{}, nil, fmt.Errorf("aggregator %s: want %s", args[0], strings.Join(subs, " or "))
 	}
-	return command{}, nil, fmt.Errorf(": unknown command %q", args[0])
+	return command{}, nil, fmt.Errorf("aggregator: unknown command %q", args[0])
 }
 
 // cli is one run of a command: its flags and arguments, where it writes,
