@@ -126,8 +126,12 @@ func ExportTheme(dir string) error {
 // executes the page against sample data of every kind of page, so that a
 // template mistake, an unknown field included, is found here rather than
 // by a visitor. Every mistake is a *ThemeError, joined with errors.Join;
-// an unreadable directory is the os package's error.
+// an unreadable directory is the os package's error. No dir ("") is the
+// built-in theme: a nil *Theme.
 func LoadTheme(dir string) (*Theme, error) {
+	if dir == "" {
+		return nil, nil
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err

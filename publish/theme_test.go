@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -196,6 +197,17 @@ func themeErrors(t *testing.T, err error) []*ThemeError {
 
 // TestThemeMistakes: each mistake is found when the theme is loaded, with
 // the file and line it is on, before any page is rendered with it.
+// No theme directory is the built-in theme; a missing one is an error.
+func TestLoadThemeNone(t *testing.T) {
+	t.Parallel()
+	if theme, err := LoadTheme(""); theme != nil || err != nil {
+		t.Errorf(`LoadTheme("") = %v, %v; want nil, nil: the built-in theme`, theme, err)
+	}
+	if _, err := LoadTheme(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadTheme of a missing directory: %v, want fs.ErrNotExist", err)
+	}
+}
+
 func TestThemeMistakes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

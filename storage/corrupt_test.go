@@ -283,3 +283,19 @@ func TestSalvageItemsMetTwice(t *testing.T) {
 		t.Errorf("records after salvage: %q, %v (reported %d), want both", recs, err, rep.Records)
 	}
 }
+
+// A salvage's report says what was copied, then that nothing was lost or
+// what was, with the first problems.
+func TestSalvageReportWriteText(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	SalvageReport{Sources: 2, Items: 30, Tombstones: 1, Records: 4}.WriteText(&b)
+	if want := "copied 2 sources, 30 items, 1 tombstones, 4 other records\nnothing was lost\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	SalvageReport{Sources: 2, LostPages: 3, LostRecords: 1, Problems: []error{errors.New("page 7: bad checksum")}}.WriteText(&b)
+	if want := "copied 2 sources, 0 items, 0 tombstones, 0 other records\nlost: 3 unreadable pages (and the pages below them), 1 records that do not decode\n  page 7: bad checksum\n"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}

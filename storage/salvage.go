@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -18,6 +19,19 @@ type SalvageReport struct {
 	// records that did not decode.
 	LostPages, LostRecords int
 	Problems               []error // the first problems found
+}
+
+// WriteText writes r for a person: what was copied, then what was lost.
+func (r SalvageReport) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "copied %d sources, %d items, %d tombstones, %d other records\n", r.Sources, r.Items, r.Tombstones, r.Records)
+	if r.LostPages == 0 && r.LostRecords == 0 && len(r.Problems) == 0 {
+		fmt.Fprintln(w, "nothing was lost")
+		return
+	}
+	fmt.Fprintf(w, "lost: %d unreadable pages (and the pages below them), %d records that do not decode\n", r.LostPages, r.LostRecords)
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  %v\n", p)
+	}
 }
 
 // salvageBatch is how many keys Salvage writes per transaction.

@@ -109,7 +109,7 @@ func openStore(cfg *config.Config, logger *slog.Logger, batchDelay time.Duration
 // theme's mistakes are *publish.ThemeError values, joined). It writes
 // nothing: configure puts the app's settings in force.
 func (p *engine) app(cfg *config.Config, logger *slog.Logger) (*app, error) {
-	theme, err := loadTheme(cfg)
+	theme, err := publish.LoadTheme(cfg.Theme)
 	if err != nil {
 		return nil, err
 	}

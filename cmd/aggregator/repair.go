@@ -66,15 +66,8 @@ func runSalvage(c *cli) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s → %s: copied %d sources, %d items, %d tombstones, %d other records\n", cfg.Database, out, rep.Sources, rep.Items, rep.Tombstones, rep.Records)
-	if rep.LostPages == 0 && rep.LostRecords == 0 && len(rep.Problems) == 0 {
-		fmt.Fprintln(stdout, "nothing was lost")
-	} else {
-		fmt.Fprintf(stdout, "lost: %d unreadable pages (and the pages below them), %d records that do not decode\n", rep.LostPages, rep.LostRecords)
-		for _, p := range rep.Problems {
-			fmt.Fprintf(stdout, "  %v\n", p)
-		}
-	}
+	fmt.Fprintf(stdout, "%s → %s: ", cfg.Database, out)
+	rep.WriteText(stdout)
 	fmt.Fprintf(stdout, "with the daemon stopped, move %s in place of %s; the next fetch brings back what the feeds still list\n", out, cfg.Database)
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/publish"
 )
 
@@ -28,7 +27,7 @@ func runCheck(c *cli) error {
 	if err != nil {
 		return err
 	}
-	if _, err := loadTheme(cfg); err != nil {
+	if _, err := publish.LoadTheme(cfg.Theme); err != nil {
 		return &configError{err}
 	}
 	rules := ""
@@ -41,13 +40,4 @@ func runCheck(c *cli) error {
 	}
 	fmt.Fprintf(c.stdout, "%s: ok: %d sources in %d sections%s%s\n", *c.configPath, len(cfg.Sources), len(cfg.Sections), rules, theme)
 	return nil
-}
-
-// loadTheme loads cfg's theme: nil for the built-in one. Its mistakes are
-// *publish.ThemeError values, joined.
-func loadTheme(cfg *config.Config) (*publish.Theme, error) {
-	if cfg.Theme == "" {
-		return nil, nil
-	}
-	return publish.LoadTheme(cfg.Theme)
 }
