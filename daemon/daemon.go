@@ -62,6 +62,10 @@ type Options struct {
 }
 
 // Daemon is the long-running aggregator around one store and its poller.
+// Its life is Start, Run (which calls Options.Reload, and so Apply, on its
+// own goroutine), then Close: Start, Apply and Close are called one at a
+// time, never concurrently; what they put in force is read by any
+// goroutine (requests, metrics, passes).
 type Daemon struct {
 	store   *storage.Store
 	poller  *poll.Poller
@@ -178,6 +182,13 @@ func (d *Daemon) Apply(ctx context.Context, s *Setup) error {
 		return err
 	}
 	d.setup.Store(s)
+	if err := d.sched.Start(); err != nil {
+		d.setup.Store(old)
+		if rerr := d.configure(ctx, old); rerr != nil {
+			d.logger.Error("restore the config in force", "err", rerr)
+		}
+		return err
+	}
 	if d.pushOn != nil && *d.pushOn == s.WebSub {
 		d.push.Load().Configure(s.Poll.Sources, s.PingHubs)
 	} else {
@@ -189,9 +200,6 @@ func (d *Daemon) Apply(ctx context.Context, s *Setup) error {
 			d.logger.Info("websub settings put in force", "hub", s.WebSub.Hub, "subscribe", s.WebSub.Subscribe)
 		}
 		d.wakeUnsubscribed(ctx, was, s.Poll.Sources)
-	}
-	if err := d.sched.Start(); err != nil {
-		return err
 	}
 	d.sched.Go(s.Poll.Sources)
 	return nil

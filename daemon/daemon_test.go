@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,11 +30,7 @@ import (
 
 // TestMain fails the package's tests if any goroutine outlives them.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 const feed = `<?xml version="1.0" encoding="utf-8"?>
@@ -204,19 +202,99 @@ func TestApply(t *testing.T) {
 		t.Errorf("our hub, asked for a topic that is none of our feeds: %d %q, want its refusal", w.Code, w.Body.String())
 	}
 
-	bad := p.setup("Refused", WebSub{})
-	bad.Poll.Schedule = "every now and then"
-	if err := p.d.Apply(ctx, bad); err == nil {
-		t.Fatal("Apply of a schedule the poller cannot read succeeded")
+	// The same WebSub settings keep the WebSub running.
+	running := p.d.push.Load()
+	if err := p.d.Apply(ctx, p.setup("Same hub", hub)); err != nil {
+		t.Fatal(err)
 	}
-	if p.d.Setup().WebSub != hub {
+	if p.d.push.Load() != running {
+		t.Error("Apply with unchanged WebSub settings started the WebSub anew")
+	}
+
+	// A Setup whose outputs fail to render is refused, and the poller
+	// goes back to the settings in force.
+	bad := p.setup("Refused", WebSub{})
+	bad.Poll.Schedule = "@daily"
+	bad.Poll.Publisher = failingPublisher{}
+	if err := p.d.Apply(ctx, bad); err == nil {
+		t.Fatal("Apply of a Setup whose outputs fail to render succeeded")
+	}
+	if p.d.Setup().WebSub != hub || p.d.push.Load() != running {
 		t.Error("a refused Setup replaced the one in force")
 	}
+	if groups := p.d.poller.Policy().Groups(bad.Poll.Sources); len(groups["@hourly"]) != 1 {
+		t.Errorf("after a refused Apply the poller schedules %v, want the @hourly in force", groups)
+	}
+
 	if err := p.d.Apply(ctx, p.setup("Without hub", WebSub{})); err != nil {
 		t.Fatal(err)
 	}
 	if w := p.get("POST", websub.HubPath, stranger); w.Code != http.StatusNotFound {
 		t.Errorf("hub turned off: %s answered %d, want the site's 404", websub.HubPath, w.Code)
+	}
+	if err := p.d.Apply(ctx, p.setup("Hub again", hub)); err != nil {
+		t.Fatal(err)
+	}
+	p.d.Close()
+	if p.d.push.Load() != nil || p.d.pushStop != nil {
+		t.Error("Close left the WebSub running")
+	}
+}
+
+// failingPublisher is a site whose render fails.
+type failingPublisher struct{}
+
+func (failingPublisher) Rebuild(context.Context) error { return errors.New("render failed") }
+
+// On cancellation, Run says it is stopping, then lets the pass in flight
+// finish while it still serves, then stops serving.
+func TestRunStopsInOrder(t *testing.T) {
+	t.Parallel()
+	fetching, release := make(chan struct{}), make(chan struct{})
+	var released sync.Once
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(fetching)
+		<-release
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, feed)
+	}))
+	t.Cleanup(slow.Close) // after the cleanup below releases its request
+	stopping := make(chan struct{})
+	p := newPlanet(t, Options{PassGrace: time.Minute, Stopping: func() { close(stopping) }})
+	p.source.URL = slow.URL + "/feed.atom"
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.d.Start(ctx, p.setup("Planet", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.d.Run(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		released.Do(func() { close(release) })
+		<-done
+	})
+	<-fetching
+	cancel()
+	<-stopping
+	if body := httpGet(t, "http://"+ln.Addr().String()+"/healthz"); body != "ok\n" {
+		t.Errorf("while the pass in flight finishes, /healthz = %q", body)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) before the pass in flight finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	released.Do(func() { close(release) })
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	done <- nil // for the cleanup
+	if p.fetches.Load() != 0 {
+		t.Error("the planet's own source was fetched; want the slow one")
 	}
 }
 
@@ -242,6 +320,13 @@ func TestRun(t *testing.T) {
 	reloads := make(chan os.Signal, 1)
 	done := make(chan error, 1)
 	go func() { done <- p.d.Run(ctx, ln, reloads) }()
+	waited := false
+	t.Cleanup(func() {
+		if !waited {
+			cancel()
+			<-done
+		}
+	})
 
 	base := "http://" + ln.Addr().String()
 	deadline := time.Now().Add(10 * time.Second)
@@ -264,6 +349,7 @@ func TestRun(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
+		waited = true
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -273,14 +359,17 @@ func TestRun(t *testing.T) {
 	if !stopping.Load() {
 		t.Error("Run returned without calling Stopping")
 	}
-	if _, err := http.Get(base + "/healthz"); err == nil {
+	if _, err := client.Get(base + "/healthz"); err == nil {
 		t.Error("still serving after Run returned")
 	}
 }
 
+// client keeps no connection open: goleak finds every goroutine left.
+var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 func httpGet(t *testing.T, u string) string {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := client.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,12 @@ func lookup(args []string) (command, []string, error) {
 		case len(args) > 1 && args[1] == second:
 			return c, args[2:], nil
 		default:
-			subs = append(subs, second)
+			subs = append(subs, strings.TrimSpace(second+" "+c.args))
+		}
+	}
+	if len(subs) > 1 {
+		for i, sub := range subs {
+			subs[i], _, _ = strings.Cut(sub, " ")
 		}
 	}
 	if len(subs) > 0 {
@@ -227,7 +232,10 @@ func (c *cli) exit(err error) int {
 	case errors.As(err, &usageErr):
 		return exitConfig
 	case errors.Is(err, storage.ErrCorrupt):
-		cfg := *c.configPath
+		cfg := "config.yaml"
+		if c.configPath != nil {
+			cfg = *c.configPath
+		}
 		fmt.Fprintf(c.stderr, "aggregator %s: "+corruptHelp, c.cmd.name, c.database, cfg, cfg)
 		return exitCorrupt
 	}
@@ -282,11 +290,8 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
-// runVersion prints the version.
+// runVersion prints the version, whatever follows.
 func runVersion(c *cli) error {
-	if err := c.parse(0); err != nil {
-		return err
-	}
 	fmt.Fprintln(c.stdout, "aggregator", versionString())
 	return nil
 }
