@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -220,7 +221,9 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 			o.Err = &StoreError{err}
 			return o
 		}
-		log.Info("not modified", "source", src.Name, "took", o.Took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
+		// Per source and pass: at Debug, or a planet of 500 sources on
+		// the default schedule writes 48,000 lines a day saying nothing.
+		log.Debug("not modified", "source", src.Name, "took", o.Took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 		return o
 	}
 	saved, err := p.store.Save(ctx, src, res.Feed.Items, st)
@@ -240,7 +243,11 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 	}
 	st.LastNew, st.LastUpdated = saved.New, saved.Updated
 	o.Saved, o.State = saved, st
-	log.Info("fetched", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
+	level := slog.LevelDebug // fetched, nothing new: as "not modified"
+	if saved.New > 0 || saved.Updated > 0 {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "fetched", "source", src.Name, "items", len(res.Feed.Items), "new_items", saved.New,
 		"updated_items", saved.Updated, "bytes", res.Bytes, "took", o.Took.Round(time.Millisecond), "next_attempt", st.NextAttempt)
 	return o
 }

@@ -346,3 +346,32 @@ func TestStoreFailureReturnedNotLogged(t *testing.T) {
 		t.Errorf("state after a store failure: %+v", st)
 	}
 }
+
+// At the default level a pass logs the sources that changed or failed,
+// and its summary; a source unchanged or not modified says so at Debug
+// only (a line per source and pass would fill a journal with nothing).
+func TestPassLogsChangesAtInfo(t *testing.T) {
+	t.Parallel()
+	srv := newFeedServer(t)
+	var logs bytes.Buffer
+	c := &clock{t: t0}
+	srcs := sources(srv, "ok", "fail")
+	p, _ := newPoller(t, c, Settings{Sources: srcs, Schedule: "@every 15m", MaxInterval: time.Hour},
+		Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	ctx := context.Background()
+	if err := p.Pass(ctx, srcs, false); err != nil {
+		t.Fatal(err)
+	}
+	first := logs.String()
+	if !strings.Contains(first, "msg=fetched source=ok") || !strings.Contains(first, "source=fail") || !strings.Contains(first, `msg="fetch pass done"`) {
+		t.Errorf("first pass, at Info: want the new items, the failure and the summary:\n%s", first)
+	}
+	logs.Reset()
+	c.Add(16 * time.Minute)
+	if err := p.Pass(ctx, srcs[:1], false); err != nil { // ok: 304
+		t.Fatal(err)
+	}
+	if got := logs.String(); strings.Contains(got, "source=ok") || !strings.Contains(got, `msg="fetch pass done"`) {
+		t.Errorf("a pass with nothing new, at Info: want only its summary:\n%s", got)
+	}
+}
