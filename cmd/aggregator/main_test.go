@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/planetgo/aggregator/config"
@@ -31,4 +32,22 @@ func TestMain(m *testing.M) {
 // openApp opens the database and builds the fetcher and the site for cfg.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
 	return openAppWith(ctx, cfg, logger, appOptions{})
+}
+
+// README's list of commands is the one usage prints.
+func TestUsageIsREADMEs(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Commands\n\n```\n")
+	block, _, ok2 := strings.Cut(after, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no ## Commands code block")
+	}
+	want := "usage:\n" + strings.ReplaceAll("  "+strings.TrimSuffix(block, "\n"), "\n", "\n  ") + "\n"
+	if got := usage(); got != want {
+		t.Errorf("usage:\n%s\nREADME's Commands:\n%s", got, want)
+	}
 }
