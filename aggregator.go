@@ -31,6 +31,11 @@ type Source struct {
 	// KeepDuplicates exempts the source's items from cross-source
 	// deduplication by canonical link.
 	KeepDuplicates bool
+	// Internal says the admin put the source on their own network: it may
+	// be fetched from a loopback, private or link-local address, and its
+	// redirects may lead to one. Without it only a URL naming such an
+	// address outright (or localhost) may; see fetch.IsInternal.
+	Internal bool
 
 	// RenamedFrom lists names the source had before: its state, items and
 	// the public ids of its items carry over from the first of them the

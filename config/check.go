@@ -347,7 +347,7 @@ func (ck *checker) renamedFrom(item *yaml.Node, name string) []rename {
 // compared with the others.
 func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.Source, nameLine int, derived, ok bool) {
 	if isNull(item) {
-		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, renamed_from:, filters:, image:")
+		ck.errorf(item.Line, "empty source: want url: and maybe name:, title:, sections:, schedule:, identity:, dedup:, internal:, renamed_from:, filters:, image:")
 		return src, 0, false, false
 	}
 	if resolve(item).Kind != yaml.MappingNode {
@@ -355,7 +355,7 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	}
 	var rs rawSource
 	_ = safely(func() error { return item.Decode(&rs) }) // decode reported its errors
-	src = aggregator.Source{Name: rs.Name, Title: rs.Title, Schedule: rs.Schedule, Identity: rs.Identity}
+	src = aggregator.Source{Name: rs.Name, Title: rs.Title, Schedule: rs.Schedule, Identity: rs.Identity, Internal: rs.Internal}
 	if rs.Dedup != nil {
 		src.KeepDuplicates = !*rs.Dedup
 	}
@@ -392,6 +392,9 @@ func (ck *checker) source(item *yaml.Node, defined sectionSet) (src aggregator.S
 	case "", aggregator.IdentityGUID, aggregator.IdentityLink, aggregator.IdentityHash:
 	default:
 		ck.errorf(lineOf(item, "identity"), "%s: identity %q is not guid, link or hash", label, src.Identity)
+	}
+	if src.Internal && ok && !strings.HasPrefix(src.URL, "http") {
+		ck.errorf(lineOf(item, "internal"), "%s: internal is for http(s) sources, not a local file", label)
 	}
 	src.Sections = ck.sourceSections(item, label, defined)
 	src.Image = ck.sourceImage(item, label, rs.Image, ck.themeDir)

@@ -114,6 +114,7 @@ type rawSource struct {
 	Identity string   `yaml:"identity"`
 	Image    string   `yaml:"image"`
 	Dedup    *bool    `yaml:"dedup"`
+	Internal bool     `yaml:"internal"`
 	// RenamedFrom is decoded by checker.renamedFrom, which keeps lines.
 	RenamedFrom []string   `yaml:"renamed_from"`
 	Filters     rawFilters `yaml:"filters"`

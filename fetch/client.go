@@ -40,10 +40,12 @@ type Options struct {
 	// recorded.
 	IgnoreRetryAfter bool
 
-	// AllowPrivateRedirects lets a redirect from a public address lead to
-	// a private one (IsPrivate). Without it such a redirect fails with
-	// ErrPrivateRedirect, checked on the address each connection is opened
-	// to; a source whose own address is private may redirect anywhere.
+	// AllowPrivateRedirects lets every request go to a private address
+	// (IsPrivate). Without it, only an internal source (IsInternal) is
+	// fetched from one, and its redirects go anywhere; any other source's
+	// requests are refused such an address, checked on the address each
+	// connection is opened to: its own address fails with
+	// ErrPrivateAddress, one a redirect leads to with ErrPrivateRedirect.
 	AllowPrivateRedirects bool
 	// IsPrivate tells the private addresses; nil → IsPrivate. (Tests
 	// call some loopback addresses public.)
@@ -122,8 +124,8 @@ type Client struct {
 
 // NewClient returns a Client that sends its requests with a copy of hc,
 // whose redirect policy it replaces with its own, and whose transport it
-// wraps to keep redirects from public addresses to private ones (see
-// Options.AllowPrivateRedirects). With hc nil, it builds the client a
+// wraps to keep the requests of sources that are not internal off private
+// addresses (see Options.AllowPrivateRedirects). With hc nil, it builds the client a
 // daemon needs (newTransport).
 func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.UserAgent == "" {
@@ -217,7 +219,8 @@ func (c *Client) BlockedUntil(host string) time.Time {
 // by Kind: a *StatusError for a failing status, a *HostBlockedError when
 // src's host asked us to wait, ErrTooLarge, ErrTimeout (also when parsing
 // the body outlasts Options.Timeout), ErrRedirectLoop,
-// ErrTooManyRedirects, ErrNotFeed, ErrTooComplex, a *ParseError, or the
+// ErrTooManyRedirects, ErrPrivateAddress (src is not internal, see
+// IsInternal, and its address is private), ErrPrivateRedirect, ErrNotFeed, ErrTooComplex, a *ParseError, or the
 // network's own error.
 //
 // Waiting for a per-host slot or gap is bounded by ctx only; Options.Timeout
@@ -260,7 +263,7 @@ func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		got, err = c.readFile(u, prev)
 		got.res.URL = aggregator.RedactURL(src.URL)
 	case "http", "https":
-		got, err = c.get(ctx, u, creds, prev)
+		got, err = c.get(withGuard(ctx, isInternal(src, c.opts.IsPrivate)), u, creds, prev)
 	default:
 		err = fmt.Errorf("unsupported url scheme %q", u.Scheme)
 	}
@@ -309,7 +312,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, creds *url.Userinfo, prev 
 
 	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, fmt.Errorf("%w after %s", ErrTimeout, c.opts.Timeout))
 	defer cancel()
-	got, err := c.do(withGuard(ctx), u, creds, prev)
+	got, err := c.do(ctx, u, creds, prev)
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrTimeout) {
 			return response{}, cause
@@ -462,25 +465,27 @@ func (c *Client) readError(ctx context.Context, err error) error {
 	return err
 }
 
-// origin is what redirectGuard learns of a fetch's first request, for the
-// requests of its redirects, and, in a discovery, for the requests of the
-// links the first page names.
+// origin is what redirectGuard knows of a fetch: whether its source is
+// internal (IsInternal), which its redirects share, and, in a discovery,
+// the requests of the links the first page names; and whether a request of
+// it has been answered, after which a refused address was named by a
+// server, not by the source.
 type origin struct {
-	connected bool // the first request got a connection
-	private   bool // to a private address
+	internal bool
+	answered bool
 }
 
 type originKey struct{}
 
-// withGuard gives ctx, the context of one fetch, the origin its redirects
-// are judged by (see redirectGuard), unless ctx has one already: then the
-// fetch is one that a page fetched before led to, and it is judged as a
-// redirect of that page's request.
-func withGuard(ctx context.Context) context.Context {
+// withGuard gives ctx, the context of one fetch, the origin its requests
+// are judged by (see redirectGuard): internal or not, unless ctx has one
+// already: then the fetch is one that a page fetched before led to, and it
+// is judged as a redirect of that page's request.
+func withGuard(ctx context.Context, internal bool) context.Context {
 	if _, ok := ctx.Value(originKey{}).(*origin); ok {
 		return ctx
 	}
-	return context.WithValue(ctx, originKey{}, &origin{})
+	return context.WithValue(ctx, originKey{}, &origin{internal: internal})
 }
 
 // checkRedirect is the http.Client's redirect policy: follow up to

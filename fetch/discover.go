@@ -133,8 +133,10 @@ type FoundFeed struct {
 // against the page, are fetched, at most maxLinks; when it names none (or
 // answers 404 or 410), each of a few well-known paths at the site's root is
 // asked for once. Every request is a Client's: its limits, User-Agent and
-// timeouts, and the feeds a page on a public address names are refused on a
-// private one, as redirects are (Options.AllowPrivateRedirects).
+// timeouts; a site that is not internal (IsInternal: a private address
+// written out, or localhost) is refused on a private address, and so are
+// the feeds its page names, as redirects are
+// (Options.AllowPrivateRedirects).
 //
 // It returns an error wrapping ErrBadAddress when address is no http(s)
 // address, and Fetch's errors when the site's page cannot be fetched;
@@ -145,8 +147,8 @@ func (c *Client) Discover(ctx context.Context, address string) (Discovery, error
 		return Discovery{}, err
 	}
 	// One origin for every request: what the page names is judged as a
-	// redirect of the page's request would be.
-	ctx = withGuard(ctx)
+	// redirect of the page's request would be. The candidates share a host.
+	ctx = withGuard(ctx, isInternal(aggregator.Source{URL: candidates[0]}, c.opts.IsPrivate))
 	var d Discovery
 	seen := make(map[string]bool) // feed URLs and body hashes
 	var got response

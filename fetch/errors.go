@@ -26,10 +26,15 @@ var (
 	ErrRedirectLoop = errors.New("redirect loop")
 	// ErrTooManyRedirects is returned after more than 10 redirects.
 	ErrTooManyRedirects = errors.New("too many redirects")
-	// ErrPrivateRedirect is returned when a redirect from a public
-	// address leads to a private one (IsPrivate), which
-	// Options.AllowPrivateRedirects did not allow.
+	// ErrPrivateRedirect is returned when a redirect of a source that is
+	// not internal (IsInternal) leads to a private address (IsPrivate),
+	// which Options.AllowPrivateRedirects did not allow.
 	ErrPrivateRedirect = errors.New("redirect to a private address refused")
+	// ErrPrivateAddress is returned when the address of a source that is
+	// not internal (IsInternal) is private: its name resolved to one, as
+	// an intranet name does, or a public name whose DNS was pointed inward
+	// (DNS rebinding). Options.AllowPrivateRedirects did not allow it.
+	ErrPrivateAddress = errors.New("private address refused")
 )
 
 // StatusError is returned for a response that is neither a success nor 304.
@@ -73,7 +78,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Kind classifies a fetch error in a word or two for logs, metrics and status
 // pages: "dns", "connect", "tls", "timeout", "http status N", "too large",
 // "not a feed", "too complex", "parse error", "redirect loop", "too many redirects",
-// "private redirect", "host blocked", "canceled", "file" or "other".
+// "private redirect", "private address", "host blocked", "canceled", "file" or "other".
 func Kind(err error) string {
 	var (
 		status  *StatusError
@@ -108,6 +113,8 @@ func Kind(err error) string {
 		return "too many redirects"
 	case errors.Is(err, ErrPrivateRedirect):
 		return "private redirect"
+	case errors.Is(err, ErrPrivateAddress):
+		return "private address"
 	case errors.As(err, &blocked):
 		return "host blocked"
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,8 +28,14 @@ func TestIsPrivate(t *testing.T) {
 		{"0.0.0.0", true}, {"0.1.2.3", true}, {"::", true}, {"100.64.0.1", true}, {"100.127.255.254", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true}, {"64:ff9b::a00:1", true}, {"2002:7f00:1::", true},
 		{"224.0.0.1", true}, {"255.255.255.255", true}, {"ff02::1", true}, {"198.18.0.1", true},
+		{"fec0::1", true}, {"feff::1", true}, // site-local
+		{"::7f00:1", true}, {"::a00:1", true}, {"::808:808", true}, // IPv4-compatible, deprecated
+		{"::ffff:0:7f00:1", true}, {"::ffff:0:a9fe:a9fe", true}, // IPv4-translated
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", true}, {"2001::1", true}, // Teredo
+		{"2001:2::1", true}, {"64:ff9b:1::a00:1", true}, {"64:ff9b:1:ffff::808:808", true}, // benchmarking, local-use NAT64
 		{"93.184.216.34", false}, {"100.63.255.255", false}, {"100.128.0.1", false}, {"8.8.8.8", false},
 		{"2606:4700::1111", false}, {"::ffff:8.8.8.8", false}, {"64:ff9b::808:808", false}, {"2002:808:808::", false},
+		{"::ffff:0:808:808", false}, {"2001:4860:4860::8888", false}, {"2001:1::1", false}, {"fe00::1", false},
 	} {
 		t.Run(tt.addr, func(t *testing.T) {
 			if got := IsPrivate(netip.MustParseAddr(tt.addr)); got != tt.want {
@@ -111,5 +118,126 @@ func TestRedirectToPrivateRefused(t *testing.T) {
 				t.Errorf("the private server got %d requests from the redirect", redirected)
 			}
 		})
+	}
+}
+
+// TestIsInternal: a source is internal when the config says so, or when its
+// URL names a private address outright or localhost; never for a name that
+// only resolves to one.
+func TestIsInternal(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		url      string
+		internal bool // Source.Internal
+		want     bool
+	}{
+		{url: "http://10.0.0.5/rss", want: true},
+		{url: "http://[::1]:8080/feed.xml", want: true},
+		{url: "http://[fe80::1%25eth0]/feed", want: true},
+		{url: "http://169.254.169.254/latest/meta-data/", want: true},
+		{url: "http://localhost:8080/feed.xml", want: true},
+		{url: "http://LocalHost./feed", want: true},
+		{url: "http://feeds.localhost/feed", want: true},
+		{url: "https://user:pass@127.0.0.1:8443/feed", want: true},
+		{url: "http://intranet.example/feed", internal: true, want: true},
+		{url: "http://intranet/feed", want: false},
+		{url: "http://localhost.example.com/feed", want: false},
+		{url: "http://127.0.0.1.example.com/feed", want: false},
+		{url: "http://93.184.216.34/feed", want: false},
+		{url: "https://example.com/feed", want: false},
+		{url: "http://[::1", want: false},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			src := aggregator.Source{URL: tt.url, Internal: tt.internal}
+			if got := IsInternal(src); got != tt.want {
+				t.Errorf("IsInternal(%+v) = %v, want %v", src, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPrivateAddressRefused: a source whose name resolves to a private
+// address (an intranet name, or a public name pointed inward: DNS
+// rebinding) is refused before a byte reaches it, as "private address",
+// unless the admin marked it internal; then it is fetched, and its
+// redirects are followed inward. A discovery of such a name is refused
+// alike.
+func TestPrivateAddressRefused(t *testing.T) {
+	t.Parallel()
+	body := readTestdata(t, "rss-basic.xml")
+	var requests atomic.Int32
+	internal := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path == "/feed" {
+			http.Redirect(w, r, "/admin/feed", http.StatusFound)
+			return
+		}
+		w.Write(body)
+	}))
+	// Every name under .test resolves to the internal server.
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if strings.Contains(addr, ".test:") {
+			addr = strings.TrimPrefix(internal.URL, "http://")
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	for _, tt := range []struct {
+		name    string
+		src     aggregator.Source
+		opts    Options
+		refused bool
+	}{
+		{name: "name resolving inward", src: aggregator.Source{URL: "http://rebound.test/feed"}, refused: true},
+		{name: "marked internal", src: aggregator.Source{URL: "http://intranet.test/feed", Internal: true}},
+		{name: "address written out", src: aggregator.Source{URL: internal.URL + "/feed"}},
+		{name: "checks off", src: aggregator.Source{URL: "http://rebound.test/feed"}, opts: Options{AllowPrivateRedirects: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Dial, tt.opts.IsPrivate = dial, publicInTests
+			c := NewClient(nil, tt.opts)
+			before := requests.Load()
+			res, err := c.Fetch(context.Background(), tt.src, aggregator.SourceState{})
+			reached := requests.Load() - before
+			if !tt.refused {
+				if err != nil || len(res.Feed.Items) == 0 || reached != 2 {
+					t.Fatalf("Fetch() = %d items, %v, %d requests; want the feed, redirect followed", len(res.Feed.Items), err, reached)
+				}
+				return
+			}
+			if !errors.Is(err, ErrPrivateAddress) || Kind(err) != "private address" || !strings.Contains(err.Error(), "127.0.0.1") {
+				t.Errorf("Fetch() error = %v (kind %q), want ErrPrivateAddress naming the address", err, Kind(err))
+			}
+			if reached != 0 {
+				t.Errorf("the internal server got %d requests", reached)
+			}
+			if _, err := c.Discover(context.Background(), tt.src.URL); !errors.Is(err, ErrPrivateAddress) || requests.Load() != before {
+				t.Errorf("Discover() error = %v, %d requests; want ErrPrivateAddress and none", err, requests.Load()-before)
+			}
+		})
+	}
+}
+
+// TestProxiedSourceNotRefused: through an HTTP proxy, every connection is
+// to the proxy, whatever its address; the proxy decides where the request
+// goes, and the source is fetched.
+func TestProxiedSourceNotRefused(t *testing.T) {
+	t.Parallel()
+	body := readTestdata(t, "rss-basic.xml")
+	var asked atomic.Value
+	proxy := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.URL.String())
+		w.Write(body)
+	}))
+	proxyURL, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{}, {Dialer: &net.Dialer{}}} {
+		c := NewClient(&http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}, opts)
+		res, err := c.Fetch(context.Background(), source("http://feeds.example/feed"), aggregator.SourceState{})
+		if err != nil || len(res.Feed.Items) == 0 || asked.Load() != "http://feeds.example/feed" {
+			t.Errorf("Fetch() through a proxy on loopback = %d items, %v (the proxy was asked %v)", len(res.Feed.Items), err, asked.Load())
+		}
 	}
 }

@@ -133,6 +133,9 @@ func (o Outcome) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "%s: waiting: %v (-force fetches anyway)\n", name, o.Waiting)
 	case ClassFailed, ClassGone, ClassDatabase, ClassCancelled:
 		fmt.Fprintf(w, "%s: error: %v\n", name, o.Err)
+		if errors.Is(o.Err, fetch.ErrPrivateAddress) {
+			fmt.Fprintf(w, "  %s\n", internalHint)
+		}
 		switch {
 		case o.Class() == ClassGone:
 			fmt.Fprintf(w, "  gone: no longer polled; remove it from the config or fix its url\n")
@@ -150,6 +153,10 @@ func failures(n int) string {
 	}
 	return fmt.Sprintf("%d failures in a row", n)
 }
+
+// internalHint tells the admin what to do about a source refused for its
+// private address (fetch.ErrPrivateAddress).
+const internalHint = "if the source is on your own network, set internal: true on it in the config"
 
 // StoreError marks a failure of our own database, as opposed to the
 // source's.
@@ -171,8 +178,7 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 		return o
 	}
 	prev = StateFor(src, prev)
-	target := src
-	target.URL = requestURL(src, prev)
+	target := Target(src, prev)
 
 	res, err := s.Client.Fetch(ctx, target, prev)
 	o.Took = p.opts.Now().Sub(start)
@@ -193,8 +199,12 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 		if st.Gone {
 			log.Warn("source gone", "source", src.Name, "url", aggregator.RedactURL(target.URL), "err", err)
 		} else {
-			log.Warn("fetch failed", "source", src.Name, "url", aggregator.RedactURL(target.URL), "kind", st.ErrorKind, "err", err,
-				"took", o.Took.Round(time.Millisecond), "failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
+			args := []any{"source", src.Name, "url", aggregator.RedactURL(target.URL), "kind", st.ErrorKind, "err", err,
+				"took", o.Took.Round(time.Millisecond), "failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt}
+			if errors.Is(err, fetch.ErrPrivateAddress) {
+				args = append(args, "hint", internalHint)
+			}
+			log.Warn("fetch failed", args...)
 		}
 		if serr := p.store.SaveState(ctx, src, st); serr != nil {
 			o.Err = &StoreError{serr}

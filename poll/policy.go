@@ -164,12 +164,53 @@ func unitHash(name string, n int) float64 {
 }
 
 // FetchURL is where src, in state st, is fetched from: its configured URL,
-// or where it has moved.
+// or where it has moved (see movable).
 func FetchURL(src aggregator.Source, st aggregator.SourceState) string {
-	if st.MovedTo != "" && (st.URL == "" || st.URL == src.URL) {
+	if st.MovedTo != "" && (st.URL == "" || st.URL == src.URL) && movable(src, st.MovedTo) {
 		return st.MovedTo
 	}
 	return src.URL
+}
+
+// Target is the source a fetch of src, in state st, asks the fetcher for:
+// src at its request URL (FetchURL, with the configured credentials where
+// they belong), internal (aggregator.Source.Internal) only while that URL
+// stays on the host the config marks internal. Nothing a feed sends, such
+// as a permanent redirect, carries the admin's word to another host: a
+// moved source is fetched from a private address only when the config
+// allows it there.
+func Target(src aggregator.Source, st aggregator.SourceState) aggregator.Source {
+	t := src
+	t.URL = requestURL(src, st)
+	t.Internal = src.Internal && sameHost(t.URL, src.URL)
+	return t
+}
+
+// movable reports whether src may be fetched from moved instead of its
+// configured URL: only when the fetcher trusts moved as it trusts the
+// configured URL (fetch.IsInternal). A public source's move never leads to
+// a private address written out, nor to localhost, whatever an old state
+// recorded; an internal source's move to another host is not recorded,
+// and its redirect is followed each time, from the admin's own server.
+func movable(src aggregator.Source, moved string) bool {
+	t := src
+	t.URL = moved
+	t.Internal = src.Internal && sameHost(moved, src.URL)
+	return fetch.IsInternal(t) == fetch.IsInternal(src)
+}
+
+// sameHost reports whether URLs a and b name the same host, whatever their
+// scheme and port.
+func sameHost(a, b string) bool {
+	ua, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(strings.TrimSuffix(ua.Hostname(), "."), strings.TrimSuffix(ub.Hostname(), "."))
 }
 
 // StateFor returns st as it applies to src's configured URL: when the
@@ -216,7 +257,7 @@ func (p *Policy) Failed(src aggregator.Source, st aggregator.SourceState, err er
 // Succeeded returns st after a fetch started at start, in a pass at tick,
 // brought res: failures reset, validators kept, the next attempt
 // scheduled, and a permanent redirect counted, becoming a move the third
-// time in a row. The outcome is not modified, or stored for the caller to
+// time in a row (one that movable allows). The outcome is not modified, or stored for the caller to
 // store.
 func (p *Policy) Succeeded(src aggregator.Source, st aggregator.SourceState, res fetch.Result, start, tick time.Time) aggregator.SourceState {
 	st.LastAttempt = start.UTC()
@@ -227,7 +268,7 @@ func (p *Policy) Succeeded(src aggregator.Source, st aggregator.SourceState, res
 	st.Gone = false
 	st.NextAttempt = p.AfterSuccess(src, tick, res.FreshFor)
 	switch {
-	case res.PermanentRedirect == "":
+	case res.PermanentRedirect == "" || !movable(src, res.PermanentRedirect):
 		st.RedirectTo, st.RedirectCount = "", 0
 	case res.PermanentRedirect == st.RedirectTo:
 		st.RedirectCount++
