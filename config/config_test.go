@@ -438,6 +438,7 @@ sources:
   - url: https://a.example/feed
     identity: link
     dedup: false
+    internal: true
   - url: https://b.example/feed
 `)
 	if cfg.DatabaseMax != 1<<20 {
@@ -447,10 +448,10 @@ sources:
 		t.Errorf("Publish = %+v, want per_source 5 and max_age 720h", cfg.Publish)
 	}
 	a, b := cfg.Sources[0], cfg.Sources[1]
-	if a.Identity != aggregator.IdentityLink || !a.KeepDuplicates {
-		t.Errorf("source a = %+v, want identity link and duplicates kept", a)
+	if a.Identity != aggregator.IdentityLink || !a.KeepDuplicates || !a.Internal {
+		t.Errorf("source a = %+v, want identity link, duplicates kept, internal", a)
 	}
-	if b.Identity != "" || b.KeepDuplicates {
-		t.Errorf("source b = %+v, want the defaults: automatic identity, deduplicated", b)
+	if b.Identity != "" || b.KeepDuplicates || b.Internal {
+		t.Errorf("source b = %+v, want the defaults: automatic identity, deduplicated, not internal", b)
 	}
 }

@@ -25,6 +25,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad publish max_age", "publish:\n  max_age: soon\n" + minimal, 2, `publish.max_age "soon"`},
 		{"bad identity", src + "    identity: uuid\n", 3, `identity "uuid" is not guid, link or hash`},
 		{"dedup not a bool", src + "    dedup: maybe\n", 3, `dedup: want true or false, got "maybe"`},
+		{"internal not a bool", src + "    internal: yes please\n", 3, `internal: want true or false, got "yes please"`},
+		{"internal file", "sources:\n  - url: ./feed.xml\n    internal: true\n", 3, `source "feed": internal is for http(s) sources, not a local file`},
 		{"empty text for a number", "fetch: {concurrency: ''}\n" + minimal, 1, `concurrency: want a whole number, got ""`},
 		{"long value shown whole", "fetch:\n  per_host: twelve-and-a-half\n" + minimal, 2, `per_host: want a whole number, got "twelve-and-a-half"`},
 		{"unknown publish key", "publish: {item: 5}\n" + minimal, 1, `unknown key "item" in publish (want one of items, per_source, max_age)`},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -102,5 +103,71 @@ func TestAdminRoutesAllowList(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("GET %s from 127.0.0.1: %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestInternalSourceKey: a source the config marks `internal: true` is
+// fetched from its private address, while another whose name resolves to
+// the same address (an intranet name not marked, or a public name pointed
+// inward) is refused before a byte reaches it; the page and health feed
+// say "network error", /status.json the reason and what to do.
+func TestInternalSourceKey(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	internal := loopback.Serve(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write(testFeed(t, "testdata/blog.atom"))
+	}))
+	addr := strings.TrimPrefix(internal.URL, "http://")
+	dial := func(ctx context.Context, network, a string) (net.Conn, error) {
+		if strings.Contains(a, ".test:") {
+			a = addr // every .test name resolves to the internal server
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, a)
+	}
+	dir := t.TempDir()
+	cfg := writeAndLoadConfig(t, dir, fmt.Sprintf(`database: %s
+sources:
+  - name: intranet
+    url: http://wiki.test/feed
+    internal: true
+  - {name: rebound, url: "http://rebound.test/feed"}
+`, filepath.Join(dir, "test.db")))
+	if !cfg.Sources[0].Internal || cfg.Sources[1].Internal {
+		t.Fatalf("sources = %+v, want only intranet internal", cfg.Sources)
+	}
+	a, err := openAppWith(context.Background(), cfg, discardLogger(), appOptions{dial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if err := a.poller.Refresh(context.Background(), cfg.Sources, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("the internal server got %d requests, want the intranet source's one", n)
+	}
+	items := itemsBySource(t, a)
+	if len(items["intranet"]) == 0 || len(items["rebound"]) != 0 {
+		t.Errorf("stored %d items of intranet, %d of rebound; want intranet's alone", len(items["intranet"]), len(items["rebound"]))
+	}
+	states, err := a.store.States(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind := states["rebound"].ErrorKind; kind != "private address" {
+		t.Errorf("rebound failed as %q, want private address", kind)
+	}
+	for _, path := range []string{"/", "/health.atom"} {
+		body := string(serveGet(t, a, path))
+		if !strings.Contains(body, "network error") || strings.Contains(body, "private") || strings.Contains(body, addr) {
+			t.Errorf("%s does not say just network error for rebound:\n%s", path, body)
+		}
+	}
+	w := httptest.NewRecorder()
+	poll.StatusHandler(a.store, func() ([]aggregator.Source, *aggregator.Rules) { return a.cfg.Sources, a.cfg.Rules }, a.logger).ServeHTTP(w, httptest.NewRequest("GET", "/status.json", nil))
+	if status := w.Body.String(); !strings.Contains(status, "private address refused") || !strings.Contains(status, "not marked internal") {
+		t.Errorf("/status.json lacks the reason:\n%s", status)
 	}
 }
