@@ -125,8 +125,8 @@ type Client struct {
 // NewClient returns a Client that sends its requests with a copy of hc,
 // whose redirect policy it replaces with its own, and whose transport it
 // wraps to keep the requests of sources that are not internal off private
-// addresses (see Options.AllowPrivateRedirects). With hc nil, it builds the client a
-// daemon needs (newTransport).
+// addresses (see Options.AllowPrivateRedirects). With hc nil, it builds
+// the client a daemon needs (newTransport).
 func NewClient(hc *http.Client, opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent
@@ -220,8 +220,8 @@ func (c *Client) BlockedUntil(host string) time.Time {
 // src's host asked us to wait, ErrTooLarge, ErrTimeout (also when parsing
 // the body outlasts Options.Timeout), ErrRedirectLoop,
 // ErrTooManyRedirects, ErrPrivateAddress (src is not internal, see
-// IsInternal, and its address is private), ErrPrivateRedirect, ErrNotFeed, ErrTooComplex, a *ParseError, or the
-// network's own error.
+// IsInternal, and its address is private), ErrPrivateRedirect,
+// ErrNotFeed, ErrTooComplex, a *ParseError, or the network's own error.
 //
 // Waiting for a per-host slot or gap is bounded by ctx only; Options.Timeout
 // starts when the request is sent, so a source queued behind a slow one on

@@ -241,3 +241,25 @@ func TestProxiedSourceNotRefused(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFetchGuarded is the cost of the private-address guard on a
+// request: a conditional fetch answered 304, from a source that is not
+// internal (its connections checked) and from one that is.
+func BenchmarkFetchGuarded(b *testing.B) {
+	srv := func(ip string) string {
+		return loopback.Serve(b, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotModified)
+		})).URL + "/feed"
+	}
+	for _, bb := range []struct{ name, url string }{{"public", srv("127.0.0.2")}, {"internal", srv("127.0.0.1")}} {
+		b.Run(bb.name, func(b *testing.B) {
+			c := NewClient(nil, Options{IsPrivate: publicInTests})
+			prev := aggregator.SourceState{ETag: `"v1"`}
+			for b.Loop() {
+				if res, err := c.Fetch(context.Background(), source(bb.url), prev); err != nil || !res.NotModified {
+					b.Fatalf("Fetch() = %+v, %v", res, err)
+				}
+			}
+		})
+	}
+}

@@ -167,7 +167,7 @@ func TestMovesKeepTheConfiguredTrust(t *testing.T) {
 		src      aggregator.Source
 		to       string
 		moved    bool
-		internal bool // the moved source's Target
+		internal bool // the moved source's fetchTarget
 	}{
 		{name: "public to public", src: aggregator.Source{URL: "https://a.test/feed"}, to: "https://b.test/feed", moved: true},
 		{name: "public to loopback", src: aggregator.Source{URL: "https://a.test/feed"}, to: "http://127.0.0.1:8500/v1/kv/x"},
@@ -189,12 +189,12 @@ func TestMovesKeepTheConfiguredTrust(t *testing.T) {
 			}
 			// A move an older version recorded is followed on the same terms.
 			old := aggregator.SourceState{URL: tt.src.URL, MovedTo: tt.to}
-			target := Target(tt.src, old)
+			target := fetchTarget(tt.src, old)
 			if moved := target.URL == tt.to; moved != tt.moved || (moved && target.Internal != tt.internal) {
-				t.Errorf("Target(%q moved to %q) = %q, internal %v; want moved %v, internal %v", tt.src.URL, tt.to, target.URL, target.Internal, tt.moved, tt.internal)
+				t.Errorf("fetchTarget(%q moved to %q) = %q, internal %v; want moved %v, internal %v", tt.src.URL, tt.to, target.URL, target.Internal, tt.moved, tt.internal)
 			}
 			if !tt.moved && (target.URL != tt.src.URL || target.Internal != tt.src.Internal) {
-				t.Errorf("Target() = %+v, want the configured source", target)
+				t.Errorf("fetchTarget() = %+v, want the configured source", target)
 			}
 		})
 	}

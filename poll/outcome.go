@@ -178,7 +178,7 @@ func (p *Poller) fetchOne(ctx context.Context, s *snapshot, src aggregator.Sourc
 		return o
 	}
 	prev = StateFor(src, prev)
-	target := Target(src, prev)
+	target := fetchTarget(src, prev)
 
 	res, err := s.Client.Fetch(ctx, target, prev)
 	o.Took = p.opts.Now().Sub(start)

@@ -172,17 +172,21 @@ func FetchURL(src aggregator.Source, st aggregator.SourceState) string {
 	return src.URL
 }
 
-// Target is the source a fetch of src, in state st, asks the fetcher for:
-// src at its request URL (FetchURL, with the configured credentials where
-// they belong), internal (aggregator.Source.Internal) only while that URL
-// stays on the host the config marks internal. Nothing a feed sends, such
-// as a permanent redirect, carries the admin's word to another host: a
-// moved source is fetched from a private address only when the config
-// allows it there.
-func Target(src aggregator.Source, st aggregator.SourceState) aggregator.Source {
+// fetchTarget is the source a fetch of src, in state st, asks the
+// fetcher for: src at its request URL (FetchURL, with the configured
+// credentials where they belong; see sourceAt).
+func fetchTarget(src aggregator.Source, st aggregator.SourceState) aggregator.Source {
+	return sourceAt(src, requestURL(src, st))
+}
+
+// sourceAt is src fetched from u: internal (aggregator.Source.Internal)
+// only while u stays on the host the config marks internal. Nothing a feed
+// sends, such as a permanent redirect, carries the admin's word to another
+// host.
+func sourceAt(src aggregator.Source, u string) aggregator.Source {
 	t := src
-	t.URL = requestURL(src, st)
-	t.Internal = src.Internal && sameHost(t.URL, src.URL)
+	t.URL = u
+	t.Internal = src.Internal && sameHost(u, src.URL)
 	return t
 }
 
@@ -192,11 +196,10 @@ func Target(src aggregator.Source, st aggregator.SourceState) aggregator.Source 
 // a private address written out, nor to localhost, whatever an old state
 // recorded; an internal source's move to another host is not recorded,
 // and its redirect is followed each time, from the admin's own server.
+// Addresses written out are judged by fetch.IsPrivate, not by a Client's
+// Options.IsPrivate.
 func movable(src aggregator.Source, moved string) bool {
-	t := src
-	t.URL = moved
-	t.Internal = src.Internal && sameHost(moved, src.URL)
-	return fetch.IsInternal(t) == fetch.IsInternal(src)
+	return fetch.IsInternal(sourceAt(src, moved)) == fetch.IsInternal(src)
 }
 
 // sameHost reports whether URLs a and b name the same host, whatever their
