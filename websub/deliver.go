@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/planetgo/aggregator"
 )
 
 // Publish hands the hub new versions of our feeds: each subscriber of
@@ -38,8 +37,12 @@ func (h *Hub) Publish(contents []Content) {
 		}
 	}
 	h.mu.Unlock()
-	for _, k := range expired {
-		h.persist(k, nil)
+	if len(expired) > 0 {
+		gone := make(map[string]*subscription, len(expired))
+		for _, k := range expired {
+			gone[k] = nil
+		}
+		h.persist(gone)
 	}
 	h.poke()
 }
@@ -52,9 +55,10 @@ func (h *Hub) poke() {
 	}
 }
 
-// Run delivers content and verifies intents until ctx ends, then waits
-// for the requests in flight to end. Requests the hub takes before Run,
-// or after it returned, are refused with 503.
+// Run delivers content, verifies intents and ends the subscriptions
+// whose lease ran out or whose topic is no longer ours (sweep) until ctx
+// ends, then waits for the requests in flight to end. Requests the hub
+// takes before Run, or after it returned, are refused with 503.
 func (h *Hub) Run(ctx context.Context) {
 	h.mu.Lock()
 	h.ctx = ctx
@@ -66,7 +70,11 @@ func (h *Hub) Run(ctx context.Context) {
 		h.work.Wait()
 	}()
 	for {
-		if !sleepUntil(ctx, h.wake, h.startDue(ctx), h.opts.Now) {
+		next := h.sweep(ctx)
+		if due := h.startDue(ctx); !due.IsZero() && due.Before(next) {
+			next = due
+		}
+		if !sleepUntil(ctx, h.wake, next, h.opts.Now) {
 			return
 		}
 	}
@@ -90,16 +98,36 @@ func sleepUntil(ctx context.Context, wake <-chan struct{}, next time.Time, now f
 	return true
 }
 
+// site is the state of the deliveries to one callback site.
+type site struct {
+	inFlight  int
+	failing   bool      // its last delivery failed
+	lastStart time.Time // of its last delivery
+}
+
+// ready is a subscription whose content is due.
+type ready struct {
+	key string
+	sub *subscription
+}
+
 // startDue starts the deliveries that are due and within the bounds, and
 // returns when the next waiting one is due (zero for none, or for one
 // waiting only for a slot, which a finishing request wakes Run for).
+//
+// The slots go round the callback sites waiting: first one to each, then
+// a second to each (up to PerHost), and so on; in each round, sites in
+// good standing before those whose last delivery failed, then the one
+// served longest ago first. A site whose callbacks hold their requests
+// gets a slot only when no other site waits for one.
 func (h *Hub) startDue(ctx context.Context) time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.opts.Now()
 	var next time.Time
+	var due []ready
 	for k, s := range h.subs {
-		if s.pending == nil || s.inFlight {
+		if s.pending == nil || s.inFlight || !s.Expires.After(now) {
 			continue
 		}
 		if s.due.After(now) {
@@ -108,25 +136,71 @@ func (h *Hub) startDue(ctx context.Context) time.Time {
 			}
 			continue
 		}
-		host := hostOf(s.Callback)
-		if h.running >= h.opts.Concurrency || h.inHost[host] >= h.opts.PerHost {
-			continue
+		due = append(due, ready{k, s})
+	}
+	if len(due) == 0 || h.running >= h.opts.Concurrency {
+		return next
+	}
+	st := func(s *subscription) site {
+		if p := h.sites[s.site]; p != nil {
+			return *p
 		}
-		h.running++
-		h.inHost[host]++
-		s.inFlight = true
-		c, version, sub := *s.pending, s.version, *s
-		h.work.Go(func() {
-			err, gone := h.deliver(ctx, sub, c)
-			h.delivered(k, version, err, gone)
-		})
+		return site{}
+	}
+	slices.SortFunc(due, func(a, b ready) int {
+		sa, sb := st(a.sub), st(b.sub)
+		if sa.failing != sb.failing {
+			if sa.failing {
+				return 1
+			}
+			return -1
+		}
+		if c := sa.lastStart.Compare(sb.lastStart); c != 0 {
+			return c
+		}
+		if c := a.sub.due.Compare(b.sub.due); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for round := 1; round <= h.opts.PerHost; round++ {
+		for _, r := range due {
+			if h.running >= h.opts.Concurrency {
+				return next
+			}
+			p := h.sites[r.sub.site]
+			if p == nil {
+				p = &site{}
+				h.sites[r.sub.site] = p
+			}
+			if r.sub.inFlight || p.inFlight >= round {
+				continue
+			}
+			h.start(ctx, r.key, r.sub, p, now)
+		}
 	}
 	return next
+}
+
+// start delivers the content pending for s, of key k, in the background.
+// It holds h.mu.
+func (h *Hub) start(ctx context.Context, k string, s *subscription, p *site, now time.Time) {
+	h.running++
+	p.inFlight++
+	p.lastStart = now
+	s.inFlight = true
+	c, version, sub := *s.pending, s.version, *s
+	h.work.Go(func() {
+		err, gone := h.deliver(ctx, sub, c)
+		h.delivered(k, sub.site, version, err, gone)
+	})
 }
 
 // deliver POSTs c to sub's callback (WebSub 7), signed when sub has a
 // secret; gone reports a 410, which ends the subscription.
 func (h *Hub) deliver(ctx context.Context, sub subscription, c Content) (err error, gone bool) {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.DeliverTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Callback, bytes.NewReader(c.Body))
 	if err != nil {
 		return err, false
@@ -141,7 +215,7 @@ func (h *Hub) deliver(ctx context.Context, sub subscription, c Content) (err err
 	}
 	resp, err := h.opts.Client.Do(req)
 	if err != nil {
-		return err, false
+		return withoutURL(err), false
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -154,21 +228,18 @@ func (h *Hub) deliver(ctx context.Context, sub subscription, c Content) (err err
 	return nil, false
 }
 
-// delivered records the outcome of delivering version to the subscription
-// of k.
-func (h *Hub) delivered(k string, version int, err error, gone bool) {
+// delivered records the outcome of delivering version to the
+// subscription of k, whose callback is on site.
+func (h *Hub) delivered(k, site string, version int, err error, gone bool) {
 	h.mu.Lock()
-	s := h.subs[k]
+	h.running--
+	if p := h.sites[site]; p != nil {
+		p.inFlight--
+		p.failing = err != nil
+	}
+	s := h.subs[k] // nil when unsubscribed meanwhile
 	if s != nil {
-		h.running--
-		h.inHost[hostOf(s.Callback)]--
 		s.inFlight = false
-	} else {
-		// Unsubscribed meanwhile: the slot was its callback host's all
-		// the same.
-		_, callback, _ := strings.Cut(k, "\x00")
-		h.running--
-		h.inHost[hostOf(callback)]--
 	}
 	drop := false
 	switch {
@@ -191,12 +262,12 @@ func (h *Hub) delivered(k string, version int, err error, gone bool) {
 	}
 	var topic, callback string
 	if s != nil {
-		topic, callback = s.Topic, aggregator.RedactURL(s.Callback)
+		topic, callback = s.Topic, logURL(s.Callback)
 	}
 	h.mu.Unlock()
 	switch {
 	case drop:
-		h.persist(k, nil)
+		h.persist(map[string]*subscription{k: nil})
 		h.opts.Logger.Info("websub subscription dropped", "topic", topic, "callback", callback, "gone", gone, "err", err)
 	case err != nil && s != nil:
 		h.opts.Logger.Debug("websub delivery failed", "topic", topic, "callback", callback, "err", err)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +27,6 @@ const hubRecords = "websub.hub"
 // maxSecret is the longest hub.secret accepted: WebSub 5.1 says it MUST be
 // less than 200 bytes.
 const maxSecret = 199
-
-// maxVerifying bounds the verifications in flight.
-const maxVerifying = 64
 
 // maxCallback is the longest hub.callback accepted.
 const maxCallback = 2048
@@ -70,8 +66,20 @@ type HubOptions struct {
 	// minute, in bursts of as many (default 60).
 	ClientRate int
 	// Concurrency bounds the deliveries in flight (default 16), PerHost
-	// those to one callback host (default 2).
+	// those to one callback site (default 2; see siteOf). Slots go to
+	// each site waiting in turn, those whose last delivery failed last.
 	Concurrency, PerHost int
+	// VerifyTimeout and DeliverTimeout bound a verification's and a
+	// delivery's request, body included (default 5s each): a subscriber
+	// answers at once (WebSub 7: a 2xx says it received the content, not
+	// that it processed it), and a callback that holds its requests holds
+	// the slots of others.
+	VerifyTimeout, DeliverTimeout time.Duration
+	// TopicGrace is how long a subscription stays after its topic stopped
+	// being one of our feeds (IsTopic; a section removed, base_url
+	// changed) before the hub denies it (WebSub 5.2; default 24h): a
+	// mistake put right within it changes nothing for subscribers.
+	TopicGrace time.Duration
 	// RetryBase and RetryMax shape the backoff of a failed delivery
 	// (default 10s and 30m); after MaxAttempts failures in a row (default
 	// 8) the subscription is dropped.
@@ -90,11 +98,12 @@ type Hub struct {
 
 	mu        sync.Mutex
 	subs      map[string]*subscription // by key(topic, callback)
-	clients   map[string]*bucket       // request rate by client address
-	inHost    map[string]int           // requests in flight by callback host
+	rates     rates                    // request rate by client
+	verifying []*verification          // verifications in flight
+	sites     map[string]*site         // deliveries by callback site
 	running   int                      // deliveries in flight
-	verifying int                      // verifications in flight
 	ctx       context.Context          // Run's, while it runs; nil otherwise
+	nextSweep time.Time
 
 	wake  chan struct{}
 	work  sync.WaitGroup
@@ -113,6 +122,7 @@ type HubStats struct {
 	Dropped       uint64 `json:"dropped"`    // subscriptions dropped after failures or 410
 	Pending       int    `json:"pending"`    // subscriptions with content waiting
 	Expired       uint64 `json:"expired"`    // leases that ran out
+	Denied        uint64 `json:"denied"`     // subscriptions ended as their topic is no longer ours
 }
 
 // subscription is one subscriber of one topic; its exported fields are
@@ -131,13 +141,30 @@ type subscription struct {
 	attempts int
 	due      time.Time
 	inFlight bool
+
+	site      string    // siteOf(Callback)
+	from      string    // clientKey(Client)
+	topicGone time.Time // since when Topic is not ours; zero while it is
+}
+
+// newSubscription returns a subscription with its keys set.
+func newSubscription(topic, callback, client string, created time.Time) *subscription {
+	s := &subscription{Topic: topic, Callback: callback, Client: client, Created: created}
+	s.setKeys()
+	return s
+}
+
+// setKeys sets the bounds' keys of s from its stored fields.
+func (s *subscription) setKeys() {
+	s.site, s.from = siteOf(s.Callback), clientKey(s.Client)
 }
 
 // key identifies a subscription (WebSub 5.1: a topic and callback pair).
 func key(topic, callback string) string { return topic + "\x00" + callback }
 
 // NewHub returns the hub over store, with the subscriptions stored there
-// whose lease has not run out. It fails only when the store does.
+// whose lease has not run out; it deletes the others, and those it cannot
+// read, from the store. It fails only when the store does.
 func NewHub(ctx context.Context, store *storage.Store, opts HubOptions) (*Hub, error) {
 	if opts.IsTopic == nil {
 		opts.IsTopic = func(string) bool { return false }
@@ -174,29 +201,41 @@ func NewHub(ctx context.Context, store *storage.Store, opts HubOptions) (*Hub, e
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 30 * time.Minute
 	}
+	setDuration(&opts.VerifyTimeout, 5*time.Second)
+	setDuration(&opts.DeliverTimeout, 5*time.Second)
+	setDuration(&opts.TopicGrace, 24*time.Hour)
 	h := &Hub{
-		store:   store,
-		opts:    opts,
-		subs:    make(map[string]*subscription),
-		clients: make(map[string]*bucket),
-		inHost:  make(map[string]int),
-		wake:    make(chan struct{}, 1),
+		store: store,
+		opts:  opts,
+		subs:  make(map[string]*subscription),
+		rates: rates{cur: make(map[string]*bucket), old: make(map[string]*bucket)},
+		sites: make(map[string]*site),
+		wake:  make(chan struct{}, 1),
 	}
 	recs, err := store.Records(ctx, hubRecords)
 	if err != nil {
 		return nil, fmt.Errorf("read hub subscriptions: %w", err)
 	}
 	now := opts.Now()
+	drop := make(map[string][]byte)
 	for k, v := range recs {
 		var sub subscription
 		if err := json.Unmarshal(v, &sub); err != nil || key(sub.Topic, sub.Callback) != k {
 			opts.Logger.Warn("hub subscription unreadable; dropped", "err", err)
+			drop[k] = nil
 			continue
 		}
 		if !sub.Expires.After(now) {
-			continue // dropped from the store at the next sweep
+			drop[k] = nil
+			continue
 		}
+		sub.setKeys()
 		h.subs[k] = &sub
+	}
+	if len(drop) > 0 {
+		if err := store.PutRecords(ctx, hubRecords, drop); err != nil {
+			return nil, fmt.Errorf("delete ended hub subscriptions: %w", err)
+		}
 	}
 	return h, nil
 }
@@ -207,13 +246,23 @@ func setDefault(v *int, def int) {
 	}
 }
 
+func setDuration(v *time.Duration, def time.Duration) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // Stats returns what the hub has done so far.
 func (h *Hub) Stats() HubStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.stats
-	st.Subscriptions = len(h.subs)
+	now := h.opts.Now()
 	for _, s := range h.subs {
+		if !s.Expires.After(now) {
+			continue // the next sweep deletes it
+		}
+		st.Subscriptions++
 		if s.pending != nil {
 			st.Pending++
 		}
@@ -228,7 +277,9 @@ func (h *Hub) Stats() HubStats {
 // 405 for another method, 429 to a client over its rate, 400 for a
 // request that is not valid or names a topic that is not one of our
 // feeds, 403 when the subscription bounds are reached, 503 when too many
-// verifications are in flight.
+// verifications are in flight, in all or of the client or callback site.
+// The bounds count the subscriptions being verified as well as those in
+// force, and a client is an IPv4 address or an IPv6 /64 (clientKey).
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -238,7 +289,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	client := clientAddr(r.RemoteAddr)
 	h.mu.Lock()
 	h.stats.Requests++
-	allowed := h.allow(client)
+	allowed := h.allow(clientKey(client))
 	h.mu.Unlock()
 	if !allowed {
 		h.refuse(w, http.StatusTooManyRequests, "too many requests from your address; try again in a minute")
@@ -326,10 +377,12 @@ func (h *Hub) parseRequest(form url.Values) (request, error) {
 func (h *Hub) checkCallback(callback string) error {
 	u, err := url.Parse(callback)
 	switch {
-	case err != nil || u.Host == "" || u.Hostname() == "":
-		return fmt.Errorf("hub.callback %q is not an absolute URL", callback)
 	case len(callback) > maxCallback:
 		return fmt.Errorf("hub.callback is longer than %d bytes", maxCallback)
+	case err != nil || u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("hub.callback %q is not an absolute URL", callback)
+	case numericHost(u.Hostname()) && !isIPv4(u.Hostname()):
+		return fmt.Errorf("hub.callback host %q: write an IPv4 address as four decimal numbers", u.Hostname())
 	case u.User != nil:
 		return errors.New("hub.callback must not carry credentials")
 	case u.Scheme == "https":
@@ -347,58 +400,23 @@ func (h *Hub) checkCallback(callback string) error {
 func (h *Hub) admit(req request) (int, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if req.mode == "subscribe" {
-		if _, renewing := h.subs[key(req.topic, req.callback)]; !renewing {
-			host := hostOf(req.callback)
-			perHost, perClient := 0, 0
-			for _, s := range h.subs {
-				if hostOf(s.Callback) == host {
-					perHost++
-				}
-				if s.Client == req.client {
-					perClient++
-				}
-			}
-			switch {
-			case len(h.subs) >= h.opts.MaxSubscriptions:
-				return http.StatusForbidden, "this hub has as many subscriptions as it takes"
-			case perHost >= h.opts.MaxPerCallbackHost:
-				return http.StatusForbidden, "too many subscriptions with callbacks on " + host
-			case perClient >= h.opts.MaxPerClient:
-				return http.StatusForbidden, "too many subscriptions from your address"
-			}
-		}
-	}
 	if h.ctx == nil {
 		return http.StatusServiceUnavailable, "the hub is not running"
 	}
-	// Each client's rate bounds its verifications; these bound them all.
-	if h.verifying >= maxVerifying {
-		return http.StatusServiceUnavailable, "too many verifications in flight; try again later"
+	v, code, msg := h.checkBounds(req, h.opts.Now())
+	if code != 0 {
+		return code, msg
 	}
-	h.verifying++
+	h.verifying = append(h.verifying, v)
 	ctx := h.ctx
-	h.work.Go(func() {
-		h.verify(ctx, req)
-		h.mu.Lock()
-		h.verifying--
-		h.mu.Unlock()
-	})
+	h.work.Go(func() { h.verify(ctx, req, v) })
 	return 0, ""
 }
 
-// hostOf is the host of a callback URL, for its bounds.
-func hostOf(callback string) string {
-	u, err := url.Parse(callback)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
-}
-
 // verify asks req's callback to confirm req (WebSub 5.3), and puts the
-// subscription in force, or ends it, when it does.
-func (h *Hub) verify(ctx context.Context, req request) {
+// subscription in force, or ends it, when it does; then v is no longer in
+// flight.
+func (h *Hub) verify(ctx context.Context, req request, v *verification) {
 	challenge := randomToken(24)
 	u, _ := url.Parse(req.callback) // checked
 	q := u.Query()
@@ -409,34 +427,39 @@ func (h *Hub) verify(ctx context.Context, req request) {
 		q.Set("hub.lease_seconds", strconv.FormatInt(int64(req.lease/time.Second), 10))
 	}
 	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(ctx, h.opts.VerifyTimeout)
 	err := h.confirm(ctx, u.String(), challenge)
+	cancel()
 	h.mu.Lock()
+	h.done(v)
 	if err != nil {
 		h.stats.Unverified++
 		h.mu.Unlock()
-		h.opts.Logger.Info("websub intent not verified", "mode", req.mode, "topic", req.topic, "callback", aggregator.RedactURL(req.callback), "err", err)
+		// Anyone may have us send these: not worth an admin's attention.
+		h.opts.Logger.Debug("websub intent not verified", "mode", req.mode, "topic", req.topic, "callback", logURL(req.callback), "err", err)
 		return
 	}
 	h.stats.Verified++
-	k := key(req.topic, req.callback)
+	k := v.key
 	if req.mode == "unsubscribe" {
 		delete(h.subs, k)
 		h.mu.Unlock()
-		h.persist(k, nil)
-		h.opts.Logger.Info("websub unsubscribed", "topic", req.topic, "callback", aggregator.RedactURL(req.callback))
+		h.persist(map[string]*subscription{k: nil})
+		h.opts.Logger.Info("websub unsubscribed", "topic", req.topic, "callback", logURL(req.callback))
 		return
 	}
 	now := h.opts.Now()
 	sub := h.subs[k]
 	if sub == nil {
-		sub = &subscription{Topic: req.topic, Callback: req.callback, Created: now}
+		sub = newSubscription(req.topic, req.callback, req.client, now)
 		h.subs[k] = sub
 	}
 	sub.Secret, sub.Client, sub.Expires = req.secret, req.client, now.Add(req.lease)
+	sub.setKeys()
 	rec := *sub
 	h.mu.Unlock()
-	h.persist(k, &rec)
-	h.opts.Logger.Info("websub subscribed", "topic", req.topic, "callback", aggregator.RedactURL(req.callback), "lease", req.lease)
+	h.persist(map[string]*subscription{k: &rec})
+	h.opts.Logger.Info("websub subscribed", "topic", req.topic, "callback", logURL(req.callback), "lease", req.lease)
 }
 
 // confirm sends the verification GET and checks that the callback echoed
@@ -449,7 +472,7 @@ func (h *Hub) confirm(ctx context.Context, u, challenge string) error {
 	req.Header.Set("User-Agent", h.opts.UserAgent)
 	resp, err := h.opts.Client.Do(req)
 	if err != nil {
-		return err
+		return withoutURL(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(len(challenge))+1))
@@ -462,47 +485,19 @@ func (h *Hub) confirm(ctx context.Context, u, challenge string) error {
 	return nil
 }
 
-// persist writes the subscription of k, or deletes it when sub is nil.
-func (h *Hub) persist(k string, sub *subscription) {
-	var v []byte
-	if sub != nil {
-		v, _ = json.Marshal(sub) // plain strings and times
-	}
-	err := h.store.PutRecords(context.Background(), hubRecords, map[string][]byte{k: v})
-	if err != nil {
-		h.opts.Logger.Error("store hub subscription", "err", err)
-	}
-}
-
-// bucket is a token bucket of one client's requests.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// allow takes a token of client's bucket, reporting false when it has
-// none left. It holds h.mu.
-func (h *Hub) allow(client string) bool {
-	now := h.opts.Now()
-	rate := float64(h.opts.ClientRate)
-	b := h.clients[client]
-	if b == nil {
-		if len(h.clients) > 10_000 {
-			// Forget full buckets rather than grow without end.
-			for c, old := range h.clients {
-				if old.tokens+now.Sub(old.last).Minutes()*rate >= rate {
-					delete(h.clients, c)
-				}
-			}
+// persist writes the subscriptions of subs' keys, or deletes those that
+// are nil, in one transaction.
+func (h *Hub) persist(subs map[string]*subscription) {
+	recs := make(map[string][]byte, len(subs))
+	for k, sub := range subs {
+		var v []byte
+		if sub != nil {
+			v, _ = json.Marshal(sub) // plain strings and times
 		}
-		b = &bucket{tokens: rate, last: now}
-		h.clients[client] = b
+		recs[k] = v
 	}
-	b.tokens = min(rate, b.tokens+now.Sub(b.last).Minutes()*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
+	err := h.store.PutRecords(context.Background(), hubRecords, recs)
+	if err != nil {
+		h.opts.Logger.Error("store hub subscriptions", "err", err)
 	}
-	b.tokens--
-	return true
 }

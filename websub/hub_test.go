@@ -483,7 +483,9 @@ func TestHubClientBounds(t *testing.T) {
 	}
 	// Subscriptions from other clients on the same callback host count.
 	h.mu.Lock()
-	h.subs[key(testTopic, cb.URL+"/x")] = &subscription{Topic: testTopic, Callback: cb.URL + "/x", Client: "192.0.2.1", Expires: clock.Now().Add(time.Hour)}
+	other := newSubscription(testTopic, cb.URL+"/x", "192.0.2.1", clock.Now())
+	other.Expires = clock.Now().Add(time.Hour)
+	h.subs[key(testTopic, cb.URL+"/x")] = other
 	h.opts.MaxPerClient = 10
 	h.mu.Unlock()
 	if code := subscribe(t, srv.URL, subForm("subscribe", testTopic, cb.URL+"/y")); code != http.StatusForbidden {
