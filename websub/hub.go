@@ -104,6 +104,7 @@ type Hub struct {
 	running   int                      // deliveries in flight
 	ctx       context.Context          // Run's, while it runs; nil otherwise
 	nextSweep time.Time
+	sweeping  sync.Mutex // held by sweep, which leaves h.mu while IsTopic runs
 
 	wake  chan struct{}
 	work  sync.WaitGroup

@@ -117,7 +117,9 @@ func newCallback(t *testing.T) *callback {
 // loopback unless private is false.
 func testHub(t *testing.T, path string, clock *fakeClock, private bool, opts HubOptions) (*Hub, *httptest.Server) {
 	t.Helper()
-	opts.IsTopic = func(u string) bool { return strings.HasPrefix(u, "https://planet.example/") }
+	if opts.IsTopic == nil {
+		opts.IsTopic = func(u string) bool { return strings.HasPrefix(u, "https://planet.example/") }
+	}
 	opts.AllowHTTP = true
 	opts.Now = clock.Now
 	opts.Client = NewGuardedClient(GuardOptions{AllowPrivate: private, Timeout: 5 * time.Second})

@@ -26,6 +26,8 @@ const denyReason = "the topic is no longer a feed of this hub"
 // sites that have no subscription left and nothing in flight. It returns
 // when the next sweep is due.
 func (h *Hub) sweep(ctx context.Context) time.Time {
+	h.sweeping.Lock()
+	defer h.sweeping.Unlock()
 	h.mu.Lock()
 	now := h.opts.Now()
 	if now.Before(h.nextSweep) {
