@@ -31,8 +31,8 @@ type logRecord struct {
 }
 
 func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler           { return l }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
 func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
 	r.Attrs(func(a slog.Attr) bool {
@@ -211,7 +211,9 @@ func TestHubBoundsCountVerifications(t *testing.T) {
 			var wg sync.WaitGroup
 			codes := make([]int, 20)
 			for i := range codes {
-				wg.Go(func() { codes[i] = subscribe(t, srv.URL, subForm("subscribe", testTopic, fmt.Sprintf("%s/cb%d", cb.URL, i))) })
+				wg.Go(func() {
+					codes[i] = subscribe(t, srv.URL, subForm("subscribe", testTopic, fmt.Sprintf("%s/cb%d", cb.URL, i)))
+				})
 			}
 			wg.Wait()
 			accepted := 0
