@@ -24,6 +24,12 @@ type PingerOptions struct {
 	// MaxAttempts is how many times one ping is tried before it is given
 	// up (the next change of the feed pings again); 0 → 10.
 	MaxAttempts int
+	// DownAfter is how many failures in a row, whatever the feeds, take a
+	// hub for down (0 → 5): it is logged once, at Warn, and then tried
+	// only once every ProbeEvery (0 → 1h), with one of the pings waiting;
+	// the others wait, and go at once when it answers again.
+	DownAfter  int
+	ProbeEvery time.Duration
 }
 
 // HubStatus is what an admin sees of a hub our feeds name: /status.json.
@@ -37,6 +43,7 @@ type HubStatus struct {
 	Pings               uint64    `json:"pings"`   // requests sent
 	Failures            uint64    `json:"failures"`
 	GivenUp             uint64    `json:"given_up"` // pings dropped after MaxAttempts
+	Down                bool      `json:"down"`     // failed DownAfter times in a row: probed every ProbeEvery
 }
 
 // Pinger tells hubs (hub.mode=publish) of each feed that changed, in the
@@ -52,6 +59,8 @@ type Pinger struct {
 	hubs    []string
 	pending map[string]map[string]*ping // hub → feed URL → ping
 	status  map[string]*HubStatus
+	probe   map[string]time.Time       // hub → when a hub that is down is tried next
+	warned  map[string]map[string]bool // hub → feed URLs whose giving up was logged at Warn
 }
 
 // ping is one feed URL to tell a hub of.
@@ -83,6 +92,12 @@ func NewPinger(hubs []string, opts PingerOptions) *Pinger {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
 	}
+	if opts.DownAfter <= 0 {
+		opts.DownAfter = 5
+	}
+	if opts.ProbeEvery <= 0 {
+		opts.ProbeEvery = time.Hour
+	}
 	p := &Pinger{
 		client:  opts.Client,
 		opts:    opts,
@@ -90,11 +105,14 @@ func NewPinger(hubs []string, opts PingerOptions) *Pinger {
 		wake:    make(map[string]chan struct{}, len(hubs)),
 		pending: make(map[string]map[string]*ping, len(hubs)),
 		status:  make(map[string]*HubStatus, len(hubs)),
+		probe:   make(map[string]time.Time, len(hubs)),
+		warned:  make(map[string]map[string]bool, len(hubs)),
 	}
 	for _, h := range hubs {
 		p.wake[h] = make(chan struct{}, 1)
 		p.pending[h] = make(map[string]*ping)
 		p.status[h] = &HubStatus{URL: h}
+		p.warned[h] = make(map[string]bool)
 	}
 	return p
 }
@@ -150,7 +168,9 @@ func (p *Pinger) work(ctx context.Context, hub string) {
 			if ctx.Err() != nil {
 				return
 			}
-			p.record(hub, u, err)
+			if down := p.record(hub, u, err); down {
+				break
+			}
 		}
 		if len(urls) > 0 {
 			continue // more may have come while sending
@@ -162,11 +182,26 @@ func (p *Pinger) work(ctx context.Context, hub string) {
 }
 
 // due returns the feed URLs due to be pinged at hub now, sorted, and when
-// the next of the others is due (zero for none).
+// the next of the others is due (zero for none). Of a hub that is down,
+// it returns one of those waiting once its probe is due.
 func (p *Pinger) due(hub string) (urls []string, next time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.opts.Now()
+	if p.status[hub].Down {
+		if len(p.pending[hub]) == 0 {
+			return nil, time.Time{}
+		}
+		if probe := p.probe[hub]; probe.After(now) {
+			return nil, probe
+		}
+		for u := range p.pending[hub] {
+			if urls == nil || u < urls[0] {
+				urls = []string{u}
+			}
+		}
+		return urls, time.Time{}
+	}
 	for u, pg := range p.pending[hub] {
 		switch {
 		case !pg.due.After(now):
@@ -188,8 +223,11 @@ func (p *Pinger) send(ctx context.Context, hub, feedURL string) error {
 }
 
 // record notes the outcome of pinging hub with feedURL: done, or due
-// again after a backoff, or given up.
-func (p *Pinger) record(hub, feedURL string, err error) {
+// again after a backoff, or given up; and reports whether hub is down.
+// A hub's failures are logged at Debug but for its going down, at Warn
+// once until it answers again, and a ping given up, at Warn once per feed
+// until it goes through.
+func (p *Pinger) record(hub, feedURL string, err error) (down bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.opts.Now()
@@ -200,19 +238,45 @@ func (p *Pinger) record(hub, feedURL string, err error) {
 	if err == nil {
 		st.LastSuccess, st.Error, st.ConsecutiveFailures = now, "", 0
 		delete(p.pending[hub], feedURL)
+		delete(p.warned[hub], feedURL)
 		p.opts.Logger.Debug("hub pinged", "hub", hub, "feed", feedURL)
-		return
+		if st.Down {
+			st.Down = false
+			for _, other := range p.pending[hub] {
+				other.due, other.attempts = now, 0
+			}
+			p.opts.Logger.Info("hub answers again", "hub", hub, "pending", len(p.pending[hub]))
+		}
+		return false
 	}
 	st.Failures++
 	st.ConsecutiveFailures++
 	st.Error = err.Error()
+	switch {
+	case st.Down:
+		p.probe[hub] = now.Add(p.opts.ProbeEvery)
+		p.opts.Logger.Debug("hub still down", "hub", hub, "feed", feedURL, "next_probe", p.probe[hub], "err", err)
+		return true
+	case st.ConsecutiveFailures >= p.opts.DownAfter:
+		st.Down = true
+		p.probe[hub] = now.Add(p.opts.ProbeEvery)
+		p.opts.Logger.Warn("hub down: pinging it again once it answers a probe", "hub", hub,
+			"failures", st.ConsecutiveFailures, "probe_every", p.opts.ProbeEvery, "err", err)
+		return true
+	}
 	pg.attempts++
 	if pg.attempts >= p.opts.MaxAttempts {
 		st.GivenUp++
 		delete(p.pending[hub], feedURL)
-		p.opts.Logger.Warn("hub ping given up", "hub", hub, "feed", feedURL, "attempts", pg.attempts, "err", err)
-		return
+		level := slog.LevelWarn
+		if p.warned[hub][feedURL] {
+			level = slog.LevelDebug
+		}
+		p.warned[hub][feedURL] = true
+		p.opts.Logger.Log(context.Background(), level, "hub ping given up", "hub", hub, "feed", feedURL, "attempts", pg.attempts, "err", err)
+		return false
 	}
 	pg.due = now.Add(backoff(pg.attempts, p.opts.RetryBase, p.opts.RetryMax))
-	p.opts.Logger.Warn("hub ping failed", "hub", hub, "feed", feedURL, "next_attempt", pg.due, "err", err)
+	p.opts.Logger.Debug("hub ping failed", "hub", hub, "feed", feedURL, "next_attempt", pg.due, "err", err)
+	return false
 }

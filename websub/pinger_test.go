@@ -2,6 +2,7 @@ package websub
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -149,4 +150,95 @@ func TestPingerSlowHubHoldsNobody(t *testing.T) {
 	close(slow.hold)
 	waitForm(t, slow)
 	waitForm(t, slow)
+}
+
+// TestPingerDeadHubBacksOff: a hub that fails DownAfter times in a row is
+// logged once at Warn and then tried once every ProbeEvery, with one ping
+// of those waiting, whatever the feeds' changes; its failures are logged
+// at Debug. When a probe goes through, the pings waiting go at once.
+func TestPingerDeadHubBacksOff(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	hub := newRecordingHub(t, 500, 500, 500, 500) // then 204
+	logs := &logRecorder{}
+	p := NewPinger([]string{hub.URL}, PingerOptions{Now: clock.Now, Logger: slog.New(logs),
+		RetryBase: time.Minute, RetryMax: 10 * time.Minute, DownAfter: 3, ProbeEvery: time.Hour})
+	runPinger(t, p)
+	const a, b, c = "https://planet.example/a", "https://planet.example/b", "https://planet.example/c"
+	p.Publish([]string{a, b})
+	waitForm(t, hub)
+	waitForm(t, hub)
+	clock.Advance(time.Minute)
+	p.Publish(nil)   // wakes the worker
+	waitForm(t, hub) // the third failure in a row: down
+	eventually(t, "down", func() bool { return p.Status()[0].Down })
+	noPing := func() {
+		t.Helper()
+		select {
+		case f := <-hub.got:
+			t.Errorf("pinged %s while down, before the probe", f.Get("hub.url"))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for range 5 { // changes come, the backoff of each ping passes
+		clock.Advance(10 * time.Minute)
+		p.Publish([]string{a, b, c})
+	}
+	noPing()
+	clock.Advance(10 * time.Minute) // an hour since it went down
+	p.Publish(nil)
+	if f := waitForm(t, hub); f.Get("hub.url") != a {
+		t.Errorf("probe of %s, want %s", f.Get("hub.url"), a)
+	}
+	noPing()
+	if st := p.Status()[0]; !st.Down || st.Pending != 3 || st.Pings != 4 || st.GivenUp != 0 {
+		t.Errorf("status while down %+v, want 3 pending, 4 pings, none given up", st)
+	}
+	clock.Advance(time.Hour)
+	p.Publish(nil)
+	got := map[string]bool{}
+	for range 3 {
+		got[waitForm(t, hub).Get("hub.url")] = true
+	}
+	if !got[a] || !got[b] || !got[c] {
+		t.Errorf("after the hub answered: %v, want a, b and c", got)
+	}
+	eventually(t, "all sent", func() bool { st := p.Status()[0]; return st.Pending == 0 && !st.Down })
+	if warns := logs.atLeast(slog.LevelWarn); len(warns) != 1 || warns[0].msg != "hub down: pinging it again once it answers a probe" {
+		t.Errorf("Warn lines %+v, want the hub going down alone", warns)
+	}
+	if n := len(logs.find("hub ping failed")) + len(logs.find("hub still down")); n != 3 {
+		t.Errorf("%d failures logged at Debug, want 3", n)
+	}
+	if n := len(logs.find("hub answers again")); n != 1 {
+		t.Errorf("%d lines of the hub answering again, want 1", n)
+	}
+}
+
+// TestPingerGivenUpWarnsOnce: a hub that keeps refusing one feed gives a
+// Warn the first time its ping is given up, and Debug the next times,
+// until one goes through.
+func TestPingerGivenUpWarnsOnce(t *testing.T) {
+	t.Parallel()
+	hub := newRecordingHub(t, 400, 400, 400, 400, 204, 400, 400)
+	logs := &logRecorder{}
+	p := NewPinger([]string{hub.URL}, PingerOptions{Logger: slog.New(logs), RetryBase: time.Millisecond, RetryMax: time.Millisecond, MaxAttempts: 2})
+	runPinger(t, p)
+	const x = "https://planet.example/x"
+	warns := func() int { return len(logs.atLeast(slog.LevelWarn)) }
+	ping := func(pings uint64) {
+		t.Helper()
+		p.Publish([]string{x})
+		eventually(t, "done", func() bool { st := p.Status()[0]; return st.Pings == pings && st.Pending == 0 })
+	}
+	ping(2)
+	ping(4)
+	if st := p.Status()[0]; st.GivenUp != 2 || warns() != 1 {
+		t.Errorf("given up %d times, %d Warn lines; want 2, 1", st.GivenUp, warns())
+	}
+	ping(5) // goes through
+	ping(7)
+	if st := p.Status()[0]; st.GivenUp != 3 || warns() != 2 {
+		t.Errorf("given up %d times, %d Warn lines; want 3, 2", st.GivenUp, warns())
+	}
 }
