@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -36,14 +34,11 @@ func (h *Hub) Publish(contents []Content) {
 			s.due = now
 		}
 	}
-	h.mu.Unlock()
-	if len(expired) > 0 {
-		gone := make(map[string]*subscription, len(expired))
-		for _, k := range expired {
-			gone[k] = nil
-		}
-		h.persist(gone)
+	gone := make(map[string]*subscription, len(expired))
+	for _, k := range expired {
+		gone[k] = nil
 	}
+	h.persistUnlock(gone)
 	h.poke()
 }
 
@@ -116,10 +111,10 @@ type ready struct {
 // waiting only for a slot, which a finishing request wakes Run for).
 //
 // The slots go round the callback sites waiting: first one to each, then
-// a second to each (up to PerHost), and so on; in each round, sites in
-// good standing before those whose last delivery failed, then the one
-// served longest ago first. A site whose callbacks hold their requests
-// gets a slot only when no other site waits for one.
+// a second to each (up to PerHost); in each round, sites in good standing
+// before those whose last delivery failed, then the one served longest
+// ago first. A site whose callbacks hold their requests gets a slot only
+// when no other site waits for one.
 func (h *Hub) startDue(ctx context.Context) time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -138,48 +133,67 @@ func (h *Hub) startDue(ctx context.Context) time.Time {
 		}
 		due = append(due, ready{k, s})
 	}
-	if len(due) == 0 || h.running >= h.opts.Concurrency {
-		return next
-	}
-	st := func(s *subscription) site {
-		if p := h.sites[s.site]; p != nil {
-			return *p
+	for h.running < h.opts.Concurrency {
+		i := h.best(due)
+		if i < 0 {
+			break
 		}
-		return site{}
-	}
-	slices.SortFunc(due, func(a, b ready) int {
-		sa, sb := st(a.sub), st(b.sub)
-		if sa.failing != sb.failing {
-			if sa.failing {
-				return 1
-			}
-			return -1
-		}
-		if c := sa.lastStart.Compare(sb.lastStart); c != 0 {
-			return c
-		}
-		if c := a.sub.due.Compare(b.sub.due); c != 0 {
-			return c
-		}
-		return strings.Compare(a.key, b.key)
-	})
-	for round := 1; round <= h.opts.PerHost; round++ {
-		for _, r := range due {
-			if h.running >= h.opts.Concurrency {
-				return next
-			}
-			p := h.sites[r.sub.site]
-			if p == nil {
-				p = &site{}
-				h.sites[r.sub.site] = p
-			}
-			if r.sub.inFlight || p.inFlight >= round {
-				continue
-			}
-			h.start(ctx, r.key, r.sub, p, now)
-		}
+		r := due[i]
+		due[i] = due[len(due)-1]
+		due = due[:len(due)-1]
+		h.start(ctx, r.key, r.sub, h.site(r.sub.site), now)
 	}
 	return next
+}
+
+// best returns the index in due of the subscription whose delivery goes
+// first, or -1 when every one's site has PerHost in flight: the one on
+// the site with the fewest in flight, then in good standing, then served
+// longest ago, then due first. It costs a pass over due, and startDue
+// makes one per slot it fills. It holds h.mu.
+func (h *Hub) best(due []ready) int {
+	var none site
+	state := func(name string) *site {
+		if p := h.sites[name]; p != nil {
+			return p
+		}
+		return &none
+	}
+	less := func(a, b ready) bool {
+		sa, sb := state(a.sub.site), state(b.sub.site)
+		switch {
+		case sa.inFlight != sb.inFlight:
+			return sa.inFlight < sb.inFlight
+		case sa.failing != sb.failing:
+			return sb.failing
+		case !sa.lastStart.Equal(sb.lastStart):
+			return sa.lastStart.Before(sb.lastStart)
+		case !a.sub.due.Equal(b.sub.due):
+			return a.sub.due.Before(b.sub.due)
+		}
+		return a.key < b.key
+	}
+	best := -1
+	for i, r := range due {
+		if state(r.sub.site).inFlight >= h.opts.PerHost {
+			continue
+		}
+		if best < 0 || less(r, due[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// site returns the state of the site name, made when there is none. It
+// holds h.mu.
+func (h *Hub) site(name string) *site {
+	p := h.sites[name]
+	if p == nil {
+		p = &site{}
+		h.sites[name] = p
+	}
+	return p
 }
 
 // start delivers the content pending for s, of key k, in the background.
@@ -264,10 +278,13 @@ func (h *Hub) delivered(k, site string, version int, err error, gone bool) {
 	if s != nil {
 		topic, callback = s.Topic, logURL(s.Callback)
 	}
-	h.mu.Unlock()
+	if drop {
+		h.persistUnlock(map[string]*subscription{k: nil})
+	} else {
+		h.mu.Unlock()
+	}
 	switch {
 	case drop:
-		h.persist(map[string]*subscription{k: nil})
 		h.opts.Logger.Info("websub subscription dropped", "topic", topic, "callback", callback, "gone", gone, "err", err)
 	case err != nil && s != nil:
 		h.opts.Logger.Debug("websub delivery failed", "topic", topic, "callback", callback, "err", err)

@@ -105,6 +105,7 @@ type Hub struct {
 	ctx       context.Context          // Run's, while it runs; nil otherwise
 	nextSweep time.Time
 	sweeping  sync.Mutex // held by sweep, which leaves h.mu while IsTopic runs
+	storing   sync.Mutex // held by persistUnlock
 
 	wake  chan struct{}
 	work  sync.WaitGroup
@@ -444,8 +445,7 @@ func (h *Hub) verify(ctx context.Context, req request, v *verification) {
 	k := v.key
 	if req.mode == "unsubscribe" {
 		delete(h.subs, k)
-		h.mu.Unlock()
-		h.persist(map[string]*subscription{k: nil})
+		h.persistUnlock(map[string]*subscription{k: nil})
 		h.opts.Logger.Info("websub unsubscribed", "topic", req.topic, "callback", logURL(req.callback))
 		return
 	}
@@ -458,8 +458,7 @@ func (h *Hub) verify(ctx context.Context, req request, v *verification) {
 	sub.Secret, sub.Client, sub.Expires = req.secret, req.client, now.Add(req.lease)
 	sub.setKeys()
 	rec := *sub
-	h.mu.Unlock()
-	h.persist(map[string]*subscription{k: &rec})
+	h.persistUnlock(map[string]*subscription{k: &rec})
 	h.opts.Logger.Info("websub subscribed", "topic", req.topic, "callback", logURL(req.callback), "lease", req.lease)
 }
 
@@ -486,9 +485,18 @@ func (h *Hub) confirm(ctx context.Context, u, challenge string) error {
 	return nil
 }
 
-// persist writes the subscriptions of subs' keys, or deletes those that
-// are nil, in one transaction.
-func (h *Hub) persist(subs map[string]*subscription) {
+// persistUnlock writes the subscriptions of subs' keys, or deletes those
+// that are nil, in one transaction. Called with h.mu held, it releases
+// it once it holds h.storing, so that the store sees the changes in the
+// order memory did, and the hub does not wait for the disk.
+func (h *Hub) persistUnlock(subs map[string]*subscription) {
+	if len(subs) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	h.storing.Lock()
+	defer h.storing.Unlock()
+	h.mu.Unlock()
 	recs := make(map[string][]byte, len(subs))
 	for k, sub := range subs {
 		var v []byte

@@ -123,7 +123,7 @@ func TestHubSweepsExpired(t *testing.T) {
 	}
 	waitVerified(t, cb)
 	h.sweep(t.Context())
-	eventually(t, "the new one in force", func() bool { return h.Stats().Subscriptions == 1 })
+	eventually(t, "the new one in force and stored", func() bool { return h.Stats().Subscriptions == 1 && len(storedSubs(t, h)) == 1 })
 	if keys, st := storedSubs(t, h), h.Stats(); len(keys) != 1 || keys[0] != key(testTopic, cb.URL+"/new") || st.Expired != 2 {
 		t.Errorf("stored %q, stats %+v; want only the new one, 2 expired", keys, st)
 	}

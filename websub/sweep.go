@@ -77,10 +77,7 @@ func (h *Hub) sweep(ctx context.Context) time.Time {
 		}
 	}
 	next := h.nextSweep
-	h.mu.Unlock()
-	if len(ended) > 0 {
-		h.persist(ended)
-	}
+	h.persistUnlock(ended)
 	if len(denied) > 0 {
 		h.opts.Logger.Info("websub subscriptions denied: their topic is no longer a feed of this hub", "subscriptions", len(denied), "grace", h.opts.TopicGrace)
 		h.work.Go(func() { h.deny(ctx, denied) })
