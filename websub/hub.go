@@ -58,12 +58,13 @@ type HubOptions struct {
 	Logger    *slog.Logger     // nil → discard
 
 	// MaxSubscriptions bounds the subscriptions in all (default 10,000),
-	// MaxPerCallbackHost those whose callbacks are on one host (default
-	// 100), and MaxPerClient those one client address asked for
-	// (default 100).
+	// MaxPerCallbackHost those whose callbacks are on one site (default
+	// 100; siteOf), and MaxPerClient those one client asked for (default
+	// 100; a client is an IPv4 address or an IPv6 /64, clientKey). Those
+	// being verified count as well as those in force.
 	MaxSubscriptions, MaxPerCallbackHost, MaxPerClient int
-	// ClientRate is how many requests one client address may send per
-	// minute, in bursts of as many (default 60).
+	// ClientRate is how many requests one client may send per minute, in
+	// bursts of as many (default 60).
 	ClientRate int
 	// Concurrency bounds the deliveries in flight (default 16), PerHost
 	// those to one callback site (default 2; see siteOf). Slots go to
