@@ -3,6 +3,7 @@ package websub
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/planetgo/aggregator"
 )
@@ -88,9 +89,14 @@ func (s *Subscriber) enqueue(name string, body []byte, contentType string) {
 }
 
 // drain ingests the bodies of q one at a time, oldest first, so that the
-// newest version of an item is the one stored, until none waits. Before
-// each ingest, and when it ends, it asks for the source to be polled if
-// bodies were dropped since it last did.
+// newest version of an item is the one stored, until none waits, the
+// starts of two ingests at least IngestInterval apart: a hub pushing
+// faster has its pushes wait (coalesced when byte-identical, the oldest
+// dropped beyond the queue's bounds) rather than parsed, stored and
+// rendered back to back. It waits out the interval after its last
+// ingest too, so that a push coming then waits as well; then it forgets
+// q. Before each ingest, and when it ends, it asks for the source to be
+// polled if bodies were dropped since it last did.
 func (s *Subscriber) drain(ctx context.Context, src aggregator.Source, q *pushQueue) {
 	for {
 		s.mu.Lock()
@@ -106,6 +112,9 @@ func (s *Subscriber) drain(ctx context.Context, src aggregator.Source, q *pushQu
 		} else {
 			q.running, q.flooded = false, false
 			q.waiting, q.bytes = nil, 0
+			if s.queues[src.Name] == q {
+				delete(s.queues, src.Name)
+			}
 		}
 		s.mu.Unlock()
 		if poll && s.opts.Overflowed != nil {
@@ -114,11 +123,26 @@ func (s *Subscriber) drain(ctx context.Context, src aggregator.Source, q *pushQu
 		if !more {
 			return
 		}
+		start := time.Now() // the interval is real time, whatever opts.Now says
 		if err := s.ingest(ctx, src, next.body, next.contentType); err != nil {
 			s.mu.Lock()
 			s.stats.Failed++
 			s.mu.Unlock()
 			s.opts.Logger.Warn("websub push not stored", "source", src.Name, "err", err)
 		}
+		pause(ctx, s.opts.IngestInterval-time.Since(start))
+	}
+}
+
+// pause waits for d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }

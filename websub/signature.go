@@ -28,9 +28,22 @@ func Sign(secret string, body []byte) string {
 // names: sha1, sha256, sha384 or sha512. An empty secret or signature,
 // or another method, is invalid.
 func Verify(secret, sig string, body []byte) bool {
+	mac, want := signatureOf(secret, sig)
+	if mac == nil {
+		return false
+	}
+	mac.Write(body)
+	return hmac.Equal(mac.Sum(nil), want)
+}
+
+// signatureOf returns the HMAC, keyed with secret, of the method sig (an
+// X-Hub-Signature value) names, to write the body to, and the sum sig
+// wants; nil when sig is malformed, names another method, or secret is
+// empty. The body can then be checked as it is read.
+func signatureOf(secret, sig string) (hash.Hash, []byte) {
 	method, mac, ok := strings.Cut(strings.TrimSpace(sig), "=")
 	if !ok || secret == "" {
-		return false
+		return nil, nil
 	}
 	var h func() hash.Hash
 	switch strings.ToLower(method) {
@@ -43,13 +56,11 @@ func Verify(secret, sig string, body []byte) bool {
 	case "sha512":
 		h = sha512.New
 	default:
-		return false
+		return nil, nil
 	}
 	want, err := hex.DecodeString(mac)
-	if err != nil {
-		return false
+	if err != nil || len(want) != h().Size() {
+		return nil, nil
 	}
-	m := hmac.New(h, []byte(secret))
-	m.Write(body)
-	return hmac.Equal(m.Sum(nil), want)
+	return hmac.New(h, []byte(secret)), want
 }

@@ -33,7 +33,24 @@ const (
 	stateFailed        = "failed"        // the hub refused the request, or never verified it
 	stateDenied        = "denied"        // the hub denied it (hub.mode=denied)
 	stateLapsed        = "lapsed"        // the lease ran out before a renewal was verified
-	stateUnsubscribing = "unsubscribing" // its source left the config
+	stateUnsubscribing = "unsubscribing" // its source left the config, or no longer names the hub
+	stateInsecure      = "insecure"      // the hub is plain http and the topic is not: never asked (WebSub 5.1)
+)
+
+// The bounds of our subscriptions' lifetimes.
+const (
+	// leaseMin is the shortest lease taken from a hub's verification, and
+	// leaseMaxFactor × Lease the longest: a lease out of range (a second,
+	// or one that overflows time.Duration) is brought into it, so that
+	// renewals are neither back to back nor never.
+	leaseMin       = time.Minute
+	leaseMaxFactor = 4
+	// maxAttempts is how many refused, denied or unverified requests in a
+	// row a subscription is asked for before we give up on it; giveUpFor
+	// is how long it then rests before a fetch that names the hub again
+	// starts it over.
+	maxAttempts = 10
+	giveUpFor   = 7 * 24 * time.Hour
 )
 
 // IngestFunc takes a pushed body for a source through the path of a
@@ -63,6 +80,11 @@ type SubscriberOptions struct {
 	// VerifyWithin is how long a hub has to verify a request before it
 	// counts as failed; 0 → 10 minutes.
 	VerifyWithin time.Duration
+	// IngestInterval is the least time between the starts of two ingests
+	// of one source's pushes: what comes meanwhile waits in its queue,
+	// where a body byte-identical to one waiting is coalesced; 0 → 5
+	// seconds.
+	IngestInterval time.Duration
 	// Lapsed, if set, is called when a source's subscription stops being
 	// live (lapsed, refused, denied), so that its polling goes back to its
 	// schedule.
@@ -95,9 +117,10 @@ type Subscriber struct {
 	sources map[string]aggregator.Source // configured, by name
 	subs    map[string]*ourSub           // by source name
 	tokens  map[string]string            // callback token → source name
-	queues  map[string]*pushQueue        // by source name
+	queues  map[string]*pushQueue        // by source name, while pushes wait or are stored
 	ctx     context.Context              // Run's while it runs
 	stats   SubscriberStats
+	reading int64 // bytes of the pushed bodies being read (pushBudget)
 
 	wake chan struct{}
 	work sync.WaitGroup
@@ -105,7 +128,11 @@ type Subscriber struct {
 
 // ourSub is one of our subscriptions, as stored.
 type ourSub struct {
-	Source    string
+	Source string
+	// SourceURL is the source's URL in the config when the subscription
+	// was made: a source whose URL changes ends it. "" in records written
+	// before it was kept: Configure sets it.
+	SourceURL string `json:",omitempty"`
 	Hub       string
 	Topic     string
 	Token     string
@@ -116,7 +143,17 @@ type ourSub struct {
 	Expires   time.Time `json:",omitzero"` // the lease's end, when verified
 	Failures  int       `json:",omitempty"`
 	NextTry   time.Time `json:",omitzero"` // when a failed one is asked for again
+	GaveUp    time.Time `json:",omitzero"` // when maxAttempts failed in a row: asked for no more
 	Renewing  bool      `json:",omitempty"`
+	// Ending is set when the source's URL changed, or a fetch of it named
+	// no hub or another topic: Run unsubscribes (if it may be live) and
+	// forgets it.
+	Ending bool `json:",omitempty"`
+
+	// Kept in memory only: the callback's bounds (see ServeHTTP).
+	pushing      int       // pushes being read
+	verifyWindow time.Time // the start of the current minute of verifications
+	verifies     int       // verification requests in it
 }
 
 // SubscriberStats counts what a subscriber did.
@@ -155,6 +192,9 @@ func NewSubscriber(ctx context.Context, store *storage.Store, ingest IngestFunc,
 	if opts.VerifyWithin <= 0 {
 		opts.VerifyWithin = 10 * time.Minute
 	}
+	if opts.IngestInterval <= 0 {
+		opts.IngestInterval = 5 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -188,48 +228,122 @@ func NewSubscriber(ctx context.Context, store *storage.Store, ingest IngestFunc,
 }
 
 // Configure sets the sources of the config in force: the subscriptions of
-// sources that left it are ended (unsubscribed at their hub) by Run.
+// sources that left it, or whose URL changed, are ended (unsubscribed at
+// their hub) by Run.
 func (s *Subscriber) Configure(sources []aggregator.Source) {
 	s.mu.Lock()
 	s.sources = make(map[string]aggregator.Source, len(sources))
 	for _, src := range sources {
 		s.sources[src.Name] = src
 	}
+	var changed []*ourSub
+	for name, sub := range s.subs {
+		src, ok := s.sources[name]
+		switch {
+		case !ok || sub.Ending:
+		case sub.SourceURL == "":
+			sub.SourceURL = src.URL // a record from before SourceURL was kept
+			changed = append(changed, sub)
+		case sub.SourceURL != src.URL:
+			sub.Ending = true
+			changed = append(changed, sub)
+		}
+	}
+	recs := s.recordsOf(changed)
 	s.mu.Unlock()
+	s.persist(context.Background(), recs)
 	s.poke()
 }
 
 // Discovered tells the subscriber the hubs and topic URL a fetch of src
 // found (fetch.Result.Hubs, Self; url is where it was fetched from, the
-// topic when the feed names none). A source whose subscription is live
-// at one of those hubs for that topic is left alone; otherwise Run
-// subscribes at the first hub.
+// topic when the feed names none). Call it for every fetch that read
+// src's feed: a 304 or the same body again tells nothing of the hubs the
+// body names. A source whose subscription is live at one of those hubs
+// for that topic is left alone; otherwise Run subscribes at the first
+// hub that may have our secret (see secureFor), or none if none may.
+// When the feed names no hub, src's subscription is ended.
 func (s *Subscriber) Discovered(src aggregator.Source, hubs []string, self, fetchedURL string) {
-	if len(hubs) == 0 {
-		return
-	}
 	topic := self
 	if topic == "" {
 		topic = fetchedURL
 	}
-	if topic == "" || !s.reachable(hubs[0]) {
-		return
+	var usable []string
+	for _, hub := range hubs {
+		if secureFor(hub, topic) {
+			usable = append(usable, hub)
+		}
 	}
+	now := s.opts.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.sources[src.Name]; !ok {
+		s.mu.Unlock()
 		return
 	}
-	if old := s.subs[src.Name]; old != nil && old.Topic == topic && contains(hubs, old.Hub) {
-		return
+	old := s.subs[src.Name]
+	var changed []*ourSub
+	switch {
+	case len(hubs) == 0 || topic == "":
+		// The feed names no hub now: end the subscription it had.
+		if old != nil && !old.Ending && old.State != stateUnsubscribing {
+			old.Ending = true
+			s.poke()
+		}
+	case len(usable) == 0:
+		if old == nil || old.State != stateInsecure || old.Hub != hubs[0] || old.Topic != topic {
+			changed = append(changed, s.replace(src, hubs[0], topic, stateInsecure))
+		}
+	case !s.reachable(usable[0]):
+	case old != nil && old.Topic == topic && contains(usable, old.Hub) && old.State != stateUnsubscribing && old.State != stateInsecure:
+		was := *old
+		old.Ending, old.SourceURL = false, src.URL
+		if !old.GaveUp.IsZero() && now.Sub(old.GaveUp) >= giveUpFor {
+			// Given up a while ago, and named again: start over.
+			old.GaveUp, old.Failures, old.NextTry = time.Time{}, 0, time.Time{}
+			s.poke()
+		}
+		if *old != was {
+			changed = append(changed, old)
+			s.poke()
+		}
+	default:
+		s.replace(src, usable[0], topic, stateNew) // stored when Run asks for it
+		s.poke()
 	}
+	recs := s.recordsOf(changed)
+	s.mu.Unlock()
+	s.persist(context.Background(), recs)
+}
+
+// replace makes src's subscription a new one at hub for topic, in state,
+// with a token and secret of its own: the callback of the one it
+// replaces answers 410 from now on, so that its hub drops it. It holds
+// s.mu.
+func (s *Subscriber) replace(src aggregator.Source, hub, topic, state string) *ourSub {
 	if old := s.subs[src.Name]; old != nil {
-		delete(s.tokens, old.Token) // the hub or topic changed: a new subscription
+		delete(s.tokens, old.Token)
 	}
-	sub := &ourSub{Source: src.Name, Hub: hubs[0], Topic: topic, Token: randomToken(24), Secret: randomToken(32), State: stateNew}
+	sub := &ourSub{Source: src.Name, SourceURL: src.URL, Hub: hub, Topic: topic, Token: randomToken(24), Secret: randomToken(32), State: state}
 	s.subs[src.Name] = sub
 	s.tokens[sub.Token] = src.Name
-	s.poke()
+	return sub
+}
+
+// secureFor reports whether a subscription to topic may be asked for at
+// hub, which gets its hub.secret: over https, or over plain http only
+// when the topic is plain http too, whose content is then no safer at
+// the publisher than on its way from the hub (WebSub 5.1: the secret
+// SHOULD only be sent over HTTPS).
+func secureFor(hub, topic string) bool {
+	h, err := url.Parse(hub)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(h.Scheme, "https") {
+		return true
+	}
+	t, err := url.Parse(topic)
+	return err == nil && strings.EqualFold(h.Scheme, "http") && strings.EqualFold(t.Scheme, "http")
 }
 
 func contains(list []string, s string) bool {
@@ -260,8 +374,12 @@ func (s *Subscriber) reachable(hub string) bool {
 func (s *Subscriber) Subscribed(source string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sub := s.subs[source]
-	return sub != nil && sub.State == stateActive && sub.Expires.After(s.opts.Now())
+	return s.subs[source].live(s.opts.Now())
+}
+
+// live reports whether sub is verified, within its lease and not ending.
+func (sub *ourSub) live(now time.Time) bool {
+	return sub != nil && sub.State == stateActive && sub.Expires.After(now) && !sub.Ending
 }
 
 // Status describes src's subscription in words for /status.json; "" when
@@ -274,6 +392,12 @@ func (s *Subscriber) Status(source string) string {
 		return ""
 	}
 	hub := aggregator.RedactURL(sub.Hub)
+	switch {
+	case sub.Ending || sub.State == stateUnsubscribing:
+		return "unsubscribing from " + hub
+	case sub.State == stateInsecure:
+		return "hub " + hub + " is plain http and the feed is not: not subscribed, since its secret would travel in clear; polling on schedule"
+	}
 	switch sub.State {
 	case stateActive:
 		return "subscribed at " + hub + " until " + sub.Expires.UTC().Format(time.RFC3339)
@@ -289,9 +413,10 @@ func (s *Subscriber) Status(source string) string {
 		if sub.Error != "" {
 			msg += ": " + sub.Error
 		}
+		if !sub.GaveUp.IsZero() {
+			msg += fmt.Sprintf("; given up after %d attempts", sub.Failures)
+		}
 		return msg + "; polling on schedule"
-	case stateUnsubscribing:
-		return "unsubscribing from " + hub
 	case stateNew:
 		return "hub " + hub + " found; subscribing"
 	}
@@ -308,7 +433,7 @@ func (s *Subscriber) Stats() SubscriberStats {
 	}
 	now := s.opts.Now()
 	for _, sub := range s.subs {
-		if sub.State == stateActive && sub.Expires.After(now) {
+		if sub.live(now) {
 			st.Subscriptions++
 		}
 	}
@@ -366,10 +491,13 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 	for name, sub := range s.subs {
 		src, configured := s.sources[name]
 		switch {
-		case !configured && len(s.sources) > 0 || !configured && sub.State == stateUnsubscribing:
+		case sub.Ending || sub.State == stateUnsubscribing || !configured && len(s.sources) > 0:
 			switch {
 			case sub.State == stateActive || sub.State == stateRequested:
-				sub.State, sub.Requested = stateUnsubscribing, now
+				if configured && sub.State == stateActive && sub.Expires.After(now) {
+					lapsed = append(lapsed, src) // polled as a safety net until now
+				}
+				sub.State, sub.Requested, sub.Renewing = stateUnsubscribing, now, false
 				jobs = append(jobs, job{*sub, "unsubscribe"})
 				changed = append(changed, sub)
 				soon(now.Add(s.opts.VerifyWithin))
@@ -384,12 +512,23 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 			}
 		case !configured:
 			// Sources not configured yet: wait for Configure.
+		case sub.State != stateInsecure && !secureFor(sub.Hub, sub.Topic):
+			// Made before plain http hubs were refused for https topics:
+			// never renewed.
+			if sub.live(now) {
+				lapsed = append(lapsed, src)
+			}
+			sub.State, sub.Renewing = stateInsecure, false
+			changed = append(changed, sub)
 		case sub.State == stateActive && !sub.Expires.After(now):
 			sub.State, sub.Error, sub.NextTry = stateLapsed, "", now
 			lapsed = append(lapsed, src)
 			changed = append(changed, sub)
 			fallthrough
 		case sub.State == stateNew || sub.State == stateLapsed || sub.State == stateFailed || sub.State == stateDenied:
+			if !sub.GaveUp.IsZero() {
+				continue // until a fetch names its hub again, giveUpFor later
+			}
 			if sub.NextTry.After(now) {
 				soon(sub.NextTry)
 				continue
@@ -417,7 +556,7 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 				soon(sub.Expires)
 			}
 		case sub.State == stateActive:
-			renewAt := sub.Expires.Add(-max(time.Minute, leaseOf(sub)/10))
+			renewAt := renewalOf(sub)
 			if now.Before(renewAt) {
 				soon(renewAt)
 				continue
@@ -442,18 +581,50 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 	return next
 }
 
-// leaseOf is the lease a subscription was granted, from its request to
-// its end.
-func leaseOf(sub *ourSub) time.Duration { return sub.Expires.Sub(sub.Requested) }
+// renewalOf is when sub's lease is renewed: when a tenth of it is left,
+// at least a minute before its end, but not before half of it has run, so
+// that a short lease is not renewed back to back.
+func renewalOf(sub *ourSub) time.Time {
+	lease := sub.Expires.Sub(sub.Requested)
+	at := sub.Expires.Add(-max(time.Minute, lease/10))
+	if half := sub.Requested.Add(lease / 2); at.Before(half) {
+		return half
+	}
+	return at
+}
+
+// grantedLease is the lease a hub's verification grants (its
+// hub.lease_seconds), within leaseMin and leaseMaxFactor × the lease we
+// asked for; the one we asked for when it gives none.
+func (s *Subscriber) grantedLease(value string) time.Duration {
+	asked := s.opts.Lease
+	secs, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || secs <= 0 {
+		return asked
+	}
+	// Compared in seconds: secs × time.Second may overflow.
+	maxSecs := int64(leaseMaxFactor * asked / time.Second)
+	return time.Duration(min(max(secs, int64(leaseMin/time.Second)), maxSecs)) * time.Second
+}
 
 // failed records that sub's request failed with err: tried again after
 // a backoff. It holds s.mu.
 func (s *Subscriber) failed(sub *ourSub, now time.Time, err error) {
-	sub.Failures++
 	sub.Error = err.Error()
-	sub.NextTry = now.Add(backoff(sub.Failures, s.opts.RetryBase, s.opts.RetryMax))
+	s.retryLater(sub, now)
 	if sub.State != stateActive || !sub.Expires.After(now) {
 		sub.State = stateFailed
+	}
+}
+
+// retryLater counts a failed attempt of sub: the next is after a
+// backoff, none after maxAttempts in a row. It holds s.mu.
+func (s *Subscriber) retryLater(sub *ourSub, now time.Time) {
+	sub.Failures++
+	sub.NextTry = now.Add(backoff(sub.Failures, s.opts.RetryBase, s.opts.RetryMax))
+	if sub.Failures >= maxAttempts {
+		sub.GaveUp = now
+		s.opts.Logger.Warn("websub subscription given up", "source", sub.Source, "hub", aggregator.RedactURL(sub.Hub), "attempts", sub.Failures)
 	}
 }
 

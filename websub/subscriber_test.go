@@ -16,8 +16,9 @@ import (
 	"github.com/planetgo/aggregator/storage"
 )
 
-// fakeSourceHub is a source's hub that records the requests it gets and
-// answers them with code (202 unless set).
+// fakeSourceHub is a source's hub, over https (the topics of the tests
+// are https: a plain http hub would not get their secret), that records
+// the requests it gets and answers them with code (202 unless set).
 type fakeSourceHub struct {
 	*httptest.Server
 	mu    sync.Mutex
@@ -27,7 +28,7 @@ type fakeSourceHub struct {
 
 func newFakeSourceHub(t *testing.T) *fakeSourceHub {
 	h := &fakeSourceHub{code: http.StatusAccepted, forms: make(chan url.Values, 100)}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		h.mu.Lock()
 		code := h.code
@@ -120,9 +121,12 @@ func testSubscriber(t *testing.T, path string, clock *fakeClock, in *ingested, o
 	srv := httptest.NewServer(mux)
 	opts.BaseURL = srv.URL
 	opts.Now = clock.Now
-	opts.Client = NewGuardedClient(GuardOptions{AllowPrivate: true})
+	opts.Client = NewGuardedClient(GuardOptions{AllowPrivate: true, Transport: trustTestTLS()})
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = 1000
+	}
+	if opts.IngestInterval == 0 {
+		opts.IngestInterval = time.Nanosecond
 	}
 	store, err := storage.Open(path, storage.Options{})
 	if err != nil {
@@ -144,6 +148,14 @@ func testSubscriber(t *testing.T, path string, clock *fakeClock, in *ingested, o
 		return s.ctx != nil
 	})
 	return s, srv
+}
+
+// trustTestTLS returns a transport that trusts the certificate of
+// httptest's TLS servers (one for all of them).
+func trustTestTLS() *http.Transport {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	return srv.Client().Transport.(*http.Transport).Clone()
 }
 
 // verifyAs sends the verification a hub would for form's request, and
@@ -370,20 +382,27 @@ func TestSubscriberRefusedOrDenied(t *testing.T) {
 	hub.mu.Unlock()
 	s.Tick(t.Context())
 	hub.next(t)
-	if code, _ := verifyAs(t, form, "denied", blogTopic, "", ""); code != 200 {
+	if code := deny(t, form, "not allowed"); code != 200 {
 		t.Fatalf("denial answered %d", code)
 	}
+	if s.Subscribed("blog") || !strings.Contains(s.Status("blog"), "denied by "+hub.URL+": not allowed; polling on schedule") {
+		t.Errorf("after denial: %q", s.Status("blog"))
+	}
+}
+
+// deny sends the denial a hub would of form's request, with reason, and
+// returns the status of the answer.
+func deny(t *testing.T, form url.Values, reason string) int {
+	t.Helper()
 	u, _ := url.Parse(form.Get("hub.callback"))
-	q := url.Values{"hub.mode": {"denied"}, "hub.topic": {blogTopic}, "hub.reason": {"not allowed"}}
+	q := url.Values{"hub.mode": {"denied"}, "hub.topic": {form.Get("hub.topic")}, "hub.reason": {reason}}
 	u.RawQuery = q.Encode()
 	resp, err := http.Get(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if s.Subscribed("blog") || !strings.Contains(s.Status("blog"), "denied by "+hub.URL+": not allowed; polling on schedule") {
-		t.Errorf("after denial: %q", s.Status("blog"))
-	}
+	return resp.StatusCode
 }
 
 // TestSubscriberUnsubscribesRemovedSource: a source that left the config
@@ -451,7 +470,9 @@ func TestSubscriberWithOurHub(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
 	in := newIngested()
-	h, hubSrv := testHub(t, filepath.Join(t.TempDir(), "hub.db"), clock, true, HubOptions{})
+	h, plain := testHub(t, filepath.Join(t.TempDir(), "hub.db"), clock, true, HubOptions{})
+	hubSrv := httptest.NewTLSServer(plain.Config.Handler)
+	t.Cleanup(hubSrv.Close)
 	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), clock, in, SubscriberOptions{})
 	s.Discovered(blogSource, []string{hubSrv.URL}, testTopic, blogSource.URL)
 	eventually(t, "subscribed", func() bool { return s.Subscribed("blog") && h.Stats().Subscriptions == 1 })
