@@ -105,10 +105,12 @@ func New(store *storage.Store, poller *poll.Poller, m *metrics.Metrics, opts Opt
 func (d *Daemon) Setup() *Setup { return d.setup.Load() }
 
 // Observe counts a fetch's outcome, and hands our WebSub subscriber the
-// hubs it found.
+// hubs it found: of a feed read, none ends the source's subscription; of
+// a 304 (or the same body again), whose feed was not read, only those of
+// its Link header count.
 func (d *Daemon) Observe(o poll.Outcome) {
 	d.metrics.Fetched(o)
-	if o.Err == nil {
+	if o.Err == nil && o.Waiting == nil && (!o.NotModified || len(o.Hubs) > 0) {
 		d.push.Load().Discovered(o.Source, o.Hubs, o.Self, aggregator.RedactURL(poll.FetchURL(o.Source, o.State)))
 	}
 }

@@ -97,3 +97,49 @@ func TestAbandonedParseStops(t *testing.T) {
 		t.Errorf("Read() = %d, %v after the context ended, want 0, the cause", n, err)
 	}
 }
+
+// TestPushedTakesAFetchSlot: a pushed body is parsed in one of the slots
+// of Options.Concurrency, as a fetched one is: while a fetch holds the
+// only slot, a push waits for it.
+func TestPushedTakesAFetchSlot(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		feed := readTestdata(t, "rss-basic.xml")
+		n := pipenet.New()
+		n.Handle("slow.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(time.Hour)
+			w.Write(feed)
+		}))
+		hc := n.Client()
+		defer n.Close()
+		defer hc.CloseIdleConnections()
+		c := NewClient(hc, Options{Timeout: 2 * time.Hour, Concurrency: 1})
+		start := time.Now()
+		fetched := make(chan error, 1)
+		go func() {
+			_, err := c.Fetch(t.Context(), source("http://slow.test/feed"), aggregator.SourceState{})
+			fetched <- err
+		}()
+		synctest.Wait()
+		pushed := make(chan time.Time, 1)
+		go func() {
+			res, err := c.Pushed(t.Context(), source("http://pushed.test/feed"), aggregator.SourceState{}, feed, "application/rss+xml")
+			if err != nil || len(res.Feed.Items) == 0 {
+				t.Errorf("pushed: %v, %d items", err, len(res.Feed.Items))
+			}
+			pushed <- time.Now()
+		}()
+		synctest.Wait()
+		select {
+		case <-pushed:
+			t.Fatal("a push was parsed while a fetch held the only slot")
+		default:
+		}
+		if err := <-fetched; err != nil {
+			t.Fatal(err)
+		}
+		if took := (<-pushed).Sub(start); took < time.Hour {
+			t.Errorf("push parsed after %v, want after the fetch's hour", took)
+		}
+	})
+}

@@ -249,14 +249,11 @@ func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregat
 	// URL a Result holds and each link resolved against it, has none.
 	creds := u.User
 	u.User = nil
-	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-			defer func() { <-c.slots }()
-		case <-ctx.Done():
-			return Result{}, response{}, context.Cause(ctx)
-		}
+	release, err := c.slot(ctx)
+	if err != nil {
+		return Result{}, response{}, err
 	}
+	defer release()
 	var got response
 	switch u.Scheme {
 	case "file":
@@ -291,6 +288,21 @@ func (c *Client) fetch(ctx context.Context, src aggregator.Source, prev aggregat
 		}
 	}
 	return res, got, nil
+}
+
+// slot waits for one of the Options.Concurrency fetches in flight, and
+// returns what gives it back; the error is ctx's cause when it ends
+// first.
+func (c *Client) slot(ctx context.Context) (release func(), err error) {
+	if c.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
 }
 
 // response is what one request brought: the result so far, and the body

@@ -14,7 +14,8 @@ import (
 // and time bound (Options.Timeout), and the same body again (prev's
 // BodyHash) is NotModified. The Result keeps prev's validators, which
 // belong to src's own responses, and its URL is src's, without
-// credentials. Errors are ErrTooLarge, ErrTimeout, ErrNotFeed,
+// credentials. It waits for a slot of Options.Concurrency, shared with
+// fetches. Errors are ctx's cause, ErrTooLarge, ErrTimeout, ErrNotFeed,
 // ErrTooComplex or a *ParseError.
 func (c *Client) Pushed(ctx context.Context, src aggregator.Source, prev aggregator.SourceState, body []byte, contentType string) (Result, error) {
 	if int64(len(body)) > c.opts.MaxBytes {
@@ -35,6 +36,13 @@ func (c *Client) Pushed(ctx context.Context, src aggregator.Source, prev aggrega
 		res.NotModified = true
 		return res, nil
 	}
+	// Parsed in one of the slots of Options.Concurrency, as a fetch is:
+	// pushes take no more of the machine than fetches may.
+	release, err := c.slot(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	// A whole Timeout from now, on the real clock the context runs on
 	// (Options.Now may be a test's fixed one).
 	parseCtx, cancel := c.parseContext(ctx, time.Time{})
