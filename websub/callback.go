@@ -1,7 +1,6 @@
 package websub
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"errors"
 	"io"
@@ -230,11 +229,7 @@ func (s *Subscriber) pushed(w http.ResponseWriter, r *http.Request, name string,
 		s.mu.Unlock()
 	}()
 
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(io.TeeReader(http.MaxBytesReader(w, r.Body, s.opts.MaxBytes), mac))
+	body, err := readBody(io.TeeReader(http.MaxBytesReader(w, r.Body, s.opts.MaxBytes), mac), r.ContentLength)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -250,8 +245,21 @@ func (s *Subscriber) pushed(w http.ResponseWriter, r *http.Request, name string,
 		s.dropUnsigned(w, name)
 		return
 	}
-	s.enqueue(name, buf.Bytes(), r.Header.Get("Content-Type"))
+	s.enqueue(name, body, r.Header.Get("Content-Type"))
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// readBody reads a body of length bytes (unknown if negative) from r,
+// allocating no more than it needs to.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length < 0 {
+		return io.ReadAll(r)
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // dropUnsigned acknowledges a push without a valid signature, and drops

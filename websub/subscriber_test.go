@@ -26,16 +26,25 @@ type fakeSourceHub struct {
 	forms chan url.Values
 }
 
-func newFakeSourceHub(t *testing.T) *fakeSourceHub {
+func newFakeSourceHub(t *testing.T) *fakeSourceHub { return newFakeSourceHubOver(t, true) }
+
+// newFakeSourceHubOver is a fakeSourceHub over https if tls, else over
+// plain http.
+func newFakeSourceHubOver(t *testing.T, tls bool) *fakeSourceHub {
 	h := &fakeSourceHub{code: http.StatusAccepted, forms: make(chan url.Values, 100)}
-	h.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
 		h.mu.Lock()
 		code := h.code
 		h.mu.Unlock()
 		w.WriteHeader(code)
 		h.forms <- r.PostForm
-	}))
+	})
+	if tls {
+		h.Server = httptest.NewTLSServer(handler)
+	} else {
+		h.Server = httptest.NewServer(handler)
+	}
 	t.Cleanup(h.Close)
 	return h
 }
@@ -199,13 +208,20 @@ const blogTopic = "https://blog.example/feed.atom"
 // subscribed runs a subscription of blog at hub through its verification.
 func subscribed(t *testing.T, s *Subscriber, hub *fakeSourceHub, lease string) url.Values {
 	t.Helper()
-	s.Discovered(blogSource, []string{hub.URL}, blogTopic, blogSource.URL)
+	return subscribedAs(t, s, hub, blogSource, blogTopic, lease)
+}
+
+// subscribedAs runs a subscription of src (configured) to topic at hub
+// through its verification.
+func subscribedAs(t *testing.T, s *Subscriber, hub *fakeSourceHub, src aggregator.Source, topic, lease string) url.Values {
+	t.Helper()
+	s.Discovered(src, []string{hub.URL}, topic, src.URL)
 	form := hub.next(t)
-	if code, body := verifyAs(t, form, "subscribe", blogTopic, "chal-1", lease); code != 200 || body != "chal-1" {
+	if code, body := verifyAs(t, form, "subscribe", topic, "chal-1", lease); code != 200 || body != "chal-1" {
 		t.Fatalf("verification answered %d %q", code, body)
 	}
-	if !s.Subscribed("blog") {
-		t.Fatalf("not subscribed after verification: %s", s.Status("blog"))
+	if !s.Subscribed(src.Name) {
+		t.Fatalf("not subscribed after verification: %s", s.Status(src.Name))
 	}
 	return form
 }
