@@ -57,6 +57,11 @@ type Options struct {
 	Now    func() time.Time // nil → time.Now
 	Logger *slog.Logger     // nil → discard
 
+	// PushRenderInterval is the least time between two renders Ingest
+	// asks for: the pushes stored meanwhile share the next; 0 → 10
+	// seconds. A pass's render is not delayed by it.
+	PushRenderInterval time.Duration
+
 	// Observe, if set, is called with the outcome of every source a pass
 	// fetches, as it finishes (for metrics).
 	Observe func(Outcome)
@@ -84,6 +89,7 @@ type Poller struct {
 	// after a push was stored serves every push stored before it.
 	renderMu                    sync.Mutex
 	renderAsked, renderCovering uint64
+	lastPushRender              time.Time // real time: the start of Ingest's last render
 
 	inFlightMu sync.Mutex
 	inFlight   map[string]bool
@@ -102,6 +108,9 @@ func New(store *storage.Store, opts Options) *Poller {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.PushRenderInterval <= 0 {
+		opts.PushRenderInterval = 10 * time.Second
 	}
 	return &Poller{store: store, opts: opts}
 }

@@ -10,14 +10,16 @@ import (
 )
 
 // Ingest stores body, which src's WebSub hub pushed, through the path of a
-// fetched body: the same parsing, limits, identity, deduplication and
-// storage (one transaction), then renders the outputs at once, so that our
-// own hub passes them on. It waits while src is being fetched, and never
+// fetched body: the same parsing (in a slot of the client's concurrency,
+// shared with fetches), limits, identity, deduplication and storage (one
+// transaction), then renders the outputs, so that our own hub passes them
+// on: at once, or, within Options.PushRenderInterval of the last render
+// a push asked for, at its end, once for all the pushes stored meanwhile
+// (see publishPushed). It waits while src is being fetched, and never
 // fetches it. A push changes no part of src's schedule; a body that does
 // not parse leaves src's state as it was (the push is not the source's
-// own response). Renders asked for by pushes that come while one runs
-// are done once after it. The error is the body's (a fetch error kind) or
-// the store's (*StoreError) or ctx's.
+// own response). The error is the body's (a fetch error kind) or the
+// store's (*StoreError) or ctx's.
 func (p *Poller) Ingest(ctx context.Context, src aggregator.Source, body []byte, contentType string) (Outcome, error) {
 	s := p.current.Load()
 	for !p.claim(src.Name) {
@@ -76,12 +78,19 @@ func (p *Poller) ingestOne(ctx context.Context, s *snapshot, src aggregator.Sour
 }
 
 // publishPushed renders the outputs once for every push stored before the
-// render starts: pushes that come during a render share the next one.
+// render starts, at most once every Options.PushRenderInterval (real
+// time, whatever Options.Now says): pushes stored while a render waits
+// or runs share the next one, so that a hub pushing without pause costs
+// a render an interval, whose changes our hub passes on.
 func (p *Poller) publishPushed(ctx context.Context) error {
 	p.renderMu.Lock()
 	p.renderAsked++
 	mine := p.renderAsked
+	next := p.lastPushRender.Add(p.opts.PushRenderInterval)
 	p.renderMu.Unlock()
+	if err := wait(ctx, time.Until(next)); err != nil {
+		return err
+	}
 
 	s := p.current.Load()
 	p.publishMu.Lock()
@@ -92,6 +101,7 @@ func (p *Poller) publishPushed(ctx context.Context) error {
 		return nil // a render that began after this push was stored did it
 	}
 	p.renderCovering = p.renderAsked
+	p.lastPushRender = time.Now()
 	p.renderMu.Unlock()
 	if s.Publisher == nil {
 		return nil

@@ -3,8 +3,10 @@ package poll
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -163,4 +165,46 @@ func TestPollSoonWaitsForAFetchInFlight(t *testing.T) {
 		st, _ := store.State(t.Context(), "ok")
 		t.Errorf("after PollSoon: next attempt %v, want within the schedule's 15 minutes", st.NextAttempt)
 	}
+}
+
+// TestPushRendersCoalesced: the renders pushes ask for are at most one
+// every PushRenderInterval, the first at once: five hubs pushing four
+// times each, each push waiting for its render, cost four renders after
+// the first, every item stored.
+func TestPushRendersCoalesced(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := &clock{t: t0}
+		pub := &publisher{}
+		var sources []aggregator.Source
+		for i := range 5 {
+			sources = append(sources, aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("https://s%d.example/feed", i)})
+		}
+		p, store := newPoller(t, c, Settings{Sources: sources, Schedule: "@every 1h", Publisher: pub}, Options{PushRenderInterval: 10 * time.Second})
+		ingest := func(src aggregator.Source, id string) {
+			if o, err := p.Ingest(t.Context(), src, rss(id), "application/rss+xml"); err != nil || o.Class() != ClassChanged {
+				t.Errorf("ingest %s: %v, %v", id, o.Class(), err)
+			}
+		}
+		start := time.Now()
+		ingest(sources[0], "first")
+		if n := pub.n.Load(); n != 1 || time.Since(start) >= time.Second {
+			t.Fatalf("the first push: %d renders after %v, want 1 at once", n, time.Since(start))
+		}
+		var wg sync.WaitGroup
+		for _, src := range sources {
+			wg.Go(func() {
+				for round := range 4 {
+					ingest(src, fmt.Sprintf("%s-%d", src.Name, round))
+				}
+			})
+		}
+		wg.Wait()
+		if n, took := pub.n.Load(), time.Since(start); n != 5 || took < 40*time.Second || took > 41*time.Second {
+			t.Errorf("20 more pushes: %d renders in %v, want 5 in 40s", n, took)
+		}
+		if items, err := store.Items(t.Context(), storage.Query{Limit: 100}); err != nil || len(items) != 21 {
+			t.Errorf("%d items stored (%v), want 21", len(items), err)
+		}
+	})
 }

@@ -247,7 +247,7 @@ func TestSubscriberStoresEveryItemOfAFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { items.Close() })
-	p := poll.New(items, poll.Options{Now: clock.Now})
+	p := poll.New(items, poll.Options{Now: clock.Now, PushRenderInterval: time.Nanosecond})
 	if err := p.Configure(t.Context(), poll.Settings{
 		Sources: []aggregator.Source{src}, Schedule: "@every 1h",
 		Client:     fetch.NewClient(&http.Client{}, fetch.Options{Now: clock.Now}),
@@ -362,5 +362,48 @@ func TestSubscriberStoresEveryItemOfAFlood(t *testing.T) {
 	}
 	if got, want := stored(), posts(1, 2*n+3); !slices.Equal(got, want) {
 		t.Errorf("after the poll, stored %q\nwant %q", got, want)
+	}
+}
+
+// TestSubscriberIngestInterval: the ingests of one source's pushes start
+// at least IngestInterval apart: a hub alternating two bodies as fast as
+// it can gets one ingest (one parse, store and render) for a hundred
+// pushes within the interval, the others coalesced while they wait.
+func TestSubscriberIngestInterval(t *testing.T) {
+	t.Parallel()
+	in := newIngested()
+	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), newClock(), in, SubscriberOptions{IngestInterval: time.Hour})
+	form := subscribed(t, s, newFakeSourceHub(t), "")
+	pushAll(t, form, "<feed>A</feed>")
+	if got := in.next(t); got != "<feed>A</feed>" {
+		t.Fatalf("first ingest %q", got)
+	}
+	for i := range 99 {
+		pushAll(t, form, []string{"<feed>B</feed>", "<feed>A</feed>"}[i%2])
+	}
+	in.none(t)
+	if st := s.Stats(); st.Pushes != 100 || st.Waiting != 2 || st.Coalesced != 97 || st.Overflowed != 0 {
+		t.Errorf("stats %+v; want 100 pushes, 1 ingested, 2 waiting, 97 coalesced", st)
+	}
+}
+
+// TestSubscriberForgetsIdleQueues: a source's queue is dropped once its
+// pushes are stored, so that the subscriber keeps none for every source
+// that ever had a push.
+func TestSubscriberForgetsIdleQueues(t *testing.T) {
+	t.Parallel()
+	in := newIngested()
+	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), newClock(), in, SubscriberOptions{})
+	form := subscribed(t, s, newFakeSourceHub(t), "")
+	pushAll(t, form, numbered("p", 1, 3)...)
+	in.nextN(t, 3)
+	eventually(t, "no queue kept", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.queues) == 0
+	})
+	pushAll(t, form, "<feed>again</feed>")
+	if got := in.next(t); got != "<feed>again</feed>" {
+		t.Errorf("ingested %q after the queue was dropped", got)
 	}
 }
