@@ -412,3 +412,32 @@ func TestWatchdog(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestObserveHandsHubsToSubscriber: a fetch's hubs go to our
+// subscriber; a fetch that read the feed and found none ends the
+// source's subscription, while a 304 (whose feed was not read) or a
+// source waiting for its host tells it nothing.
+func TestObserveHandsHubsToSubscriber(t *testing.T) {
+	t.Parallel()
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	t.Cleanup(hub.Close)
+	p := newPlanet(t, Options{})
+	ws := WebSub{Subscribe: true, BaseURL: "http://127.0.0.1:1", UserAgent: "test", LeaseMax: 24 * time.Hour, AllowPrivateCallbacks: true}
+	if err := p.d.Start(context.Background(), p.setup("Planet", ws)); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string { return p.d.push.Load().SourceStatus(p.source.Name) }
+	p.d.Observe(poll.Outcome{Source: p.source, Hubs: []string{hub.URL}, Self: p.source.URL})
+	if st := status(); st == "" || strings.HasPrefix(st, "unsubscribing") {
+		t.Fatalf("after a fetch named a hub: %q", st)
+	}
+	p.d.Observe(poll.Outcome{Source: p.source, NotModified: true})
+	p.d.Observe(poll.Outcome{Source: p.source, Waiting: &fetch.HostBlockedError{Host: "127.0.0.1", Until: time.Now().Add(time.Hour)}})
+	if st := status(); st == "" || strings.HasPrefix(st, "unsubscribing") {
+		t.Errorf("after a 304 and a wait: %q, want the subscription kept", st)
+	}
+	p.d.Observe(poll.Outcome{Source: p.source})
+	if st := status(); st != "" && !strings.HasPrefix(st, "unsubscribing") {
+		t.Errorf("after a fetch of the feed named no hub: %q, want it ended", st)
+	}
+}

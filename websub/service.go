@@ -120,10 +120,10 @@ func (s *Service) Subscribed(source string) bool {
 	return s != nil && s.sub != nil && s.sub.Subscribed(source)
 }
 
-// Discovered hands the subscriber the hubs a fetch of src found (see
-// Subscriber.Discovered).
+// Discovered hands the subscriber the hubs a fetch of src found, none
+// included (see Subscriber.Discovered).
 func (s *Service) Discovered(src aggregator.Source, hubs []string, self, fetchedURL string) {
-	if s == nil || s.sub == nil || len(hubs) == 0 {
+	if s == nil || s.sub == nil {
 		return
 	}
 	s.sub.Discovered(src, hubs, self, fetchedURL)
