@@ -13,7 +13,7 @@ import (
 // dropped, so bodies wait rather than replace each other; a flood beyond
 // these bounds drops the oldest and has the source polled. Sixteen covers
 // the bursts of a publisher (a post and its edits, a few posts at once)
-// that come during one ingest and render; four bodies of the largest
+// that come during one ingest and the IngestInterval after it; four bodies of the largest
 // size a fetch takes (MaxBytes), beside the one being stored, keep a
 // source's flood to about five times what one fetch of it may hold.
 const (

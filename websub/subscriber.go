@@ -105,7 +105,10 @@ type SubscriberOptions struct {
 // renews leases, unsubscribes from sources that left the config, and
 // takes the content hubs push, signed with the secret of its
 // subscription, to ingest: a source's pushes one at a time, in the order
-// they came, through a bounded queue (see enqueue). It serves the
+// they came, IngestInterval apart, through a bounded queue (see enqueue
+// and drain). It ends the subscriptions of sources that left the config,
+// changed their URL, or whose feed names no hub any more, and gives up
+// on one refused maxAttempts times in a row. It serves the
 // callbacks (ServeHTTP) and keeps its subscriptions in the store; Run
 // sends its requests. It is safe for concurrent use.
 type Subscriber struct {
@@ -160,7 +163,7 @@ type ourSub struct {
 type SubscriberStats struct {
 	Subscriptions int    `json:"subscriptions"` // live ones
 	Pushes        uint64 `json:"pushes"`        // pushed bodies taken
-	Rejected      uint64 `json:"rejected"`      // pushes refused: bad or no signature, too large, unknown callback
+	Rejected      uint64 `json:"rejected"`      // pushes refused: bad or no signature, too large, unknown callback, beyond the bounds of pushes being read
 	Coalesced     uint64 `json:"coalesced"`     // pushes dropped as byte-identical to one waiting to be stored
 	Overflowed    uint64 `json:"overflowed"`    // pushes dropped unstored, oldest first, from a full queue; their source is polled soon
 	Waiting       int    `json:"waiting"`       // pushes waiting to be stored now
