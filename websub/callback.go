@@ -185,9 +185,10 @@ func cleanReason(reason string) string {
 // malformed is dropped before any of it is.
 func (s *Subscriber) pushed(w http.ResponseWriter, r *http.Request, name string, sub *ourSub) {
 	s.mu.Lock()
-	state, secret := sub.State, sub.Secret
+	ended := sub.Ending || sub.State == stateUnsubscribing || sub.State == stateInsecure
+	secret := sub.Secret
 	s.mu.Unlock()
-	if state == stateUnsubscribing || state == stateInsecure {
+	if ended {
 		s.reject()
 		http.Error(w, "subscription ended", http.StatusGone)
 		return

@@ -31,6 +31,9 @@ func TestSubscriberEndsWhenSourceChanges(t *testing.T) {
 	form := subscribed(t, s, hub, "")
 	moved := aggregator.Source{Name: blogSource.Name, URL: "https://blog.example/new-feed"}
 	s.Configure([]aggregator.Source{moved})
+	if code := push(t, form.Get("hub.callback"), Sign(form.Get("hub.secret"), []byte("old")), "old"); code != http.StatusGone {
+		t.Errorf("a push for the old URL's topic, before it is unsubscribed: %d, want 410", code)
+	}
 	un := hub.next(t)
 	if un.Get("hub.mode") != "unsubscribe" || un.Get("hub.topic") != blogTopic || un.Get("hub.callback") != form.Get("hub.callback") {
 		t.Errorf("after the source's URL changed: %v, want its unsubscription", un)
