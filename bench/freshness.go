@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/planetgo/aggregator/poll"
 	"github.com/planetgo/aggregator/storage"
 	"github.com/planetgo/aggregator/websub"
 )
@@ -165,8 +166,16 @@ sources:
 		return nil, err
 	}
 
+	// Each push comes when the one before it is past the daemon's bounds
+	// on a source's ingests and on the renders pushes ask for: the
+	// freshness of a post, not of a burst, whose pushes wait (and are
+	// coalesced) by design.
+	gap := max(websub.DefaultIngestInterval, poll.DefaultPushRenderInterval) + 50*time.Millisecond
 	var took []time.Duration
+	var last time.Time
 	for i := range pushes {
+		time.Sleep(time.Until(last.Add(gap)))
+		last = time.Now()
 		n := freshnessItems + 1 + i
 		next := pushedFeed(topic, n)
 		mu.Lock()

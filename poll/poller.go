@@ -57,9 +57,10 @@ type Options struct {
 	Now    func() time.Time // nil → time.Now
 	Logger *slog.Logger     // nil → discard
 
-	// PushRenderInterval is the least time between two renders Ingest
-	// asks for: the pushes stored meanwhile share the next; 0 → 10
-	// seconds. A pass's render is not delayed by it.
+	// PushRenderInterval is the least time between the starts of two
+	// renders Ingest asks for, and pushRenderShare times the last one's
+	// duration if longer: the pushes stored meanwhile share the next; 0
+	// → DefaultPushRenderInterval. A pass's render is not delayed by it.
 	PushRenderInterval time.Duration
 
 	// Observe, if set, is called with the outcome of every source a pass
@@ -71,6 +72,16 @@ type Options struct {
 	// renders after every pass: its pages show each source's health.
 	RenderChangesOnly bool
 }
+
+// DefaultPushRenderInterval is the least time between the starts of two
+// renders that pushes ask for (Options.PushRenderInterval).
+const DefaultPushRenderInterval = time.Second
+
+// pushRenderShare bounds the time the renders pushes ask for take: one
+// starts at least pushRenderShare times the last one's duration after
+// the start of the last, so that hubs pushing without pause keep the
+// renderer busy a fifth of the time at most.
+const pushRenderShare = 5
 
 // Poller runs fetch passes over one store. It owns what passes share: the
 // store handle, the set of sources being fetched (no source is fetched by
@@ -89,7 +100,7 @@ type Poller struct {
 	// after a push was stored serves every push stored before it.
 	renderMu                    sync.Mutex
 	renderAsked, renderCovering uint64
-	lastPushRender              time.Time // real time: the start of Ingest's last render
+	nextPushRender              time.Time // real time: when Ingest may render again
 
 	inFlightMu sync.Mutex
 	inFlight   map[string]bool
@@ -110,7 +121,7 @@ func New(store *storage.Store, opts Options) *Poller {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opts.PushRenderInterval <= 0 {
-		opts.PushRenderInterval = 10 * time.Second
+		opts.PushRenderInterval = DefaultPushRenderInterval
 	}
 	return &Poller{store: store, opts: opts}
 }

@@ -78,38 +78,54 @@ func (p *Poller) ingestOne(ctx context.Context, s *snapshot, src aggregator.Sour
 }
 
 // publishPushed renders the outputs once for every push stored before the
-// render starts, at most once every Options.PushRenderInterval (real
-// time, whatever Options.Now says): pushes stored while a render waits
-// or runs share the next one, so that a hub pushing without pause costs
-// a render an interval, whose changes our hub passes on.
+// render starts, at most once every Options.PushRenderInterval (or
+// pushRenderShare times the last render's duration; real time, whatever
+// Options.Now says): pushes stored while a render waits or runs share
+// the next one, so that hubs pushing without pause cost a bounded share
+// of the renderer, and of our hub's deliveries.
 func (p *Poller) publishPushed(ctx context.Context) error {
 	p.renderMu.Lock()
 	p.renderAsked++
 	mine := p.renderAsked
-	next := p.lastPushRender.Add(p.opts.PushRenderInterval)
 	p.renderMu.Unlock()
-	if err := wait(ctx, time.Until(next)); err != nil {
+	for {
+		p.renderMu.Lock()
+		next := p.nextPushRender
+		p.renderMu.Unlock()
+		if err := wait(ctx, time.Until(next)); err != nil {
+			return err
+		}
+		s := p.current.Load()
+		p.publishMu.Lock()
+		p.renderMu.Lock()
+		if p.renderCovering >= mine {
+			p.renderMu.Unlock()
+			p.publishMu.Unlock()
+			return nil // a render that began after this push was stored did it
+		}
+		if time.Now().Before(p.nextPushRender) {
+			// A render ran while this one waited: wait for its interval.
+			p.renderMu.Unlock()
+			p.publishMu.Unlock()
+			continue
+		}
+		start := time.Now()
+		p.renderCovering = p.renderAsked
+		p.nextPushRender = start.Add(p.opts.PushRenderInterval)
+		p.renderMu.Unlock()
+		var err error
+		if s.Publisher != nil {
+			if err = s.Publisher.Rebuild(ctx); err != nil {
+				err = fmt.Errorf("render feeds: %w", err)
+			}
+		}
+		took := time.Since(start)
+		p.renderMu.Lock()
+		p.nextPushRender = start.Add(max(p.opts.PushRenderInterval, pushRenderShare*took))
+		p.renderMu.Unlock()
+		p.publishMu.Unlock()
 		return err
 	}
-
-	s := p.current.Load()
-	p.publishMu.Lock()
-	defer p.publishMu.Unlock()
-	p.renderMu.Lock()
-	if p.renderCovering >= mine {
-		p.renderMu.Unlock()
-		return nil // a render that began after this push was stored did it
-	}
-	p.renderCovering = p.renderAsked
-	p.lastPushRender = time.Now()
-	p.renderMu.Unlock()
-	if s.Publisher == nil {
-		return nil
-	}
-	if err := s.Publisher.Rebuild(ctx); err != nil {
-		return fmt.Errorf("render feeds: %w", err)
-	}
-	return nil
 }
 
 // Wake brings src's next attempt forward to what its schedule says from

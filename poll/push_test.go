@@ -208,3 +208,36 @@ func TestPushRendersCoalesced(t *testing.T) {
 		}
 	})
 }
+
+// slowPublisher is a publisher whose render takes took.
+type slowPublisher struct {
+	publisher
+	took time.Duration
+}
+
+func (p *slowPublisher) Rebuild(ctx context.Context) error {
+	time.Sleep(p.took)
+	return p.publisher.Rebuild(ctx)
+}
+
+// TestPushRendersShareBounded: a render pushes ask for that takes longer
+// than a fifth of PushRenderInterval holds the next off for
+// pushRenderShare times its duration.
+func TestPushRendersShareBounded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := &clock{t: t0}
+		pub := &slowPublisher{took: 2 * time.Second}
+		src := aggregator.Source{Name: "s", URL: "https://s.example/feed"}
+		p, _ := newPoller(t, c, Settings{Sources: []aggregator.Source{src}, Schedule: "@every 1h", Publisher: pub}, Options{PushRenderInterval: time.Second})
+		start := time.Now()
+		for _, id := range []string{"a", "b"} {
+			if _, err := p.Ingest(t.Context(), src, rss(id), "application/rss+xml"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, took := pub.n.Load(), time.Since(start); n != 2 || took < 12*time.Second || took > 13*time.Second {
+			t.Errorf("two pushes, renders of 2s: %d renders in %v, want 2, the second starting 10s after the first", n, took)
+		}
+	})
+}

@@ -90,7 +90,8 @@ func (s *Subscriber) enqueue(name string, body []byte, contentType string) {
 
 // drain ingests the bodies of q one at a time, oldest first, so that the
 // newest version of an item is the one stored, until none waits, the
-// starts of two ingests at least IngestInterval apart: a hub pushing
+// starts of two ingests at least IngestInterval apart (and ingestShare
+// times the first one's duration): a hub pushing
 // faster has its pushes wait (coalesced when byte-identical, the oldest
 // dropped beyond the queue's bounds) rather than parsed, stored and
 // rendered back to back. It waits out the interval after its last
@@ -130,7 +131,8 @@ func (s *Subscriber) drain(ctx context.Context, src aggregator.Source, q *pushQu
 			s.mu.Unlock()
 			s.opts.Logger.Warn("websub push not stored", "source", src.Name, "err", err)
 		}
-		pause(ctx, s.opts.IngestInterval-time.Since(start))
+		took := time.Since(start)
+		pause(ctx, max(s.opts.IngestInterval, ingestShare*took)-took)
 	}
 }
 

@@ -407,3 +407,31 @@ func TestSubscriberForgetsIdleQueues(t *testing.T) {
 		t.Errorf("ingested %q after the queue was dropped", got)
 	}
 }
+
+// TestSubscriberIngestShare: an ingest that takes long holds the next of
+// its source off for ingestShare times its duration, whatever
+// IngestInterval says.
+func TestSubscriberIngestShare(t *testing.T) {
+	t.Parallel()
+	in := newIngested()
+	var mu sync.Mutex
+	var starts []time.Time
+	in.then = func(context.Context, aggregator.Source, []byte, string) error {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		return nil
+	}
+	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), newClock(), in, SubscriberOptions{})
+	form := subscribed(t, s, newFakeSourceHub(t), "")
+	pushAll(t, form, "<feed>1</feed>")
+	in.begun(t)
+	pushAll(t, form, "<feed>2</feed>")
+	in.nextN(t, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := starts[1].Sub(starts[0]); gap < ingestShare*200*time.Millisecond-50*time.Millisecond {
+		t.Errorf("ingests of 200ms started %v apart, want %v", gap, ingestShare*200*time.Millisecond)
+	}
+}

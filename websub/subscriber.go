@@ -37,6 +37,16 @@ const (
 	stateInsecure      = "insecure"      // the hub is plain http and the topic is not: never asked (WebSub 5.1)
 )
 
+// DefaultIngestInterval is the least time between the starts of two
+// ingests of one source's pushes (SubscriberOptions.IngestInterval).
+const DefaultIngestInterval = time.Second
+
+// ingestShare bounds the time one source's pushes take: the start of an
+// ingest is at least ingestShare times the last one's duration after
+// the start of the last, so that a hub pushing large bodies without
+// pause keeps a worker busy a fifth of the time at most.
+const ingestShare = 5
+
 // The bounds of our subscriptions' lifetimes.
 const (
 	// leaseMin is the shortest lease taken from a hub's verification, and
@@ -81,9 +91,10 @@ type SubscriberOptions struct {
 	// counts as failed; 0 → 10 minutes.
 	VerifyWithin time.Duration
 	// IngestInterval is the least time between the starts of two ingests
-	// of one source's pushes: what comes meanwhile waits in its queue,
-	// where a body byte-identical to one waiting is coalesced; 0 → 5
-	// seconds.
+	// of one source's pushes, and ingestShare times the last one's
+	// duration if longer: what comes meanwhile waits in its queue, where
+	// a body byte-identical to one waiting is coalesced; 0 →
+	// DefaultIngestInterval.
 	IngestInterval time.Duration
 	// Lapsed, if set, is called when a source's subscription stops being
 	// live (lapsed, refused, denied), so that its polling goes back to its
@@ -196,7 +207,7 @@ func NewSubscriber(ctx context.Context, store *storage.Store, ingest IngestFunc,
 		opts.VerifyWithin = 10 * time.Minute
 	}
 	if opts.IngestInterval <= 0 {
-		opts.IngestInterval = 5 * time.Second
+		opts.IngestInterval = DefaultIngestInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
