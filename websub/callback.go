@@ -134,7 +134,8 @@ func (s *Subscriber) verification(w http.ResponseWriter, r *http.Request, name s
 	case mode == "subscribe" && challenge != "" && pending:
 		lease := s.grantedLease(q.Get("hub.lease_seconds"))
 		cur.State, cur.Error, cur.Failures, cur.Renewing = stateActive, "", 0, false
-		cur.Requested, cur.Expires = now, now.Add(lease)
+		cur.NextTry, cur.GaveUp = time.Time{}, time.Time{}
+		cur.Requested, cur.Granted, cur.Expires = now, now, now.Add(lease)
 	case mode == "unsubscribe" && challenge != "" && cur.State == stateUnsubscribing:
 		delete(s.subs, name)
 		delete(s.tokens, cur.Token)

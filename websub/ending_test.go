@@ -201,3 +201,34 @@ func TestSubscriberTakesUpOldRecords(t *testing.T) {
 		t.Errorf("a stored subscription at a plain http hub: %v, %q", s2.Subscribed("blog"), st)
 	}
 }
+
+// TestSubscriberRenewalRefusedBacksOff: a renewal the hub refuses is
+// asked for again after the backoff, not at once, while the lease runs.
+func TestSubscriberRenewalRefusedBacksOff(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	hub := newFakeSourceHub(t)
+	s, _ := testSubscriber(t, filepath.Join(t.TempDir(), "sub.db"), clock, newIngested(), SubscriberOptions{})
+	subscribed(t, s, hub, "36000") // 10 hours
+	hub.mu.Lock()
+	hub.code = http.StatusForbidden
+	hub.mu.Unlock()
+	clock.Advance(9*time.Hour + time.Minute)
+	s.Tick(t.Context())
+	hub.next(t)
+	eventually(t, "refusal recorded", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.subs["blog"].Failures == 1
+	})
+	s.Tick(t.Context())
+	hub.none(t)
+	if !s.Subscribed("blog") {
+		t.Errorf("a refused renewal ended a live lease: %q", s.Status("blog"))
+	}
+	clock.Advance(time.Minute)
+	s.Tick(t.Context())
+	if req := hub.next(t); req.Get("hub.mode") != "subscribe" {
+		t.Errorf("after the backoff: %v, want the renewal again", req)
+	}
+}

@@ -155,6 +155,7 @@ type ourSub struct {
 	Error     string    `json:",omitempty"`
 	Requested time.Time // when the last request was sent
 	Expires   time.Time `json:",omitzero"` // the lease's end, when verified
+	Granted   time.Time `json:",omitzero"` // the lease's start (Requested in records from before it was kept)
 	Failures  int       `json:",omitempty"`
 	NextTry   time.Time `json:",omitzero"` // when a failed one is asked for again
 	GaveUp    time.Time `json:",omitzero"` // when maxAttempts failed in a row: asked for no more
@@ -570,7 +571,14 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 				soon(sub.Expires)
 			}
 		case sub.State == stateActive:
+			if !sub.GaveUp.IsZero() {
+				soon(sub.Expires) // no more renewals: it lapses
+				continue
+			}
 			renewAt := renewalOf(sub)
+			if sub.NextTry.After(renewAt) {
+				renewAt = sub.NextTry // a renewal refused: the next after its backoff
+			}
 			if now.Before(renewAt) {
 				soon(renewAt)
 				continue
@@ -599,9 +607,13 @@ func (s *Subscriber) Tick(ctx context.Context) time.Time {
 // at least a minute before its end, but not before half of it has run, so
 // that a short lease is not renewed back to back.
 func renewalOf(sub *ourSub) time.Time {
-	lease := sub.Expires.Sub(sub.Requested)
+	start := sub.Granted
+	if start.IsZero() {
+		start = sub.Requested
+	}
+	lease := sub.Expires.Sub(start)
 	at := sub.Expires.Add(-max(time.Minute, lease/10))
-	if half := sub.Requested.Add(lease / 2); at.Before(half) {
+	if half := start.Add(lease / 2); at.Before(half) {
 		return half
 	}
 	return at
