@@ -176,3 +176,26 @@ func (c *catalog) rename(old, name string) {
 	c.entries[name] = e
 	c.version++
 }
+
+// removedNames returns the sources that left the config.
+func (c *catalog) removedNames() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var names []string
+	for name, e := range c.entries {
+		if e.removed {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// remove drops the entry of the source name, whose record was deleted.
+func (c *catalog) remove(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[name]; ok {
+		delete(c.entries, name)
+		c.version++
+	}
+}

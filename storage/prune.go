@@ -14,10 +14,15 @@ import (
 // backlog never holds the writer lock for long.
 const pruneBatch = 1000
 
-// Retention says how many items each source keeps.
+// Retention says how many items each source keeps, and for how long a
+// source that left the config is kept.
 type Retention struct {
 	MaxItems int           // items kept per source, newest by date; 0 = no limit
 	MaxAge   time.Duration // items dated longer ago are dropped; 0 = no limit
+	// RemovedAfter is how long a source that left the config keeps its
+	// items, tombstones, state and record, in case it is put back; then
+	// Prune deletes them (removed.go). 0 keeps them for ever.
+	RemovedAfter time.Duration
 }
 
 // Prune deletes, for every source, the items beyond r.MaxItems and those
@@ -27,8 +32,13 @@ type Retention struct {
 // are never pruned for their number. A pruned item leaves a tombstone, so
 // that a feed still listing it does not bring it back; the tombstone lasts
 // TombstoneAge after the feed last listed the item, and Prune deletes it
-// then (tombstone.go). Prune returns how many items it deleted.
+// then (tombstone.go). First, it deletes the sources that left the config
+// longer than r.RemovedAfter ago (removed.go). Prune returns how many
+// items it deleted by r.MaxItems and r.MaxAge.
 func (s *Store) Prune(ctx context.Context, r Retention) (int, error) {
+	if _, err := s.sweepRemoved(ctx, r.RemovedAfter); err != nil {
+		return 0, err
+	}
 	if r.MaxItems <= 0 && r.MaxAge <= 0 {
 		_, err := s.sweepTombstones(ctx)
 		return 0, err

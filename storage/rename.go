@@ -69,6 +69,9 @@ func rename(tx *bolt.Tx, old, name string) (sourceRecord, error) {
 	if err := tx.Bucket(bucketSources).Delete([]byte(old)); err != nil {
 		return rec, err
 	}
+	if err := unstampRemoved(tx, old); err != nil {
+		return rec, err
+	}
 	return rec, putSource(tx, name, rec)
 }
 

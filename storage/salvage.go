@@ -132,6 +132,10 @@ func salvageInto(db *bolt.DB, data []byte, rep *SalvageReport) error {
 			if out.put(buckets[0], k, v) == nil {
 				rep.Records++
 			}
+		case bytes.Equal(buckets[0], bucketRemoved) && len(v) == 8:
+			// A time whose source is lost, or no longer removed, is
+			// deleted by the next Prune.
+			out.put(bucketRemoved, k, v)
 		case bytes.Equal(buckets[0], bucketTombstones) && len(k) == 24 && !seen["t"+string(k)]:
 			seen["t"+string(k)] = true
 			tombstones = append(tombstones, bytes.Clone(k))
@@ -199,7 +203,7 @@ func (b *batchWriter) put(bucket, k, v []byte) error {
 		v = []byte{}
 	}
 	bk := b.tx.Bucket(bucket)
-	if bk == nil { // a bucket of records
+	if bk == nil { // a bucket of records, or the removal times
 		if bk, b.err = b.tx.CreateBucket(bytes.Clone(bucket)); b.err != nil {
 			return b.err
 		}

@@ -8,6 +8,7 @@
 //	items       srcKey(8) ‖ itemKey(16) → itemRecord (record.go)
 //	by_source   srcKey(8) ‖ sort(8) ‖ itemKey(16) → empty
 //	tombstones  srcKey(8) ‖ itemKey(16) → time last listed (8), items pruned (tombstone.go)
+//	removed     name → when the source left the config (8), until Prune deletes it (removed.go)
 //
 // srcKey is a hash of the source name, itemKey a hash of the item's identity
 // within its source, and sort the big-endian nanoseconds of Item.Date()
@@ -104,6 +105,10 @@ type Store struct {
 	flushMu sync.RWMutex
 
 	catalog catalog // what queries need of every source
+	// sourcesMu serialises SyncSources with the deletion of removed
+	// sources (removed.go), so that a source put back in the config is
+	// either kept or written anew, never half forgotten.
+	sourcesMu sync.Mutex
 	hidden  hiddenCounts
 
 	// mapRelease is Options.MapRelease; lastRelease, written only inside
@@ -413,8 +418,9 @@ func (s *Store) State(ctx context.Context, name string) (aggregator.SourceState,
 }
 
 // States returns the state of every source the store knows, keyed by name,
-// including sources no longer in the config. The map is shared with other
-// callers: it must not be modified.
+// including sources no longer in the config that Prune has not deleted
+// yet (Retention.RemovedAfter). The map is shared with other callers: it
+// must not be modified.
 func (s *Store) States(ctx context.Context) (map[string]aggregator.SourceState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -10,13 +10,16 @@ import (
 
 // SyncSources brings the source records in step with the configured
 // sources: a source no longer configured leaves the outputs (its items and
-// state are kept, and come back if it is configured again), and a source
-// whose sections changed moves between the sections' outputs. Call it
-// after opening the store and after every config change, before fetching.
+// state are kept, and come back if it is configured again, until Prune
+// deletes them: Retention.RemovedAfter), and a source whose sections
+// changed moves between the sections' outputs. Call it after opening the
+// store and after every config change, before fetching.
 func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.sourcesMu.Lock()
+	defer s.sourcesMu.Unlock()
 	// The catalog mirrors every source record: it tells what to change
 	// without decoding them all, and a config that changed nothing costs
 	// no transaction.
@@ -30,7 +33,11 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	s.catalog.mu.RLock()
 	for _, src := range sources {
 		if old := s.renameFrom(src, configured); old != "" {
+			// The record carried over is then configured as src: it may
+			// have left the config, or be of other sections.
 			renamed[old] = src.Name
+			changed = append(changed, src)
+			continue
 		}
 		if e := s.catalog.entries[src.Name]; e == nil || e.removed || !slices.Equal(e.sections, src.Sections) {
 			changed = append(changed, src)
@@ -71,6 +78,9 @@ func (s *Store) SyncSources(ctx context.Context, sources []aggregator.Source) er
 	for old, name := range renamed {
 		s.renamed(old, name)
 	}
+	// What the hidden counts keep of a source that left is of no use
+	// until it comes back, and would grow with every item pruned.
+	s.forgetHidden(gone...)
 	// The catalog follows the records written, and a new source has a
 	// state, if an empty one. Only what this call wrote is touched: a
 	// state recorded or saved meanwhile stays as it is.
@@ -96,6 +106,9 @@ func (s *Store) unconfigure(tx *bolt.Tx, name string, written map[string]sourceR
 	rec.Removed = true
 	s.logger.Info("source left the config", "source", name, "items_kept", rec.Count)
 	written[name] = rec
+	if err := stampRemoved(tx, name, s.now()); err != nil {
+		return err
+	}
 	return putSource(tx, name, rec)
 }
 
@@ -107,6 +120,9 @@ func (s *Store) configure(tx *bolt.Tx, src aggregator.Source, written map[string
 	if ok && !rec.Removed && slices.Equal(rec.Sections, src.Sections) {
 		written[src.Name] = rec // the catalog was behind
 		return nil
+	}
+	if err := unstampRemoved(tx, src.Name); err != nil {
+		return err
 	}
 	rec.Removed = false
 	rec.Sections = slices.Clone(src.Sections)
