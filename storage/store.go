@@ -109,7 +109,7 @@ type Store struct {
 	// sources (removed.go), so that a source put back in the config is
 	// either kept or written anew, never half forgotten.
 	sourcesMu sync.Mutex
-	hidden  hiddenCounts
+	hidden    hiddenCounts
 
 	// mapRelease is Options.MapRelease; lastRelease, written only inside
 	// write transactions, when the mapped pages were last released.
