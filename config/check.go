@@ -86,6 +86,9 @@ func (ck *checker) build(r *raw) *Config {
 		Retention: Retention{
 			MaxItems: ck.positive("retention.max_items", r.Retention.MaxItems, defaultMaxItems, maxKept),
 			MaxAge:   ck.duration("retention.max_age", r.Retention.MaxAge, 0, true),
+			// A pass of the config before may still store a source that
+			// left it: it must not be deleted meanwhile.
+			RemovedAfter: ck.atLeast("retention.removed_after", ck.duration("retention.removed_after", r.Retention.RemovedAfter, defaultRemoved, true), time.Hour),
 		},
 	}
 	c.Page = ck.page(r.Page, c.Publish.Items)

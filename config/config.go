@@ -109,6 +109,10 @@ type Publish struct {
 type Retention struct {
 	MaxItems int           // default 1000
 	MaxAge   time.Duration // 0, the default, keeps items of any age
+	// RemovedAfter is how long a source that left the config keeps its
+	// items and state, in case it is put back; default 30 days, at least
+	// an hour; 0 keeps them for ever.
+	RemovedAfter time.Duration
 }
 
 // Section is a named group of sources with a feed of its own.
@@ -133,6 +137,7 @@ const (
 	defaultJitter      = time.Minute
 	defaultItems       = aggregator.DefaultItems
 	defaultMaxItems    = 1000
+	defaultRemoved     = 30 * 24 * time.Hour
 	defaultLeaseMin    = time.Hour
 	defaultLeaseMax    = 10 * 24 * time.Hour
 	defaultPushPoll    = 6 * time.Hour

@@ -109,7 +109,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Publish:   config.Publish{Items: 50},
 		Page:      config.Page{Items: 50, Pages: 10, TimeZone: time.UTC},
-		Retention: config.Retention{MaxItems: 1000, MaxAge: 0},
+		Retention: config.Retention{MaxItems: 1000, MaxAge: 0, RemovedAfter: 30 * 24 * time.Hour},
 		Admin:     config.Admin{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
 		WebSub:    config.WebSub{LeaseMin: time.Hour, LeaseMax: 10 * 24 * time.Hour, PollInterval: 6 * time.Hour},
 		Sources: []aggregator.Source{
@@ -152,6 +152,7 @@ theme: mytheme
 retention:
   max_items: 300
   max_age: 30d
+  removed_after: 90d
 admin:
   allow: [10.0.0.0/8, 192.168.1.7, "fd00::/8"]
 websub:
@@ -218,7 +219,7 @@ sources:
 		Publish:   config.Publish{Items: 20},
 		Page:      config.Page{Items: 30, Pages: 4, CSP: "default-src 'self'"},
 		Theme:     filepath.Join(dir, "mytheme"),
-		Retention: config.Retention{MaxItems: 300, MaxAge: 30 * 24 * time.Hour},
+		Retention: config.Retention{MaxItems: 300, MaxAge: 30 * 24 * time.Hour, RemovedAfter: 90 * 24 * time.Hour},
 		Admin: config.Admin{Allow: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/8"),
 		}},
@@ -325,6 +326,7 @@ func TestLoadValues(t *testing.T) {
 		{"duration in days", "retention: {max_age: 7d}", func(c *config.Config) any { return c.Retention.MaxAge }, 7 * 24 * time.Hour},
 		{"days and hours", "retention: {max_age: 1d12h}", func(c *config.Config) any { return c.Retention.MaxAge }, 36 * time.Hour},
 		{"zero age", "retention: {max_age: 0}", func(c *config.Config) any { return c.Retention.MaxAge }, time.Duration(0)},
+		{"removed sources kept for ever", "retention: {removed_after: 0}", func(c *config.Config) any { return c.Retention.RemovedAfter }, time.Duration(0)},
 		{"Go duration", "fetch: {timeout: 1h30m}", func(c *config.Config) any { return c.Fetch.Timeout }, 90 * time.Minute},
 		{"bytes", "fetch: {max_bytes: 1048576}", func(c *config.Config) any { return c.Fetch.MaxBytes }, int64(1 << 20)},
 		{"KB", "fetch: {max_bytes: 10KB}", func(c *config.Config) any { return c.Fetch.MaxBytes }, int64(10_000)},

@@ -79,8 +79,9 @@ type rawAdmin struct {
 }
 
 type rawRetention struct {
-	MaxItems *int   `yaml:"max_items"`
-	MaxAge   string `yaml:"max_age"`
+	MaxItems     *int   `yaml:"max_items"`
+	MaxAge       string `yaml:"max_age"`
+	RemovedAfter string `yaml:"removed_after"`
 }
 
 type rawSection struct {

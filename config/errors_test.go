@@ -77,6 +77,7 @@ func TestLoadErrors(t *testing.T) {
 		{"days in words", "retention:\n  max_age: 7 days\n" + minimal, 2, "is not a duration"},
 		{"too many days", "retention:\n  max_age: 999999999d\n" + minimal, 2, "is too long"},
 		{"too many hours", "retention:\n  max_age: 1d2562047h\n" + minimal, 2, "is too long"},
+		{"removed_after not a duration", "retention:\n  max_items: 5\n  removed_after: a month\n" + minimal, 3, `retention.removed_after "a month" is not a duration`},
 
 		// Sizes.
 		{"unknown unit", "fetch:\n  max_bytes: 10MiBs\n" + minimal, 2, `fetch.max_bytes "10MiBs" is not a size`},

@@ -58,7 +58,7 @@ func checkInvariants(t *testing.T, cfg *config.Config) {
 		t.Error("no sources")
 	}
 	if cfg.Fetch.Timeout <= 0 || cfg.Fetch.Concurrency <= 0 || cfg.Fetch.PerHost <= 0 || cfg.Fetch.MaxBytes <= 0 ||
-		cfg.Publish.Items <= 0 || cfg.Retention.MaxItems <= 0 || cfg.Retention.MaxAge < 0 {
+		cfg.Publish.Items <= 0 || cfg.Retention.MaxItems <= 0 || cfg.Retention.MaxAge < 0 || cfg.Retention.RemovedAfter < 0 {
 		t.Errorf("a setting is out of range: %+v %+v %+v", cfg.Fetch, cfg.Publish, cfg.Retention)
 	}
 	if !filepath.IsAbs(cfg.Database) {

@@ -67,6 +67,7 @@ func TestLoadRefusesSilentlyWrong(t *testing.T) {
 		{"timeout of a nanosecond", "fetch: {timeout: 1ns}\n" + minimal, []string{`1: fetch.timeout must be at least 1s, not 1ns`}},
 		{"header timeout of a millisecond", "fetch: {header_timeout: 99ms}\n" + minimal, []string{`1: fetch.header_timeout must be at least 100ms, not 99ms`}},
 		{"poll interval of a second", "websub: {poll_interval: 59s}\n" + minimal, []string{`1: websub.poll_interval must be at least 1m, not 59s`}},
+		{"removed sources kept a minute", "retention: {removed_after: 1m}\n" + minimal, []string{`1: retention.removed_after must be at least 1h, not 1m0s`}},
 		{"database the root", "database: /\n" + minimal, []string{`1: database "/" is a directory`}},
 		{"database the config's directory", "database: .\n" + minimal, []string{`1: database "." is a directory`}},
 

@@ -155,7 +155,7 @@ func (a *app) settings() poll.Settings {
 		MaxInterval: a.cfg.Fetch.MaxInterval,
 		Jitter:      a.cfg.Fetch.Jitter,
 		Concurrency: a.cfg.Fetch.Concurrency,
-		Retention:   storage.Retention{MaxItems: a.cfg.Retention.MaxItems, MaxAge: a.cfg.Retention.MaxAge},
+		Retention:   storage.Retention{MaxItems: a.cfg.Retention.MaxItems, MaxAge: a.cfg.Retention.MaxAge, RemovedAfter: a.cfg.Retention.RemovedAfter},
 		Client:      a.client,
 		Publisher:   a.site,
 

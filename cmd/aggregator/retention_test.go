@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/planetgo/aggregator/config"
 	"github.com/planetgo/aggregator/storage"
 )
 
@@ -73,5 +75,31 @@ func TestRetentionChurnThroughBinary(t *testing.T) {
 	}
 	if want := []string{"undated-a", "undated-b"}; !slices.Equal(ids, want) {
 		t.Errorf("items kept = %v, want %v (the feed's newest two)", ids, want)
+	}
+}
+
+// The retention settings of the config reach the poller, removed_after
+// included.
+func TestRetentionSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	configPath := filepath.Join(dir, "config.yaml")
+	cfgText := "database: " + filepath.Join(dir, "aggregator.db") +
+		"\nretention: {max_items: 300, max_age: 400d, removed_after: 90d}\nsources:\n  - {name: local, url: ./feed.xml}\n"
+	if err := os.WriteFile(configPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	want := storage.Retention{MaxItems: 300, MaxAge: 400 * 24 * time.Hour, RemovedAfter: 90 * 24 * time.Hour}
+	if got := a.settings().Retention; got != want {
+		t.Errorf("settings().Retention = %+v, want %+v", got, want)
 	}
 }
