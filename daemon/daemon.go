@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,13 @@ type Daemon struct {
 	opts    Options
 	setup   atomic.Pointer[Setup] // in force
 
+	// configured holds the names of the sources of the Setup in force:
+	// Observe counts the outcomes of those only, as a pass that began
+	// before a reload still fetches the sources it removed. Its lock
+	// keeps Observe from counting a source once Apply has forgotten it.
+	observeMu  sync.RWMutex
+	configured map[string]bool
+
 	// push is the WebSub in force (nil: none), built from pushOn;
 	// pushStop stops it.
 	push     atomic.Pointer[websub.Service]
@@ -107,12 +115,39 @@ func (d *Daemon) Setup() *Setup { return d.setup.Load() }
 // Observe counts a fetch's outcome, and hands our WebSub subscriber the
 // hubs it found: of a feed read, none ends the source's subscription; of
 // a 304 (or the same body again), whose feed was not read, only those of
-// its Link header count.
+// its Link header count. It does so for a source of the Setup in force
+// only: the outcome of one no longer configured (fetched by a pass that
+// began before a reload) is ignored, or its series would be back in
+// /metrics for good.
 func (d *Daemon) Observe(o poll.Outcome) {
-	d.metrics.Fetched(o)
-	if o.Err == nil && o.Waiting == nil && (!o.NotModified || len(o.Hubs) > 0) {
+	d.observeMu.RLock()
+	configured := d.configured[o.Source.Name]
+	if configured {
+		d.metrics.Fetched(o)
+	}
+	d.observeMu.RUnlock()
+	if configured && o.Err == nil && o.Waiting == nil && (!o.NotModified || len(o.Hubs) > 0) {
 		d.push.Load().Discovered(o.Source, o.Hubs, o.Self, aggregator.RedactURL(poll.FetchURL(o.Source, o.State)))
 	}
+}
+
+// observeSources makes the sources of s those whose outcomes Observe
+// counts, and drops the series of the sources no longer among them.
+func (d *Daemon) observeSources(s *Setup) {
+	configured := make(map[string]bool, len(s.Poll.Sources))
+	for _, src := range s.Poll.Sources {
+		configured[src.Name] = true
+	}
+	d.observeMu.Lock()
+	defer d.observeMu.Unlock()
+	var removed []string
+	for name := range d.configured {
+		if !configured[name] {
+			removed = append(removed, name)
+		}
+	}
+	d.configured = configured
+	d.metrics.Forget(removed)
 }
 
 // Changed tells our WebSub of the feeds a render changed: our hub sends
@@ -133,6 +168,7 @@ func (d *Daemon) Start(ctx context.Context, s *Setup) error {
 		return err
 	}
 	d.setup.Store(s)
+	d.observeSources(s)
 	if err := s.Site.Rebuild(ctx); err != nil {
 		return fmt.Errorf("render feeds: %w", err)
 	}
@@ -191,6 +227,7 @@ func (d *Daemon) Apply(ctx context.Context, s *Setup) error {
 		}
 		return err
 	}
+	d.observeSources(s)
 	if d.pushOn != nil && *d.pushOn == s.WebSub {
 		d.push.Load().Configure(s.Poll.Sources, s.PingHubs)
 	} else {

@@ -241,6 +241,68 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// A pass that began before a reload and still fetches a source the
+// reload removed does not bring its series back into /metrics: Apply
+// forgets them, and Observe ignores the sources not in force.
+func TestObserveIgnoresRemovedSources(t *testing.T) {
+	t.Parallel()
+	fetching, release := make(chan struct{}), make(chan struct{})
+	var released sync.Once
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(fetching)
+		<-release
+		w.Header().Set("Content-Type", "application/atom+xml")
+		io.WriteString(w, feed)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { released.Do(func() { close(release) }) }) // before slow.Close
+	p := newPlanet(t, Options{})
+	ctx := context.Background()
+	removed := aggregator.Source{Name: "removed", URL: slow.URL + "/feed.atom"}
+	kept := p.source
+	p.source = removed
+	before := p.setup("Before", WebSub{})
+	before.Poll.Sources = append(before.Poll.Sources, kept)
+	if err := p.d.Start(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	metric := func() string {
+		t.Helper()
+		w := p.get("GET", "/metrics", local)
+		if w.Code != http.StatusOK {
+			t.Fatalf("/metrics: %d", w.Code)
+		}
+		return w.Body.String()
+	}
+	// An earlier fetch of the source to be removed, counted.
+	p.d.Observe(poll.Outcome{Source: removed, NotModified: true})
+	if m := metric(); !strings.Contains(m, `aggregator_fetches_total{result="not_modified",source="removed"}`) {
+		t.Fatalf("/metrics before the reload has no fetch of the source:\n%s", m)
+	}
+	passDone := make(chan error, 1)
+	go func() { passDone <- p.d.poller.Pass(ctx, before.Poll.Sources, false) }()
+	<-fetching
+
+	p.source = kept
+	if err := p.d.Apply(ctx, p.setup("After", WebSub{})); err != nil {
+		t.Fatal(err)
+	}
+	released.Do(func() { close(release) })
+	if err := <-passDone; err != nil {
+		t.Fatal(err)
+	}
+	if state, err := p.store.State(ctx, "removed"); err != nil || state.LastOutcome != aggregator.OutcomeStored {
+		t.Fatalf("state of the removed source after the pass = %+v, %v; want it fetched and stored", state, err)
+	}
+	m := metric()
+	if strings.Contains(m, `source="removed"`) {
+		t.Errorf("/metrics after the pass that fetched a source removed meanwhile has its series:\n%s", m)
+	}
+	if !strings.Contains(m, `aggregator_fetches_total{result="changed",source="blog"}`) {
+		t.Errorf("/metrics after the pass has no fetch of blog, still configured:\n%s", m)
+	}
+}
+
 // failingPublisher is a site whose render fails.
 type failingPublisher struct{}
 

@@ -117,8 +117,9 @@ func (m *Metrics) Fetched(o poll.Outcome) {
 }
 
 // Forget drops the series of sources that left the config, so that a
-// scrape lists the sources configured (a pass of the old config still
-// running may bring one back until the next reload or restart).
+// scrape lists the sources configured. The caller must no longer hand it
+// their outcomes (a pass of the old config may still fetch them):
+// daemon.Daemon.Observe counts only the sources of the Setup in force.
 func (m *Metrics) Forget(sources []string) {
 	if m == nil {
 		return

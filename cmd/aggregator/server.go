@@ -60,7 +60,6 @@ func (r *reloader) reload(ctx context.Context) {
 	r.cfg = cfg
 	r.metrics.Reloaded(true)
 	added, removed := old.SourceChanges(cfg)
-	r.metrics.Forget(removed)
 	r.logger.Info("config reloaded", "sources", len(cfg.Sources), "added", added, "removed", removed)
 }
 
