@@ -62,6 +62,10 @@ func (s *Scheduler) Start() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Stop waits for the schedules replaced whose jobs still run; the
+	// others need no keeping, or a daemon reloaded for years would keep
+	// one per reload.
+	s.stopped = slices.DeleteFunc(s.stopped, func(done context.Context) bool { return done.Err() != nil })
 	if s.cron != nil {
 		s.stopped = append(s.stopped, s.cron.Stop())
 	}

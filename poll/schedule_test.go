@@ -141,3 +141,33 @@ func TestSchedulerStartRefusesABadSpec(t *testing.T) {
 		t.Errorf("Start after a refused Configure: %v", err)
 	}
 }
+
+// The schedules Start replaces are kept for Stop only while their jobs
+// run: a daemon reloaded a thousand times keeps none of the finished.
+func TestSchedulerStartForgetsFinishedSchedules(t *testing.T) {
+	t.Parallel()
+	srv := newFeedServer(t)
+	c := &clock{t: t0}
+	p, _ := newPoller(t, c, Settings{Sources: sources(srv, "ok"), Schedule: "@every 1h"}, Options{})
+	s := NewScheduler(p, nil)
+	defer s.Stop(time.Second)
+	for range 1000 {
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		var last context.Context
+		if n := len(s.stopped); n > 0 {
+			last = s.stopped[n-1]
+		}
+		s.mu.Unlock()
+		if last != nil {
+			<-last.Done() // no job of it runs: it is done at once
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.stopped); n > 1 {
+		t.Errorf("after 1000 Starts the scheduler keeps %d stopped schedules, want at most the last", n)
+	}
+}
