@@ -23,31 +23,53 @@ func Host(rawURL string) string {
 // safe for concurrent use. Clients may share one (Options.Blocks): the
 // Client a config reload builds is given the old one's, so that an answer
 // the old Client gets in a pass still running holds for the new one too.
+// A time past is forgotten: when its host is next asked about, or, for
+// hosts no longer fetched, by the sweep of block once the hosts recorded
+// have doubled since the last.
 type Blocks struct {
 	mu    sync.Mutex
 	until map[string]time.Time // lower-cased host name → no request before
+	sweep int                  // block sweeps when until has this many hosts
 }
+
+// minBlocksSweep is the fewest hosts block sweeps.
+const minBlocksSweep = 64
 
 // block records that host asked for no requests before until. An earlier
 // time than one already recorded changes nothing.
-func (b *Blocks) block(host string, until time.Time) {
+func (b *Blocks) block(host string, until, now time.Time) {
 	host = strings.ToLower(host)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if until.After(b.until[host]) {
-		if b.until == nil {
-			b.until = make(map[string]time.Time)
+	if !until.After(b.until[host]) {
+		return
+	}
+	if b.until == nil {
+		b.until = make(map[string]time.Time)
+	}
+	b.until[host] = until
+	if len(b.until) >= max(b.sweep, minBlocksSweep) {
+		for h, t := range b.until {
+			if !now.Before(t) {
+				delete(b.until, h)
+			}
 		}
-		b.until[host] = until
+		b.sweep = 2 * len(b.until)
 	}
 }
 
 // get returns the time before which host asked for no requests, or the
-// zero time.
-func (b *Blocks) get(host string) time.Time {
+// zero time when there is none after now.
+func (b *Blocks) get(host string, now time.Time) time.Time {
+	host = strings.ToLower(host)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.until[strings.ToLower(host)]
+	until, ok := b.until[host]
+	if ok && !now.Before(until) {
+		delete(b.until, host)
+		return time.Time{}
+	}
+	return until
 }
 
 // hostGate keeps the per-host rules: at most limit requests in flight to a
@@ -125,7 +147,7 @@ func (g *hostGate) check(host string, ignoreBlock bool) error {
 	if ignoreBlock {
 		return nil
 	}
-	if until := g.blocks.get(host); g.now().Before(until) {
+	if until := g.blocks.get(host, g.now()); !until.IsZero() {
 		return &HostBlockedError{Host: strings.ToLower(host), Until: until}
 	}
 	return nil
@@ -133,14 +155,11 @@ func (g *hostGate) check(host string, ignoreBlock bool) error {
 
 // block records that host asked for no requests before until.
 func (g *hostGate) block(host string, until time.Time) {
-	g.blocks.block(host, until)
+	g.blocks.block(host, until, g.now())
 }
 
 func (g *hostGate) blockedUntil(host string) time.Time {
-	if until := g.blocks.get(host); g.now().Before(until) {
-		return until
-	}
-	return time.Time{}
+	return g.blocks.get(host, g.now())
 }
 
 // sleep waits for d, or returns the cause of ctx ending first.
