@@ -136,7 +136,9 @@ func (s *Site) replaceFailedPages(out map[string]renderedBody, failed []pageFail
 // runRenderJobs runs the jobs on every CPU and returns their bodies by
 // path and the pages that failed, or the first error of a route that is
 // no page, in the jobs' order. Rendering only reads what the jobs were
-// given.
+// given. storage's Hidden runs its counts with the same loop: the two
+// packages may share only the root package, which holds the domain types,
+// not helpers of this kind.
 func runRenderJobs(jobs []renderJob) (map[string]renderedBody, []pageFailure, error) {
 	bodies := make([][]byte, len(jobs))
 	errs := make([]error, len(jobs))

@@ -112,7 +112,8 @@ func (s *Store) Hidden(ctx context.Context, rules *aggregator.Rules, sources []a
 	}
 	h.mu.Unlock()
 	// Sources are counted on every CPU: a daemon's first count reads
-	// every item stored.
+	// every item stored. (publish's runRenderJobs has the same loop: see
+	// there why it is not shared.)
 	errs := make([]error, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
