@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"maps"
 	"slices"
 	"sync"
 
@@ -154,6 +155,9 @@ func (c *catalog) candidates(section string) []candidate {
 		if c.sorted == nil {
 			c.sorted = make(map[string]sortedCandidates)
 		}
+		// Lists of an older version are never used again: a section no
+		// longer configured would keep its list for good.
+		maps.DeleteFunc(c.sorted, func(_ string, s sortedCandidates) bool { return s.version != version })
 		c.sorted[section] = sortedCandidates{version, out}
 	}
 	c.mu.Unlock()

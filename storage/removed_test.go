@@ -352,3 +352,25 @@ func TestRemovedSourcePutBackDuringDeletion(t *testing.T) {
 		}
 	}
 }
+
+// The catalog keeps the sorted sources of the sections asked for since
+// its last change only: a section that left the config does not keep
+// its list for good.
+func TestCatalogForgetsOldSections(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	syncSources(t, s, blog, news)
+	wantIDs(t, s, "go", 10)
+	wantIDs(t, s, "news", 10)
+	news2 := news
+	news2.Sections = []string{"world"}
+	syncSources(t, s, blog, news2)
+	wantIDs(t, s, "world", 10)
+	s.catalog.mu.RLock()
+	defer s.catalog.mu.RUnlock()
+	for section := range s.catalog.sorted {
+		if section != "world" {
+			t.Errorf("catalog keeps the sorted sources of %q, asked for before the last change", section)
+		}
+	}
+}
