@@ -85,3 +85,55 @@ func BenchmarkPrune(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPruneRemovedKept is BenchmarkPrune's pass with 50 more
+// sources that left the config, 100 items each, kept: with
+// retention.removed_after set (as by default; they left within it) and
+// 0 (kept for ever, as before it existed). The ratio is what a pass pays
+// for looking at the removed sources it keeps.
+func BenchmarkPruneRemovedKept(b *testing.B) {
+	b.Run("removed_after", func(b *testing.B) { benchPruneRemovedKept(b, 1000*24*time.Hour) })
+	b.Run("for_ever", func(b *testing.B) { benchPruneRemovedKept(b, 0) })
+}
+
+func benchPruneRemovedKept(b *testing.B, removedAfter time.Duration) {
+	c := &clock{t: t0}
+	s := benchStore(b, c)
+	const sources = 50
+	var srcs, all []aggregator.Source
+	for j := range 2 * sources {
+		src := aggregator.Source{Name: fmt.Sprintf("s%d", j), URL: fmt.Sprintf("http://s%d.example/feed", j)}
+		all = append(all, src)
+		if j < sources {
+			srcs = append(srcs, src)
+		}
+	}
+	if err := s.SyncSources(context.Background(), all); err != nil {
+		b.Fatal(err)
+	}
+	next := 0
+	fill := func(srcs []aggregator.Source, n int) {
+		for _, src := range srcs {
+			var items []aggregator.Item
+			for range n {
+				items = append(items, item(src, fmt.Sprintf("i%d", next), c.Now().Add(-time.Hour)))
+				next++
+			}
+			benchSave(b, s, src, items)
+		}
+		c.Add(time.Minute)
+	}
+	fill(all, 100)
+	if err := s.SyncSources(context.Background(), srcs); err != nil {
+		b.Fatal(err)
+	}
+	r := Retention{MaxItems: 100, RemovedAfter: removedAfter}
+	for b.Loop() {
+		b.StopTimer()
+		fill(srcs, 20)
+		b.StartTimer()
+		if _, err := s.Prune(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
