@@ -95,10 +95,11 @@ func (s *Store) sweepRemoved(ctx context.Context, after time.Duration) (int, err
 			// SyncSources may have put a source back, or taken one out,
 			// since the read.
 			for _, name := range unstamped {
-				if rec, ok, err := getSource(tx, name); err != nil || !ok || !rec.Removed {
+				rec, ok, err := getSource(tx, name)
+				if err != nil {
 					return err
 				}
-				if b := tx.Bucket(bucketRemoved); b != nil && b.Get([]byte(name)) != nil {
+				if b := tx.Bucket(bucketRemoved); !ok || !rec.Removed || b != nil && b.Get([]byte(name)) != nil {
 					continue
 				}
 				if err := stampRemoved(tx, name, now); err != nil {
@@ -106,8 +107,12 @@ func (s *Store) sweepRemoved(ctx context.Context, after time.Duration) (int, err
 				}
 			}
 			for _, name := range stale {
-				if rec, ok, err := getSource(tx, name); err != nil || ok && rec.Removed {
+				rec, ok, err := getSource(tx, name)
+				if err != nil {
 					return err
+				}
+				if ok && rec.Removed {
+					continue
 				}
 				if err := unstampRemoved(tx, name); err != nil {
 					return err
