@@ -89,14 +89,15 @@ func BenchmarkPrune(b *testing.B) {
 // BenchmarkPruneRemovedKept is BenchmarkPrune's pass with 50 more
 // sources that left the config, 100 items each, kept: with
 // retention.removed_after set (as by default; they left within it) and
-// 0 (kept for ever, as before it existed). The ratio is what a pass pays
-// for looking at the removed sources it keeps.
+// 0 (kept for ever, as before it existed); and the look at the removed
+// sources alone (sweep), which is what a pass pays for them.
 func BenchmarkPruneRemovedKept(b *testing.B) {
-	b.Run("removed_after", func(b *testing.B) { benchPruneRemovedKept(b, 1000*24*time.Hour) })
-	b.Run("for_ever", func(b *testing.B) { benchPruneRemovedKept(b, 0) })
+	b.Run("removed_after", func(b *testing.B) { benchPruneRemovedKept(b, 1000*24*time.Hour, false) })
+	b.Run("for_ever", func(b *testing.B) { benchPruneRemovedKept(b, 0, false) })
+	b.Run("sweep", func(b *testing.B) { benchPruneRemovedKept(b, 1000*24*time.Hour, true) })
 }
 
-func benchPruneRemovedKept(b *testing.B, removedAfter time.Duration) {
+func benchPruneRemovedKept(b *testing.B, removedAfter time.Duration, sweepOnly bool) {
 	c := &clock{t: t0}
 	s := benchStore(b, c)
 	const sources = 50
@@ -128,6 +129,14 @@ func benchPruneRemovedKept(b *testing.B, removedAfter time.Duration) {
 		b.Fatal(err)
 	}
 	r := Retention{MaxItems: 100, RemovedAfter: removedAfter}
+	if sweepOnly {
+		for b.Loop() {
+			if n, err := s.sweepRemoved(context.Background(), removedAfter); err != nil || n != 0 {
+				b.Fatalf("sweepRemoved = %d, %v", n, err)
+			}
+		}
+		return
+	}
 	for b.Loop() {
 		b.StopTimer()
 		fill(srcs, 20)
