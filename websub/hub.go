@@ -466,14 +466,9 @@ func (h *Hub) verify(ctx context.Context, req request, v *verification) {
 // confirm sends the verification GET and checks that the callback echoed
 // the challenge with a 2xx.
 func (h *Hub) confirm(ctx context.Context, u, challenge string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := h.getCallback(ctx, u)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("User-Agent", h.opts.UserAgent)
-	resp, err := h.opts.Client.Do(req)
-	if err != nil {
-		return withoutURL(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(len(challenge))+1))
@@ -484,6 +479,22 @@ func (h *Hub) confirm(ctx context.Context, u, challenge string) error {
 		return errors.New("callback did not echo the challenge")
 	}
 	return nil
+}
+
+// getCallback sends a GET to a subscriber's callback u with the hub's
+// client (which refuses private addresses) and User-Agent; an error does
+// not repeat u.
+func (h *Hub) getCallback(ctx context.Context, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", h.opts.UserAgent)
+	resp, err := h.opts.Client.Do(req)
+	if err != nil {
+		return nil, withoutURL(err)
+	}
+	return resp, nil
 }
 
 // persistUnlock writes the subscriptions of subs' keys, or deletes those

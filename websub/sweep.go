@@ -2,7 +2,6 @@ package websub
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -123,14 +122,9 @@ func (h *Hub) sendDenial(ctx context.Context, s denial) error {
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, h.opts.VerifyTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := h.getCallback(ctx, u.String())
 	if err != nil {
 		return err
-	}
-	req.Header.Set("User-Agent", h.opts.UserAgent)
-	resp, err := h.opts.Client.Do(req)
-	if err != nil {
-		return withoutURL(err)
 	}
 	resp.Body.Close()
 	return nil
